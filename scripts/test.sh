@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The project's test command (README): set-up, static checks, the providers'
+# Go tests, then jest (unit tests and end-to-end tests on throwaway stacks).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/setup.sh"
+# shellcheck source=env.sh
+. "$here/env.sh"
+cd "$MAIL_SYSTEM_ROOT"
+
+t0=$SECONDS
+echo "test: typecheck"
+npx tsc --noEmit -p .
+
+echo "test: provider plugins (go vet, go test)"
+for p in $PROVIDERS; do
+  d="toolchain/providers/$p"
+  unformatted="$(gofmt -l "$d")"
+  [ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }
+  (cd "$d" && GOFLAGS="${GOFLAGS:-} -mod=readonly" go vet ./... && GOFLAGS="${GOFLAGS:-} -mod=readonly" go test -count=1 ./...)
+done
+
+echo "test: jest"
+npx jest --ci "$@"
+echo "test: done in $((SECONDS - t0))s after set-up"

@@ -1,0 +1,81 @@
+// Helpers for end-to-end tests: real processes, real Docker, throwaway stacks
+// that are always destroyed.
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { LocalWorkspace, Stack, ConfigMap } from "@pulumi/pulumi/automation";
+
+const run = promisify(execFile);
+
+/** Runs a command and returns its stdout; rejects with its stderr on failure. */
+export async function sh(file: string, args: string[], timeoutMs = 120_000): Promise<string> {
+  const { stdout } = await run(file, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+export const docker = (...args: string[]): Promise<string> => sh("docker", args);
+
+/** The IPv4 subnets every Docker network on this engine uses. */
+async function dockerSubnets(): Promise<Set<string>> {
+  const ids = (await docker("network", "ls", "-q")).split("\n").filter(Boolean);
+  const out = await docker("network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", ...ids);
+  return new Set(out.split(/\s+/).filter(Boolean));
+}
+
+/** A random 10.213.N.0/24 that no Docker network uses, so tests never collide with a lab. */
+export async function freeSubnet(): Promise<string> {
+  const used = await dockerSubnets();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const candidate = `10.213.${1 + Math.floor(Math.random() * 254)}.0/24`;
+    if (!used.has(candidate)) return candidate;
+  }
+  throw new Error("no free 10.213.N.0/24 subnet after 50 tries");
+}
+
+/** A short unique name for a throwaway stack and its Docker objects. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+/**
+ * Creates a stack of the program in `workDir` on a private file backend, runs
+ * `body`, then destroys the stack and removes it whatever happened.
+ */
+export async function withStack(
+  workDir: string,
+  stackName: string,
+  config: ConfigMap,
+  body: (stack: Stack) => Promise<void>,
+): Promise<void> {
+  const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-state-"));
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName, workDir },
+    { envVars: { PULUMI_BACKEND_URL: `file://${backend}` } },
+  );
+  try {
+    await stack.setAllConfig(config);
+    await body(stack);
+  } finally {
+    try {
+      await stack.destroy({ onOutput: log });
+    } finally {
+      await stack.workspace.removeStack(stackName).catch(() => undefined);
+      fs.rmSync(path.join(workDir, `Pulumi.${stackName}.yaml`), { force: true });
+      fs.rmSync(backend, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Pulumi's progress output, shown only when E2E_VERBOSE is set. */
+export function log(line: string): void {
+  if (process.env.E2E_VERBOSE) process.stdout.write(line);
+}
+
+/** Kinds of change a preview reports other than "same". */
+export function changesOf(summary: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(summary).filter(([kind, n]) => kind !== "same" && (n ?? 0) > 0),
+  ) as Record<string, number>;
+}

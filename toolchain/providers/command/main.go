@@ -1,0 +1,41 @@
+// Command pulumi-resource-command is a Pulumi resource provider that is
+// wire-compatible with the subset of @pulumi/command 1.2.1 used by
+// mail-system: local.Command, remote.Command and remote.CopyToRemote.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi-go-provider/infer"
+)
+
+// version is overridden at build time with -ldflags "-X main.version=...".
+var version = "0.0.0-dev"
+
+// newProvider builds the provider; shared by main and the tests.
+func newProvider() (p.Provider, error) {
+	return infer.NewProviderBuilder().
+		WithDisplayName("command").
+		WithDescription("Run commands locally or over SSH, and copy files over SSH.").
+		WithResources(
+			infer.Resource(&LocalCommand{}),
+			infer.Resource(&RemoteCommand{}),
+			infer.Resource(&CopyToRemote{}),
+		).
+		Build()
+}
+
+func main() {
+	prov, err := newProvider()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s\n", err)
+		os.Exit(1)
+	}
+	if err := p.RunProvider(context.Background(), "command", version, prov); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s\n", err)
+		os.Exit(1)
+	}
+}

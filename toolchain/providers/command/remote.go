@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-go-provider/infer"
+	"golang.org/x/crypto/ssh"
+)
+
+// RemoteCommand is command:remote:Command. Diff and update semantics are
+// those of LocalCommand; in addition, a change of the connection's host,
+// port or user (a different target) runs the update/create command again,
+// while a change of credentials or dial settings only updates the state.
+type RemoteCommand struct{}
+
+// RemoteArgs are the inputs of a remote.Command.
+type RemoteArgs struct {
+	CommonArgs
+	Connection Connection     `pulumi:"connection"`
+	Logging    *RemoteLogging `pulumi:"logging,optional"`
+}
+
+// RemoteState is the recorded state of a remote.Command.
+type RemoteState struct {
+	RemoteArgs
+	CommonOutputs
+}
+
+func (r *RemoteCommand) Annotate(a infer.Annotator) {
+	a.SetToken("remote", "Command")
+	a.Describe(r, "A command to run on a remote host over SSH. A command is considered to have failed "+
+		"when it finished with a non-zero exit code.")
+}
+
+func (r *RemoteArgs) Annotate(a infer.Annotator) {
+	a.Describe(&r.Connection, "The parameters with which to connect to the remote host.")
+	a.Describe(&r.Environment, "Additional environment variables available to the command's process. "+
+		"Variables the SSH server refuses (see AcceptEnv) are exported by a shell prefix instead.")
+	a.Describe(&r.Logging, "If the command's stdout and stderr should be logged. Defaults to both.")
+}
+
+// WireDependencies: the connection is always secret (it holds credentials;
+// the npm SDK also lists it in additionalSecretOutputs); stdout/stderr are
+// recomputed only when the run changes.
+func (*RemoteCommand) WireDependencies(f infer.FieldSelector, args *RemoteArgs, state *RemoteState) {
+	f.OutputField(&state.Connection).AlwaysSecret()
+	runInputs := []infer.InputField{
+		f.InputField(&args.Create), f.InputField(&args.Update), f.InputField(&args.Environment),
+		f.InputField(&args.Stdin), f.InputField(&args.Connection).Computed(),
+		f.InputField(&args.Triggers).Computed(),
+	}
+	f.OutputField(&state.Stdout).DependsOn(runInputs...)
+	f.OutputField(&state.Stderr).DependsOn(runInputs...)
+}
+
+// Check applies defaults and validates logging.
+func (*RemoteCommand) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[RemoteArgs], error) {
+	args, failures, err := infer.DefaultCheck[RemoteArgs](ctx, req.NewInputs)
+	if err == nil && len(failures) == 0 {
+		failures = checkLogging(args.Logging)
+	}
+	return infer.CheckResponse[RemoteArgs]{Inputs: args, Failures: failures}, err
+}
+
+// Diff: a change of triggers replaces, any other input change updates.
+func (*RemoteCommand) Diff(_ context.Context, req infer.DiffRequest[RemoteArgs, RemoteState]) (
+	infer.DiffResponse, error,
+) {
+	return diffArgs(req.State.RemoteArgs, req.Inputs, "triggers"), nil
+}
+
+func (*RemoteCommand) Create(ctx context.Context, req infer.CreateRequest[RemoteArgs]) (
+	infer.CreateResponse[RemoteState], error,
+) {
+	state := RemoteState{RemoteArgs: req.Inputs}
+	if req.DryRun {
+		return infer.CreateResponse[RemoteState]{Output: state}, nil
+	}
+	id, err := uniqueID(req.Name)
+	if err != nil {
+		return infer.CreateResponse[RemoteState]{}, err
+	}
+	if req.Inputs.Create != nil {
+		state.Stdout, state.Stderr, err = req.Inputs.run(ctx, "create", *req.Inputs.Create, nil)
+		if err != nil {
+			return infer.CreateResponse[RemoteState]{}, err
+		}
+	}
+	return infer.CreateResponse[RemoteState]{ID: id, Output: state}, nil
+}
+
+func (*RemoteCommand) Update(ctx context.Context, req infer.UpdateRequest[RemoteArgs, RemoteState]) (
+	infer.UpdateResponse[RemoteState], error,
+) {
+	state := RemoteState{RemoteArgs: req.Inputs, CommonOutputs: req.State.CommonOutputs}
+	rerun := req.Inputs.changedForRun(req.State.CommonArgs) ||
+		!req.Inputs.Connection.sameTarget(req.State.Connection)
+	if req.DryRun || !rerun {
+		return infer.UpdateResponse[RemoteState]{Output: state}, nil
+	}
+	if cmd := req.Inputs.updateCommand(); cmd != nil {
+		env := req.Inputs.previousOutputEnv(req.State.Stdout, req.State.Stderr)
+		var err error
+		state.Stdout, state.Stderr, err = req.Inputs.run(ctx, "update", *cmd, env)
+		if err != nil {
+			return infer.UpdateResponse[RemoteState]{}, err
+		}
+	}
+	return infer.UpdateResponse[RemoteState]{Output: state}, nil
+}
+
+func (*RemoteCommand) Delete(ctx context.Context, req infer.DeleteRequest[RemoteState]) (infer.DeleteResponse, error) {
+	s := req.State
+	if s.Delete == nil {
+		return infer.DeleteResponse{}, nil
+	}
+	_, _, err := s.run(ctx, "delete", *s.Delete, s.previousOutputEnv(s.Stdout, s.Stderr))
+	return infer.DeleteResponse{}, err
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// run executes command on the remote host and returns its trimmed stdout and
+// stderr. Environment variables are first offered with the SSH "env"
+// request; those the server refuses (sshd only accepts names listed in
+// AcceptEnv) are exported by a shell prefix, so they work with any
+// POSIX-style login shell.
+func (r RemoteArgs) run(ctx context.Context, what, command string, extraEnv map[string]string) (
+	string, string, error,
+) {
+	client, err := r.Connection.dial(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	defer client.Close()
+	session, err := client.NewSession()
+	if err != nil {
+		return "", "", fmt.Errorf("opening SSH session: %w", err)
+	}
+	defer session.Close()
+
+	env := mergeEnv(r.Environment, extraEnv)
+	var prefix strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if session.Setenv(k, env[k]) == nil {
+			continue
+		}
+		if !envName.MatchString(k) {
+			return "", "", fmt.Errorf("environment variable name %q is not a valid shell identifier", k)
+		}
+		fmt.Fprintf(&prefix, "export %s=%s; ", k, shellQuote(env[k]))
+	}
+
+	if r.Stdin != nil {
+		session.Stdin = strings.NewReader(*r.Stdin)
+	}
+	logOut, logErr := logStreams(r.Logging)
+	stdout, stderr := newCapture(ctx, logOut), newCapture(ctx, logErr)
+	session.Stdout, session.Stderr = stdout, stderr
+
+	// On cancellation, ask the remote side to stop and drop the connection.
+	stop := context.AfterFunc(ctx, func() {
+		_ = session.Signal(ssh.SIGTERM)
+		client.Close()
+	})
+	defer stop()
+
+	err = session.Run(prefix.String() + command)
+	out, errOut := trimOutput(stdout.String()), trimOutput(stderr.String())
+	if err != nil {
+		var exitErr *ssh.ExitError
+		if !errors.As(err, &exitErr) && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		}
+		return out, errOut, commandError(what, command, err, out, errOut)
+	}
+	return out, errOut, nil
+}

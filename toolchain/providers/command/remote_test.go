@@ -1,0 +1,271 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
+)
+
+func TestRemoteCommandLifecycle(t *testing.T) {
+	sshd := startSSHD(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	r := newResource(t, server(t), remoteType, "remote")
+	in := map[string]any{
+		"connection": sshd.connection(map[string]any{"hostKey": sshd.hostKey}),
+		// ACCEPTED_* goes through the SSH env request, OTHER through the
+		// export prefix; its value needs careful quoting.
+		"environment": map[string]string{"ACCEPTED_A": "via env", "OTHER": `it's "$HOME" \n`},
+		"create":      `cd ` + dir + ` && echo "A=$ACCEPTED_A O=$OTHER" | tee -a log; cat; echo oops >&2`,
+		"update":      `cd ` + dir + ` && echo "update prev=[$PULUMI_COMMAND_STDOUT]" | tee -a log`,
+		"delete":      `cd ` + dir + ` && echo "delete prev=[$PULUMI_COMMAND_STDOUT] err=[$PULUMI_COMMAND_STDERR]" >> log`,
+		"stdin":       "line from stdin\n",
+	}
+	r.mustCreate(in)
+	first := `A=via env O=it's "$HOME" \n` + "\nline from stdin"
+	if r.str("stdout") != first || r.str("stderr") != "oops" {
+		t.Fatalf("stdout=%q stderr=%q", r.str("stdout"), r.str("stderr"))
+	}
+	if !r.state.Get("connection").Secret() {
+		t.Errorf("connection must be secret in state")
+	}
+	if d, _ := r.diff(in); d.HasChanges {
+		t.Fatalf("unexpected diff: %+v", d)
+	}
+
+	// A credentials/dial-setting change updates state but runs nothing.
+	in["connection"] = sshd.connection(map[string]any{"hostKey": sshd.hostKey, "perDialTimeout": 7})
+	if err := r.update(in); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(readFile(t, log), "\n"); n != 1 {
+		t.Fatalf("connection change re-ran the command: %q", readFile(t, log))
+	}
+
+	// Changing stdin runs update with the previous stdout.
+	in["stdin"] = "other"
+	if err := r.update(in); err != nil {
+		t.Fatal(err)
+	}
+	if want := "update prev=[" + first + "]"; r.str("stdout") != want {
+		t.Fatalf("update stdout = %q, want %q", r.str("stdout"), want)
+	}
+
+	in["triggers"] = []any{"x"}
+	if d, _ := r.diff(in); !replaces(d) {
+		t.Fatalf("triggers change must replace: %+v", d)
+	}
+
+	if err := r.delete(); err != nil {
+		t.Fatal(err)
+	}
+	got := readFile(t, log)
+	if !strings.HasSuffix(got, "delete prev=[update prev=["+first+"]] err=[]\n") {
+		t.Fatalf("delete did not see previous output: %q", got)
+	}
+}
+
+func TestRemoteCommandFailures(t *testing.T) {
+	sshd := startSSHD(t)
+	s := server(t)
+
+	r := newResource(t, s, remoteType, "fail")
+	err := r.create(map[string]any{"connection": sshd.connection(nil),
+		"create": "echo 'disk full' >&2; exit 4", "logging": "none"})
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "4") {
+		t.Fatalf("error must carry stderr and exit status: %v", err)
+	}
+
+	// Wrong host key: refused.
+	wrong := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQCWZ4I6LC/uvM8nJn0ceTBr5e2/3PRuGlR+YptBc+O"
+	r = newResource(t, s, remoteType, "hostkey")
+	err = r.create(map[string]any{"connection": sshd.connection(map[string]any{"hostKey": wrong, "dialErrorLimit": 1}),
+		"create": "true"})
+	if err == nil || !strings.Contains(err.Error(), "host key") {
+		t.Fatalf("wrong host key must fail: %v", err)
+	}
+
+	// Nothing listening: retried dialErrorLimit times with a backoff.
+	start := time.Now()
+	r = newResource(t, s, remoteType, "closed")
+	err = r.create(map[string]any{"connection": map[string]any{
+		"host": "127.0.0.1", "port": freePort(t), "privateKey": sshd.privateKey,
+		"dialErrorLimit": 2, "perDialTimeout": 1}, "create": "true"})
+	if err == nil || !strings.Contains(err.Error(), "after 2 attempt(s)") {
+		t.Fatalf("closed port: %v", err)
+	}
+	if elapsed := time.Since(start); elapsed < 900*time.Millisecond {
+		t.Errorf("no backoff between attempts (%s)", elapsed)
+	}
+}
+
+func TestRemoteCommandViaProxy(t *testing.T) {
+	sshd := startSSHD(t)
+	r := newResource(t, server(t), remoteType, "proxied")
+	// The npm SDK sends the whole connection as a secret; accept that.
+	conn := pv(sshd.connection(map[string]any{"proxy": sshd.connection(nil)})).WithSecret(true)
+	in := map[string]any{"connection": conn, "create": "echo through the bastion"}
+	r.mustCreate(in)
+	if r.str("stdout") != "through the bastion" {
+		t.Fatalf("stdout = %q", r.str("stdout"))
+	}
+	if r.state.Get("stdout").Secret() || !r.state.Get("connection").Secret() {
+		t.Fatalf("only the connection should be secret: %v", r.state)
+	}
+	if d, _ := r.diff(in); d.HasChanges {
+		t.Fatalf("unexpected diff: %+v", d)
+	}
+}
+
+func textAsset(t *testing.T, text string) property.Value {
+	a, err := asset.FromText(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return property.New(a)
+}
+
+func fileAsset(t *testing.T, path string) property.Value {
+	a, err := asset.FromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return property.New(a)
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+func TestCopyToRemote(t *testing.T) {
+	sshd := startSSHD(t)
+	s := server(t)
+	src, dst := t.TempDir(), t.TempDir()
+
+	// A file asset, to a path whose parents do not exist; mode preserved.
+	script := filepath.Join(src, "run.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hi\n"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	r := newResource(t, s, copyType, "file")
+	target := filepath.Join(dst, "a/b/run.sh")
+	in := map[string]any{"connection": sshd.connection(nil), "source": fileAsset(t, script), "remotePath": target}
+	r.mustCreate(in)
+	if readFile(t, target) != "#!/bin/sh\necho hi\n" || mode(t, target) != 0o750 {
+		t.Fatalf("file copy wrong: mode %v", mode(t, target))
+	}
+	if !r.state.Get("connection").Secret() {
+		t.Errorf("connection must be secret in state")
+	}
+	if d, _ := r.diff(in); d.HasChanges {
+		t.Fatalf("unexpected diff: %+v", d)
+	}
+	// Changed content: replace (re-copy).
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho changed\n"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	in["source"] = fileAsset(t, script)
+	if d, _ := r.diff(in); !replaces(d) {
+		t.Fatalf("source change must replace: %+v", d)
+	}
+	// Delete leaves the remote file alone.
+	if err := r.delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(target); err != nil {
+		t.Fatalf("delete removed the remote file: %v", err)
+	}
+
+	// A file asset into an existing directory keeps its name.
+	r = newResource(t, s, copyType, "intodir")
+	r.mustCreate(map[string]any{"connection": sshd.connection(nil), "source": fileAsset(t, script), "remotePath": dst})
+	if readFile(t, filepath.Join(dst, "run.sh")) != "#!/bin/sh\necho changed\n" {
+		t.Fatal("file not copied into directory")
+	}
+
+	// A string asset.
+	r = newResource(t, s, copyType, "text")
+	conf := filepath.Join(dst, "etc/app.conf")
+	r.mustCreate(map[string]any{"connection": sshd.connection(nil),
+		"source": textAsset(t, "key = value\n"), "remotePath": conf})
+	if readFile(t, conf) != "key = value\n" || mode(t, conf) != 0o644 {
+		t.Fatalf("string asset copy wrong")
+	}
+
+	// A directory archive: to a new path, then into an existing directory.
+	tree := filepath.Join(src, "tree")
+	for path, m := range map[string]os.FileMode{"x.txt": 0o644, "sub/y.sh": 0o755, "sub/deep/z": 0o600} {
+		full := filepath.Join(tree, path)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(path), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arc, err := archive.FromPath(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, root := range map[string]string{
+		"newpath":  filepath.Join(dst, "copied"),
+		"existing": filepath.Join(dst, "a", "tree"), // dst/a exists, so the tree lands in dst/a/tree
+	} {
+		remote := filepath.Join(dst, "copied")
+		if name == "existing" {
+			remote = filepath.Join(dst, "a")
+		}
+		r = newResource(t, s, copyType, "dir"+name)
+		r.mustCreate(map[string]any{"connection": sshd.connection(nil), "source": property.New(arc),
+			"remotePath": remote})
+		for path, m := range map[string]os.FileMode{"x.txt": 0o644, "sub/y.sh": 0o755, "sub/deep/z": 0o600} {
+			full := filepath.Join(root, path)
+			if readFile(t, full) != path || mode(t, full) != m {
+				t.Fatalf("%s: %s wrong (mode %v)", name, full, mode(t, full))
+			}
+		}
+	}
+
+	// A directory onto an existing file fails.
+	r = newResource(t, s, copyType, "dironfile")
+	if err := r.create(map[string]any{"connection": sshd.connection(nil), "source": property.New(arc),
+		"remotePath": conf}); err == nil || !strings.Contains(err.Error(), "existing file") {
+		t.Fatalf("directory onto a file must fail: %v", err)
+	}
+}
+
+func TestCopyToRemoteCheck(t *testing.T) {
+	s := server(t)
+	u := urn(copyType, "check")
+	// Built by hand: asset.FromURI would fetch the URI to hash it.
+	uri := &asset.Asset{Sig: asset.AssetSig, URI: "https://example.invalid/x"}
+	resp, err := s.Check(p.CheckRequest{Urn: u, Inputs: props(map[string]any{
+		"connection": map[string]any{"host": "127.0.0.1"}, "source": property.New(uri), "remotePath": "/tmp/x"})})
+	if err != nil || len(resp.Failures) == 0 {
+		t.Fatalf("remote URI asset must fail check: %v %+v", err, resp.Failures)
+	}
+	// Defaults of the connection are filled in.
+	resp, err = s.Check(p.CheckRequest{Urn: u, Inputs: props(map[string]any{
+		"connection": map[string]any{"host": "127.0.0.1"}, "source": textAsset(t, "x"),
+		"remotePath": "/tmp/x"})})
+	if err != nil || len(resp.Failures) > 0 {
+		t.Fatalf("check: %v %+v", err, resp.Failures)
+	}
+	c := resp.Inputs.Get("connection").AsMap()
+	if c.Get("port").AsNumber() != 22 || c.Get("user").AsString() != "root" ||
+		c.Get("dialErrorLimit").AsNumber() != 10 || c.Get("perDialTimeout").AsNumber() != 15 {
+		t.Fatalf("connection defaults not applied: %v", c)
+	}
+}

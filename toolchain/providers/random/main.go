@@ -1,0 +1,41 @@
+// Command pulumi-resource-random is a Pulumi resource provider that is
+// wire-compatible with the subset of @pulumi/random 4.21.2 used by
+// mail-system: RandomPassword, RandomString and RandomId.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	p "github.com/pulumi/pulumi-go-provider"
+	"github.com/pulumi/pulumi-go-provider/infer"
+)
+
+// version is overridden at build time with -ldflags "-X main.version=...".
+var version = "0.0.0-dev"
+
+// newProvider builds the provider; shared by main and the tests.
+func newProvider() (p.Provider, error) {
+	return infer.NewProviderBuilder().
+		WithDisplayName("random").
+		WithDescription("Random values (passwords, strings, ids) generated with crypto/rand.").
+		WithResources(
+			infer.Resource(&RandomPassword{}),
+			infer.Resource(&RandomString{}),
+			infer.Resource(&RandomId{}),
+		).
+		Build()
+}
+
+func main() {
+	prov, err := newProvider()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s\n", err)
+		os.Exit(1)
+	}
+	if err := p.RunProvider(context.Background(), "random", version, prov); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %s\n", err)
+		os.Exit(1)
+	}
+}

@@ -15,7 +15,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$MAIL_SYSTEM_ROOT"
 
 logs="$MAIL_SYSTEM_CACHE_DIR/logs"
-mkdir -p "$MAIL_SYSTEM_TOOLCHAIN/bin" "$PULUMI_HOME" "$logs"
+# The local state backend of Pulumi.yaml must exist before pulumi opens it.
+mkdir -p "$MAIL_SYSTEM_TOOLCHAIN/bin" "$PULUMI_HOME" "$logs" "$MAIL_SYSTEM_ROOT/.pulumi-state"
 setup_started=$SECONDS
 
 # step NAME FUNCTION: runs FUNCTION, prints "setup: NAME: <what it said> (Ns)".
@@ -143,10 +144,9 @@ provider() { # provider NAME
 }
 
 providers() {
-  local p out=()
-  for p in $PROVIDERS; do out+=("$(provider "$p")"); done
-  local IFS=';'
-  echo "${out[*]}"
+  local p out=""
+  for p in $PROVIDERS; do out="${out:+$out; }$(provider "$p")"; done
+  echo "$out"
 }
 
 docker_engine() {
@@ -194,7 +194,7 @@ base_image() {
 
 step node-deps node_deps
 step pulumi-cli pulumi_cli
-[ -n "${MAIL_SYSTEM_SKIP_PROVIDERS:-}" ] || step providers providers
+step providers providers
 step docker-engine docker_engine
 step base-image base_image
 echo "setup: done in $((SECONDS - setup_started))s"

@@ -34,7 +34,7 @@ test("the CLI and the provider plugins are at the versions the npm packages decl
 test("a stack using every provider goes up, previews no changes and is destroyed cleanly", async () => {
   const name = uniqueName("tc");
   const subnet = await freeSubnet();
-  const volumesBefore = new Set((await docker("volume", "ls", "-q")).split("\n").filter(Boolean));
+  let volumes: string[] = [];
   try {
     await withStack(
       fixture,
@@ -68,6 +68,11 @@ test("a stack using every provider goes up, previews no changes and is destroyed
         );
         expect(ip.trim()).toBe(subnet.replace(/0\/24$/, "5"));
         expect(out.imageDigest.value).toMatch(/^sha256:[0-9a-f]{64}$/);
+        // The image declares VOLUME /var/lib/mysql: destroy must remove it too.
+        volumes = (await docker("inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container))
+          .split(/\s+/)
+          .filter(Boolean);
+        expect(volumes).toHaveLength(1);
 
         // mysql: the database exists and the app user logs in with SELECT only.
         const grants = await docker(
@@ -84,8 +89,8 @@ test("a stack using every provider goes up, previews no changes and is destroyed
 
     expect(await docker("ps", "-a", "-q", "--filter", `label=mail-system.test=${name}`)).toBe("");
     expect(await docker("network", "ls", "-q", "--filter", `name=${name}-net`)).toBe("");
-    const leftover = (await docker("volume", "ls", "-q")).split("\n").filter((v) => v && !volumesBefore.has(v));
-    expect(leftover).toEqual([]);
+    const remaining = (await docker("volume", "ls", "-q")).split("\n");
+    expect(volumes.filter((v) => remaining.includes(v))).toEqual([]);
   } finally {
     // The Image resource never deletes tags (as documented); the test does.
     await docker("rmi", `${name}-db:latest`).catch(() => undefined);

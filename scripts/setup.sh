@@ -21,10 +21,15 @@ setup_started=$SECONDS
 
 # step NAME FUNCTION: runs FUNCTION, prints "setup: NAME: <what it said> (Ns)".
 # A function reports what it did by echoing one short line on stdout; its
-# noisy output goes to a log file whose tail is shown if it fails.
+# noisy output goes to a log file whose tail is shown if it fails. It runs in a
+# subshell with errexit on (a plain command, so errexit really applies inside).
 step() {
-  local name="$1" fn="$2" t0=$SECONDS out rc
-  out="$("$fn" 2>>"$logs/$name.log")" && rc=0 || rc=$?
+  local name="$1" fn="$2" t0=$SECONDS rc out
+  set +e
+  (set -e; "$fn") >"$logs/$name.out" 2>>"$logs/$name.log"
+  rc=$?
+  set -e
+  out="$(cat "$logs/$name.out")"
   if [ "$rc" -ne 0 ]; then
     echo "setup: $name: FAILED after $((SECONDS - t0))s${out:+ ($out)}; last lines of $logs/$name.log:" >&2
     tail -n 25 "$logs/$name.log" >&2 || true

@@ -1,0 +1,97 @@
+import { ConfigError, RawConfig, validateConfig } from "../../components/config";
+
+// The dev stack's configuration (Pulumi.dev.yaml): the seed's lab.
+const seed: RawConfig = {
+  domain: "rockylinux.me",
+  mailDomains: ["mail.rockylinux.me", "rockylinux.me"],
+  users: [{ email: "frank@mail.rockylinux.me" }, { email: "leeo@mail.rockylinux.me", password: "twotestandtwo" }],
+  aliases: [
+    { source: "all@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" },
+    { source: "all@mail.rockylinux.me", destination: "leeo@mail.rockylinux.me" },
+  ],
+};
+
+/** The problems of `seed` with `change` applied, as "key: message" lines. */
+function problemsWith(change: Partial<Record<keyof RawConfig, unknown>>): string[] {
+  return validateConfig({ ...seed, ...change }, "dev").problems.map((p) => `${p.key}: ${p.message}`);
+}
+
+describe("validateConfig", () => {
+  test("the seed's lab is valid and gets the documented defaults", () => {
+    const { config, problems } = validateConfig(seed, "dev");
+    expect(problems).toEqual([]);
+    expect(config).toMatchObject({
+      domain: "rockylinux.me",
+      dnsHost: "dns",
+      mailHost: "mail",
+      subnet: "192.168.100.0/24",
+      dnsAddress: "192.168.100.7",
+      dbAddress: "192.168.100.5",
+      mailAddress: "192.168.100.6",
+      baseImage: "debian:bookworm-slim",
+      namePrefix: "mail-system-dev",
+    });
+    expect(config.users).toEqual([
+      { email: "frank@mail.rockylinux.me" },
+      { email: "leeo@mail.rockylinux.me", password: "twotestandtwo" },
+    ]);
+    expect(config.aliases).toHaveLength(2);
+    expect(config.tls).toBeUndefined();
+  });
+
+  test("addresses are normalised to lower case and mail domains default to the zone", () => {
+    const { config, problems } = validateConfig({ domain: "Example.TEST", users: [{ email: "Ann@Example.test" }] }, "s");
+    expect(problems).toEqual([]);
+    expect(config.domain).toBe("example.test");
+    expect(config.mailDomains).toEqual(["example.test"]);
+    expect(config.users[0].email).toBe("ann@example.test");
+  });
+
+  test.each([
+    [{ domain: "not a domain" }, 'mail-system:domain: "not a domain" is not a valid domain name'],
+    [{ domain: undefined }, "mail-system:domain: is required"],
+    [{ mailHost: "mail.server" }, 'mail-system:mailHost: "mail.server" is not a single DNS label'],
+    [{ dnsHost: "mail" }, "mail-system:mailHost: must differ from dnsHost"],
+    [{ mailDomains: ["other.org"] }, 'mail-system:mailDomains[0]: "other.org" is not in the zone'],
+    [{ mailDomains: ["rockylinux.me", "rockylinux.me"] }, 'mail-system:mailDomains[1]: "rockylinux.me" is listed twice'],
+    [{ users: [{ email: "frank@" }] }, 'mail-system:users[0].email: "frank@" is not a valid e-mail address'],
+    [{ users: [{ email: "o'brien@rockylinux.me" }] }, "mail-system:users[0].email: \"o'brien@rockylinux.me\" is not a valid e-mail address"],
+    [{ users: [] }, "mail-system:users: must list at least one user"],
+    [{ users: undefined }, "mail-system:users: is required"],
+    [{ users: "frank" }, "mail-system:users: must be a list"],
+    [{ users: [{ email: "a@rockylinux.me" }, { email: "A@rockylinux.me" }] }, 'mail-system:users[1].email: "a@rockylinux.me" is listed twice'],
+    [{ users: [{ email: "a@elsewhere.org" }] }, 'mail-system:users[0].email: the domain of "a@elsewhere.org" is not served'],
+    [{ users: [{ email: "a@rockylinux.me", password: "short" }] }, "mail-system:users[0].password: must be a string of at least 8 characters"],
+    [{ users: [{ email: "a@rockylinux.me", password: "line\nbreak!" }] }, "mail-system:users[0].password: must not contain line breaks"],
+    [{ users: [{ email: "a@rockylinux.me", quota: 1 }] }, "mail-system:users[0].quota: is not a known field"],
+    [{ aliases: [{ source: "all@elsewhere.org", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: the domain of "all@elsewhere.org" is not served'],
+    [{ aliases: [{ source: "all@rockylinux.me", destination: "nobody" }] }, 'mail-system:aliases[0].destination: "nobody" is not a valid e-mail address'],
+    [{ aliases: [{ source: "x@rockylinux.me", destination: "y@rockylinux.me" }, { source: "x@rockylinux.me", destination: "y@rockylinux.me" }] }, "mail-system:aliases[1]: x@rockylinux.me -> y@rockylinux.me is listed twice"],
+    [{ subnet: "192.168.100.0/33" }, 'mail-system:subnet: "192.168.100.0/33" is not an IPv4 subnet'],
+    [{ subnet: "192.168.100.7/24" }, "mail-system:subnet: \"192.168.100.7/24\" is not a network address"],
+    [{ mailAddress: "10.0.0.6" }, "mail-system:mailAddress: 10.0.0.6 is outside the subnet 192.168.100.0/24"],
+    [{ mailAddress: "192.168.100.256" }, 'mail-system:mailAddress: "192.168.100.256" is not an IPv4 address'],
+    [{ dbAddress: "192.168.100.7" }, "mail-system:dbAddress: 192.168.100.7 is already the address of dnsAddress"],
+    [{ dnsAddress: "192.168.100.1" }, "mail-system:dnsAddress: 192.168.100.1 is the subnet's gateway"],
+    [{ dnsAddress: "192.168.100.255" }, "mail-system:dnsAddress: 192.168.100.255 is the network or broadcast address"],
+    [{ tlsCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" }, "mail-system:tlsPrivateKey: tlsCertificate and tlsPrivateKey go together"],
+    [{ tlsCertificate: "not pem", tlsPrivateKey: "not pem" }, "mail-system:tlsCertificate: is not a PEM certificate"],
+    [{ namePrefix: "Bad Prefix!" }, 'mail-system:namePrefix: "bad prefix!" must be'],
+  ])("%j is reported against its key", (change, expected) => {
+    const problems = problemsWith(change);
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  test("every problem is reported at once, each naming its key", () => {
+    const problems = problemsWith({
+      domain: "bad domain",
+      users: [{ email: "x" }, { email: "x" }],
+      dbAddress: "192.168.100.7",
+      mailAddress: "10.1.1.1",
+    });
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+    for (const p of problems) expect(p).toMatch(/^mail-system:[A-Za-z]+(\[\d+\](\.[a-z]+)?)?: /);
+    const error = new ConfigError(validateConfig({ ...seed, domain: "bad domain", dbAddress: "1.2.3.4" }, "dev").problems);
+    expect(error.message).toMatch(/^Invalid stack configuration \(\d+ problems\):\n  - mail-system:domain: /);
+  });
+});

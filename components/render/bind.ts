@@ -1,0 +1,481 @@
+// Pure renderers for BIND 9: named.conf and the zone files of an
+// authoritative-only server, for Debian's and RHEL's file layouts. Inputs are
+// validated strictly so a bad record fails here, naming the record, rather
+// than as a zone that named refuses to load on the server.
+import { createHash } from "crypto";
+import { isIPv6 } from "net";
+import { renderTemplate } from "./template";
+import { DnsRecord, RenderedFile } from "./types";
+
+/** Where BIND's files live: Debian's /etc/bind, or RHEL's /etc/named.conf and /var/named. */
+export type BindLayout = "debian" | "rhel";
+
+export interface ZoneSpec {
+  /** The zone's name without the final dot, e.g. "rockylinux.me". */
+  origin: string;
+  /** 1..4294967295; raised by the program whenever zoneContentHash changes. */
+  serial: number;
+  /** Absolute host name (final dot) for the SOA MNAME and the apex NS. */
+  primaryNameserver: string;
+  /** SOA RNAME, absolute, e.g. "hostmaster.rockylinux.me.". */
+  hostmaster: string;
+  records: DnsRecord[];
+  /** $TTL; default 86400 (the seed's 1D). */
+  ttl?: number;
+  /** SOA timers; defaults as the seed: 1D, 1H, 1W, 3H. */
+  refresh?: number;
+  retry?: number;
+  expire?: number;
+  minimum?: number;
+}
+
+export interface BindSettings {
+  /** The server's own IPv4 address; named also listens on 127.0.0.1 (healthcheck). */
+  listenAddress: string;
+  zones: ZoneSpec[];
+  /** Address match list elements; default ["any"] as the seed. */
+  allowQuery?: string[];
+  /** Default "debian". */
+  layout?: BindLayout;
+}
+
+interface LayoutInfo {
+  namedConf: string;
+  zoneDir: string;
+  user: string;
+  group: string;
+  checkconf: string;
+  service: string;
+  /** named's working directory (writable by its user; managed keys, dumps). */
+  directory: string;
+  /** Mode of the rendered files: what each distribution's package uses. */
+  mode: string;
+  zoneFile(origin: string): string;
+}
+
+// debian: /etc/bind/named.conf and /var/lib/bind/db.<zone>, root:bind 0644.
+// rhel:   /etc/named.conf and /var/named/<zone>.zone, root:named 0640.
+// named.conf is self-contained in both (options and zones, no includes), so
+// the package's own named.conf.options / named.rfc1912.zones go unused.
+const LAYOUTS: Readonly<Record<BindLayout, LayoutInfo>> = {
+  // Zone files go to /var/lib/bind: it exists wherever bind9 is installed
+  // (root:bind 2775) and Debian's AppArmor profile lets named read it.
+  debian: {
+    namedConf: "/etc/bind/named.conf",
+    zoneDir: "/var/lib/bind",
+    user: "bind",
+    group: "bind",
+    checkconf: "/usr/bin/named-checkconf",
+    service: "named", // bind9.service is an alias of it since bookworm
+    directory: "/var/cache/bind",
+    mode: "0644",
+    zoneFile: (origin) => `db.${origin}`,
+  },
+  // RHEL 8 (the seed's Rocky 8) ships /usr/sbin/named-checkconf; later
+  // Fedora-family packages keep a copy there next to /usr/bin's.
+  rhel: {
+    namedConf: "/etc/named.conf",
+    zoneDir: "/var/named",
+    user: "named",
+    group: "named",
+    checkconf: "/usr/sbin/named-checkconf",
+    service: "named",
+    directory: "/var/named",
+    mode: "0640",
+    zoneFile: (origin) => `${origin}.zone`,
+  },
+};
+
+function layoutInfo(layout: BindLayout): LayoutInfo {
+  const info = Object.prototype.hasOwnProperty.call(LAYOUTS, layout) ? LAYOUTS[layout] : undefined;
+  if (!info) throw new Error(`unknown BIND layout ${JSON.stringify(layout)} (expected "debian" or "rhel")`);
+  return info;
+}
+
+/** Paths, accounts, checker and service name of BIND in a layout. */
+export function bindPaths(layout: BindLayout): {
+  namedConf: string;
+  zoneDir: string;
+  user: string;
+  group: string;
+  checkconf: string;
+  service: string;
+} {
+  const { namedConf, zoneDir, user, group, checkconf, service } = layoutInfo(layout);
+  return { namedConf, zoneDir, user, group, checkconf, service };
+}
+
+// ---------------------------------------------------------------- names
+
+const MAX_TTL = 2147483647; // RFC 2181 §8: TTLs are 31-bit
+const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// Owner names may also hold underscore labels (_dmarc, sel._domainkey, _tcp).
+const OWNER_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Checks a dotted name without final dot against a label pattern; returns it lowercased. */
+function checkLabels(name: string, label: RegExp, what: string): string {
+  const lower = name.toLowerCase();
+  if (lower.length === 0 || lower.length > 253) throw new Error(`${what}: ${JSON.stringify(name)} is empty or longer than 253 characters`);
+  for (const l of lower.split(".")) {
+    if (!label.test(l)) throw new Error(`${what}: ${JSON.stringify(name)} has an invalid label ${JSON.stringify(l)}`);
+  }
+  return lower;
+}
+
+/** An absolute host name ("mail.rockylinux.me."), returned lowercased. */
+function absoluteHost(name: string, what: string, label = HOST_LABEL): string {
+  if (typeof name !== "string" || !name.endsWith(".") || name === ".") {
+    throw new Error(`${what}: ${JSON.stringify(name)} must be an absolute host name with the final dot, e.g. "mail.example.com."`);
+  }
+  return `${checkLabels(name.slice(0, -1), label, what)}.`;
+}
+
+function origin(zone: { origin: string }): string {
+  if (typeof zone.origin !== "string" || zone.origin.endsWith(".")) {
+    throw new Error(`zone origin ${JSON.stringify(zone.origin)} must be given without the final dot, e.g. "rockylinux.me"`);
+  }
+  return checkLabels(zone.origin, HOST_LABEL, "zone origin");
+}
+
+function integer(value: unknown, min: number, max: number, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+// ---------------------------------------------------------------- records
+
+const TYPE_ORDER: readonly DnsRecord["type"][] = ["NS", "MX", "A", "AAAA", "CNAME", "SRV", "TXT"];
+
+/** A record checked and put in canonical form. */
+interface Rr {
+  /** "@" or the relative owner name, lowercased. */
+  owner: string;
+  /** Absolute owner name, lowercased, with the final dot. */
+  fqdn: string;
+  type: DnsRecord["type"];
+  ttl?: number;
+  priority?: number;
+  /** For MX, NS, CNAME, SRV: the absolute target. */
+  target?: string;
+  /** The RDATA as written in the zone file (TXT: the exact value, quoted later). */
+  data: string;
+  /** How error messages name the record. */
+  label: string;
+}
+
+function describe(r: DnsRecord, index: number): string {
+  const prio = r.priority === undefined ? "" : ` ${r.priority}`;
+  return `record #${index} (${r.name} ${r.type}${prio} ${JSON.stringify(r.value)})`;
+}
+
+function checkRecord(r: DnsRecord, index: number, zoneOrigin: string): Rr {
+  const label = describe(r, index);
+  if (!TYPE_ORDER.includes(r.type)) throw new Error(`${label}: unsupported type ${JSON.stringify(r.type)}`);
+  if (typeof r.value !== "string") throw new Error(`${label}: value must be a string`);
+
+  let owner: string;
+  if (r.name === "@") owner = "@";
+  else {
+    if (typeof r.name !== "string" || r.name.endsWith(".")) {
+      throw new Error(`${label}: name must be relative to the zone ("@" for the apex), not absolute`);
+    }
+    const lower = r.name.toLowerCase();
+    // "mail.rockylinux.me" would silently become mail.rockylinux.me.rockylinux.me.
+    if (lower === zoneOrigin || lower.endsWith(`.${zoneOrigin}`)) {
+      throw new Error(`${label}: name includes the zone origin; give it relative to the zone ("@" for the apex)`);
+    }
+    // A leading "*" label makes a wildcard.
+    if (lower === "*") owner = "*";
+    else if (lower.startsWith("*.")) owner = `*.${checkLabels(lower.slice(2), OWNER_LABEL, label)}`;
+    else owner = checkLabels(lower, OWNER_LABEL, label);
+  }
+  const fqdn = owner === "@" ? `${zoneOrigin}.` : `${owner}.${zoneOrigin}.`;
+  if (fqdn.length > 254) throw new Error(`${label}: ${fqdn} is longer than 253 characters`);
+
+  const ttl = r.ttl === undefined ? undefined : integer(r.ttl, 0, MAX_TTL, `${label}: ttl`);
+  const takesPriority = r.type === "MX" || r.type === "SRV";
+  if (takesPriority && r.priority === undefined) throw new Error(`${label}: ${r.type} needs a priority`);
+  if (!takesPriority && r.priority !== undefined) throw new Error(`${label}: only MX and SRV take a priority`);
+  const priority = r.priority === undefined ? undefined : integer(r.priority, 0, 65535, `${label}: priority`);
+  const base = { owner, fqdn, type: r.type, ttl, priority, label };
+
+  switch (r.type) {
+    case "A":
+      if (!IPV4.test(r.value)) throw new Error(`${label}: A value must be an IPv4 address like 192.168.100.6`);
+      return { ...base, data: r.value };
+    case "AAAA":
+      if (!isIPv6(r.value)) throw new Error(`${label}: AAAA value must be an IPv6 address`);
+      return { ...base, data: r.value.toLowerCase() };
+    case "NS":
+    case "MX": {
+      const target = absoluteHost(r.value, `${label}: target`);
+      return { ...base, target, data: r.type === "MX" ? `${priority} ${target}` : target };
+    }
+    case "CNAME": {
+      if (owner === "@") throw new Error(`${label}: CNAME is not allowed at the zone apex (it would hide SOA and NS)`);
+      // Aliases may point at underscore names (e.g. a provider's DKIM key).
+      const target = absoluteHost(r.value, `${label}: target`, OWNER_LABEL);
+      return { ...base, target, data: target };
+    }
+    case "SRV": {
+      const labels = owner.split(".");
+      if (labels.length < 2 || !labels[0].startsWith("_") || !labels[1].startsWith("_")) {
+        throw new Error(`${label}: SRV name must be _service._proto[.name], e.g. "_submission._tcp"`);
+      }
+      const fields = r.value.trim().split(/\s+/);
+      if (fields.length !== 3) throw new Error(`${label}: SRV value must be "weight port target." (priority goes in priority)`);
+      if (!/^\d+$/.test(fields[0]) || !/^\d+$/.test(fields[1])) throw new Error(`${label}: SRV weight and port must be decimal integers`);
+      const weight = integer(Number(fields[0]), 0, 65535, `${label}: SRV weight`);
+      const port = integer(Number(fields[1]), 0, 65535, `${label}: SRV port`);
+      const target = absoluteHost(fields[2], `${label}: target`);
+      return { ...base, target, data: `${priority} ${weight} ${port} ${target}` };
+    }
+    case "TXT": {
+      const chunks = txtChunks(r.value);
+      const wire = chunks.reduce((n, c) => n + 1 + c.length, 0);
+      if (wire > 65535) throw new Error(`${label}: TXT value is too long (${wire} bytes of RDATA, at most 65535)`);
+      return { ...base, data: r.value };
+    }
+  }
+}
+
+/** The UTF-8 bytes of a TXT value in character-strings of at most 255 bytes. */
+function txtChunks(value: string): Buffer[] {
+  const bytes = Buffer.from(value, "utf8");
+  if (bytes.length === 0) return [bytes];
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 255) chunks.push(bytes.subarray(i, i + 255));
+  return chunks;
+}
+
+/** One quoted zone-file string: `"` and `\` escaped, bytes outside printable ASCII as \DDD. */
+function quote(chunk: Buffer): string {
+  let s = '"';
+  for (const b of chunk) {
+    if (b === 0x22 || b === 0x5c) s += `\\${String.fromCharCode(b)}`;
+    else if (b >= 0x20 && b <= 0x7e) s += String.fromCharCode(b);
+    else s += `\\${String(b).padStart(3, "0")}`;
+  }
+  return `${s}"`;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Apex first, then names in DNS order (by labels from the right), so subdomains group together. */
+function compareOwner(a: string, b: string): number {
+  const la = a === "@" ? [] : a.split(".").reverse();
+  const lb = b === "@" ? [] : b.split(".").reverse();
+  for (let i = 0; i < Math.min(la.length, lb.length); i++) {
+    const c = compareText(la[i], lb[i]);
+    if (c !== 0) return c;
+  }
+  return la.length - lb.length;
+}
+
+function compareRr(a: Rr, b: Rr): number {
+  return (
+    compareOwner(a.owner, b.owner) ||
+    TYPE_ORDER.indexOf(a.type) - TYPE_ORDER.indexOf(b.type) ||
+    (a.priority ?? 0) - (b.priority ?? 0) ||
+    compareText(a.data, b.data)
+  );
+}
+
+interface CheckedZone {
+  origin: string;
+  mname: string;
+  rname: string;
+  ttl: number;
+  refresh: number;
+  retry: number;
+  expire: number;
+  minimum: number;
+  records: Rr[];
+}
+
+/** Validates a zone (all but the serial) and returns its records sorted, the primary's NS added. */
+function checkZone(zone: Omit<ZoneSpec, "serial">): CheckedZone {
+  const o = origin(zone);
+  const where = `zone ${o}`;
+  const mname = absoluteHost(zone.primaryNameserver, `${where}: primaryNameserver`);
+  const rname = absoluteHost(zone.hostmaster, `${where}: hostmaster`);
+  const timer = (v: number | undefined, dflt: number, what: string) =>
+    integer(v ?? dflt, what === "ttl" || what === "minimum" ? 0 : 1, MAX_TTL, `${where}: ${what}`);
+  const ttl = timer(zone.ttl, 86400, "ttl");
+  const refresh = timer(zone.refresh, 86400, "refresh");
+  const retry = timer(zone.retry, 3600, "retry");
+  const expire = timer(zone.expire, 604800, "expire");
+  const minimum = timer(zone.minimum, 10800, "minimum");
+  if (!Array.isArray(zone.records)) throw new Error(`${where}: records must be an array`);
+
+  const records = zone.records.map((r, i) => checkRecord(r, i, o));
+  if (!records.some((r) => r.owner === "@" && r.type === "NS" && r.target === mname)) {
+    records.push({ owner: "@", fqdn: `${o}.`, type: "NS", target: mname, data: mname, label: `the primary's NS ${mname}` });
+  }
+
+  const byName = new Map<string, Rr[]>();
+  const seen = new Map<string, Rr>();
+  for (const r of records) {
+    const key = `${r.fqdn} ${r.type} ${r.data}`;
+    const dup = seen.get(key);
+    if (dup) throw new Error(`${where}: ${r.label} duplicates ${dup.label}`);
+    seen.set(key, r);
+    byName.set(r.fqdn, [...(byName.get(r.fqdn) ?? []), r]);
+  }
+  for (const rrs of byName.values()) {
+    const cname = rrs.find((r) => r.type === "CNAME");
+    const other = rrs.find((r) => r !== cname);
+    if (cname && other) throw new Error(`${where}: ${cname.label}: a CNAME cannot coexist with other records at its name (${other.label})`);
+    // One RRset has one TTL; BIND would silently use the first.
+    for (const r of rrs) {
+      const first = rrs.find((x) => x.type === r.type);
+      if (first && first !== r && first.ttl !== r.ttl) {
+        throw new Error(`${where}: ${r.label}: TTL differs from ${first.label} in the same RRset`);
+      }
+    }
+  }
+  // A delegation (NS below the apex) hides everything at and below it but the
+  // NS set and its glue: named would load such records and never serve them.
+  const cuts = records.filter((r) => r.type === "NS" && r.owner !== "@");
+  for (const cut of cuts) {
+    if (cut.owner.startsWith("*")) throw new Error(`${where}: ${cut.label}: NS records cannot be at a wildcard name`);
+  }
+  for (const r of records) {
+    const cut = cuts.find((c) => r.fqdn === c.fqdn || r.fqdn.endsWith(`.${c.fqdn}`));
+    if (!cut || (r.type === "NS" && r.fqdn === cut.fqdn)) continue;
+    const glue = (r.type === "A" || r.type === "AAAA") && cuts.some((c) => c.target === r.fqdn);
+    if (!glue) throw new Error(`${where}: ${r.label}: is at or below the delegation ${cut.fqdn} and would never be served (only glue may be)`);
+  }
+  // NS, MX and SRV targets inside the zone must have addresses here, and must
+  // not be aliases (RFC 2181 §10.3); named-checkzone would reject or warn.
+  for (const r of records) {
+    if (!r.target || r.type === "CNAME") continue;
+    if (r.target !== `${o}.` && !r.target.endsWith(`.${o}.`)) continue;
+    const at = byName.get(r.target) ?? [];
+    if (at.some((x) => x.type === "CNAME")) throw new Error(`${where}: ${r.label}: target ${r.target} is a CNAME; point it at a name with A/AAAA records`);
+    if (!at.some((x) => x.type === "A" || x.type === "AAAA")) {
+      throw new Error(`${where}: ${r.label}: target ${r.target} is inside the zone but has no A or AAAA record`);
+    }
+  }
+  records.sort(compareRr);
+  return { origin: o, mname, rname, ttl, refresh, retry, expire, minimum, records };
+}
+
+/** A duration in BIND's units when it is a whole number of them (86400 -> "1D"), else seconds. */
+function duration(seconds: number): string {
+  for (const [unit, n] of [["W", 604800], ["D", 86400], ["H", 3600], ["M", 60]] as const) {
+    if (seconds > 0 && seconds % n === 0) return `${seconds / n}${unit}`;
+  }
+  return String(seconds);
+}
+
+function renderRecords(records: readonly Rr[]): string {
+  const withTtl = records.some((r) => r.ttl !== undefined);
+  const ownerWidth = Math.max(...records.map((r) => r.owner.length));
+  const ttlWidth = withTtl ? Math.max(...records.map((r) => (r.ttl === undefined ? 0 : duration(r.ttl).length))) : 0;
+  const typeWidth = Math.max(...records.map((r) => r.type.length));
+  return records
+    .map((r) => {
+      const ttl = withTtl ? `${(r.ttl === undefined ? "" : duration(r.ttl)).padEnd(ttlWidth)} ` : "";
+      const head = `${r.owner.padEnd(ownerWidth)} ${ttl}IN ${r.type.padEnd(typeWidth)} `;
+      if (r.type !== "TXT") return head + r.data;
+      const chunks = txtChunks(r.data).map(quote);
+      if (chunks.length === 1) return head + chunks[0];
+      // Several strings: one per line inside parentheses, aligned under the first.
+      const indent = " ".repeat(head.length + 2);
+      return `${head}( ${chunks.join(`\n${indent}`)} )`;
+    })
+    .join("\n");
+}
+
+function renderChecked(z: CheckedZone, serial: number): string {
+  return renderTemplate("dns/templates/zone.db", {
+    origin: z.origin,
+    ttl: duration(z.ttl),
+    mname: z.mname,
+    rname: z.rname,
+    serial,
+    refresh: duration(z.refresh),
+    retry: duration(z.retry),
+    expire: duration(z.expire),
+    minimum: duration(z.minimum),
+    records: renderRecords(z.records),
+  });
+}
+
+/** The zone file's text. Throws an Error naming the first bad input. */
+export function renderZone(zone: ZoneSpec): string {
+  const serial = integer(zone.serial, 1, 4294967295, `zone ${zone.origin}: serial`);
+  return renderChecked(checkZone(zone), serial);
+}
+
+/**
+ * A stable hash (sha256, hex) of everything in the zone file but the serial:
+ * the program raises the serial when it changes. It hashes the rendered text,
+ * so record order in the input does not matter and any change the server
+ * would see, including one from a newer renderer, does.
+ */
+export function zoneContentHash(zone: Omit<ZoneSpec, "serial">): string {
+  const text = renderChecked(checkZone(zone), 1);
+  return createHash("sha256").update(text).digest("hex");
+}
+
+// ---------------------------------------------------------------- named.conf
+
+/** An address match list element: keyword, IPv4/IPv6 address or prefix, optionally negated. */
+function matchElement(e: string): string {
+  const bare = typeof e === "string" && e.startsWith("!") ? e.slice(1) : e;
+  if (typeof bare === "string" && ["any", "none", "localhost", "localnets"].includes(bare)) return e;
+  const m = typeof bare === "string" ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(bare) : null;
+  if (m) {
+    const max = IPV4.test(m[1]) ? 32 : isIPv6(m[1]) ? 128 : -1;
+    if (max > 0 && (m[2] === undefined || Number(m[2]) <= max)) return e;
+  }
+  throw new Error(`allowQuery: ${JSON.stringify(e)} is not "any", "none", "localhost", "localnets" or an address/prefix`);
+}
+
+/**
+ * named.conf and one zone file per zone for a layout, with the owners and
+ * modes its package uses (root-owned, readable by named's group; no secrets).
+ */
+export function renderBindFiles(s: BindSettings): RenderedFile[] {
+  const layout = layoutInfo(s.layout ?? "debian");
+  if (!IPV4.test(s.listenAddress) || s.listenAddress === "0.0.0.0" || s.listenAddress === "255.255.255.255") {
+    throw new Error(`listenAddress must be the server's own IPv4 address, got ${JSON.stringify(s.listenAddress)}`);
+  }
+  const allowQuery = s.allowQuery ?? ["any"];
+  if (!Array.isArray(allowQuery) || allowQuery.length === 0) {
+    throw new Error('allowQuery must not be empty (use ["none"] to refuse every query)');
+  }
+  if (!Array.isArray(s.zones) || s.zones.length === 0) throw new Error("zones: at least one zone is needed");
+
+  const file = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: layout.group, mode: layout.mode });
+  const files: RenderedFile[] = [];
+  const stanzas: string[] = [];
+  const origins = new Set<string>();
+  // Zones in name order, so the output does not depend on the input's order.
+  const zones = s.zones.map((z) => ({ z, o: origin(z) })).sort((a, b) => compareText(a.o, b.o));
+  for (const { z, o } of zones) {
+    if (origins.has(o)) throw new Error(`zones: ${o} is given twice`);
+    origins.add(o);
+    const zonePath = `${layout.zoneDir}/${layout.zoneFile(o)}`;
+    files.push(file(zonePath, renderZone(z)));
+    // (Without its final newline: the template of named.conf adds one.)
+    stanzas.push(renderTemplate("dns/templates/zone.conf", { origin: o, file: zonePath }).replace(/\n$/, ""));
+  }
+  const listenOn = [...new Set(["127.0.0.1", s.listenAddress])].map((a) => `${a};`).join(" ");
+  const conf = renderTemplate("dns/templates/named.conf", {
+    directory: layout.directory,
+    pidFile: "/run/named/named.pid",
+    listenOn,
+    allowQuery: allowQuery.map((e) => `${matchElement(e)};`).join(" "),
+    zones: stanzas.join(""),
+  });
+  return [file(layout.namedConf, conf), ...files];
+}

@@ -30,6 +30,8 @@ export interface MailSystemConfig {
   readonly aliases: readonly MailAlias[];
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
+  /** The subnet's gateway: the Docker host's address on the lab network. */
+  readonly gateway: string;
   readonly dnsAddress: string;
   readonly dbAddress: string;
   readonly mailAddress: string;
@@ -328,10 +330,30 @@ export function validateConfig(
       users,
       aliases,
       subnet: subnetText,
+      gateway: typeof subnet === "string" ? "" : gatewayOf(subnet),
       ...addresses,
       baseImage,
       ...(certificate && privateKey ? { tls: { certificate, privateKey } } : {}),
       namePrefix,
     },
   };
+}
+
+const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases"]);
+const ALL_KEYS: (keyof RawConfig)[] = [
+  "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "subnet",
+  "dnsAddress", "dbAddress", "mailAddress", "baseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
+];
+
+/** Reads every key of RawConfig from the stack (lists as JSON; a malformed list is left for validation to report). */
+export function readRawConfig(config: { get(key: string): string | undefined; getObject<T>(key: string): T | undefined }): RawConfig {
+  const read = (key: keyof RawConfig): unknown => {
+    if (!LIST_KEYS.has(key)) return config.get(key);
+    try {
+      return config.getObject<unknown>(key);
+    } catch {
+      return config.get(key);
+    }
+  };
+  return Object.fromEntries(ALL_KEYS.map((k) => [k, read(k)])) as RawConfig;
 }

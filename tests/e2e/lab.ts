@@ -39,6 +39,22 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 }
 
+/** Stack configuration as plain values: lists and objects become path-style keys (`key[0].field`). */
+export type PlainConfig = Record<string, unknown>;
+
+/** Flattens plain values into the path-style ConfigMap that `setAllConfig(..., true)` writes as YAML lists and maps. */
+export function toPathConfig(config: PlainConfig): ConfigMap {
+  const out: ConfigMap = {};
+  const walk = (key: string, value: unknown): void => {
+    if (Array.isArray(value)) value.forEach((v, i) => walk(`${key}[${i}]`, v));
+    else if (value !== null && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) walk(`${key}.${k}`, v);
+    } else out[key] = { value: String(value) };
+  };
+  for (const [k, v] of Object.entries(config)) walk(k, v);
+  return out;
+}
+
 /**
  * Creates a stack of the program in `workDir` on a private file backend, runs
  * `body`, then destroys the stack and removes it whatever happened.
@@ -46,7 +62,7 @@ export function uniqueName(prefix: string): string {
 export async function withStack(
   workDir: string,
   stackName: string,
-  config: ConfigMap,
+  config: PlainConfig,
   body: (stack: Stack) => Promise<void>,
 ): Promise<void> {
   const backend = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-state-"));
@@ -55,7 +71,7 @@ export async function withStack(
     { envVars: { PULUMI_BACKEND_URL: `file://${backend}` } },
   );
   try {
-    await stack.setAllConfig(config);
+    await stack.setAllConfig(toPathConfig(config), true);
     await body(stack);
   } finally {
     try {

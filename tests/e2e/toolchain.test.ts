@@ -40,9 +40,9 @@ test("a stack using every provider goes up, previews no changes and is destroyed
       fixture,
       name,
       {
-        "toolchain-proof:prefix": { value: name },
-        "toolchain-proof:subnet": { value: subnet },
-        "toolchain-proof:baseImage": { value: process.env.BASE_IMAGE ?? "debian:bookworm-slim" },
+        "toolchain-proof:prefix": name,
+        "toolchain-proof:subnet": subnet,
+        "toolchain-proof:baseImage": process.env.BASE_IMAGE ?? "debian:bookworm-slim",
       },
       async (stack) => {
         const up = await stack.up({ onOutput: log });

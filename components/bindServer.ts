@@ -1,0 +1,81 @@
+// BindServer: BIND 9, authoritative for the zone. Its own NS and A records
+// come from its own outputs, the mail records from MailServer.dnsRecords, so
+// no address is typed twice. The SOA serial increases whenever the zone's
+// content changes and stays put otherwise.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
+import { DnsRecord } from "./render/types";
+import { DockerPlacement, DockerServer } from "./targets/docker";
+
+export interface BindServerArgs {
+  /** Where the server runs. */
+  readonly placement: DockerPlacement;
+  /** The server's address on the lab network. */
+  readonly address: pulumi.Input<string>;
+  /** The zone it serves, e.g. "rockylinux.me". */
+  readonly zone: string;
+  /** Its own host label in the zone, e.g. "dns". */
+  readonly hostLabel: string;
+  /** Other records of the zone (e.g. MailServer.dnsRecords). */
+  readonly records: pulumi.Input<DnsRecord[]>;
+}
+
+export class BindServer extends pulumi.ComponentResource {
+  /** The server's address (what resolvers are pointed at). */
+  readonly address: pulumi.Output<string>;
+  /** Its name, e.g. "dns.rockylinux.me". */
+  readonly hostname: pulumi.Output<string>;
+  /** The zone's current SOA serial. */
+  readonly serial: pulumi.Output<number>;
+  /** The container's name. */
+  readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: BindServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mail-system:index:BindServer", name, {}, opts);
+    const hostname = `${args.hostLabel}.${args.zone}`;
+
+    const zone = pulumi.all([args.address, args.records]).apply(
+      ([address, records]): Omit<ZoneSpec, "serial"> => ({
+        origin: args.zone,
+        primaryNameserver: `${hostname}.`,
+        hostmaster: `hostmaster.${args.zone}.`,
+        records: [{ name: args.hostLabel, type: "A", value: address }, ...records],
+      }),
+    );
+
+    // Seconds since the epoch at the time the content last changed: a new
+    // content hash replaces this resource, which reads the clock again.
+    const serialClock = new command.local.Command(
+      `${name}-serial`,
+      { create: "date +%s", triggers: [zone.apply(zoneContentHash)] },
+      { parent: this },
+    );
+    this.serial = serialClock.stdout.apply((s) => Number(s.trim()));
+
+    const files = pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
+      renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }] }),
+    );
+    const server = new DockerServer(
+      name,
+      {
+        role: "dns",
+        files,
+        env: [`DNS_ZONES=${args.zone}`],
+        healthcheck: ["/usr/local/sbin/dns-healthcheck"],
+      },
+      { ...args.placement, address: args.address },
+      this,
+    );
+
+    this.address = pulumi.output(args.address);
+    this.hostname = pulumi.output(hostname);
+    this.containerName = server.containerName;
+    this.registerOutputs({
+      address: this.address,
+      hostname: this.hostname,
+      serial: this.serial,
+      containerName: this.containerName,
+    });
+  }
+}

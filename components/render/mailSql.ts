@@ -1,0 +1,145 @@
+// The mail database's schema and the statements that keep one domain, user
+// or alias in step with the program (MariaDB/MySQL, run through the database
+// server's own client). Each upsert touches only its own row and changes
+// nothing when run again, so a `pulumi up` may repeat it safely.
+
+/**
+ * The seed's three tables, plus the UNIQUE keys that make upserts natural:
+ * virtual_domains(name), virtual_users(email) as in the seed, and
+ * virtual_aliases(source, destination) (one row per destination, as the
+ * seed). Deleting a domain deletes its users and aliases (ON DELETE CASCADE).
+ * A case-insensitive collation, because mail addresses are compared so.
+ */
+export const MAIL_SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS virtual_domains (
+  id INT NOT NULL AUTO_INCREMENT,
+  name VARCHAR(50) NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE KEY virtual_domains_name (name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+CREATE TABLE IF NOT EXISTS virtual_users (
+  id INT NOT NULL AUTO_INCREMENT,
+  email VARCHAR(128) NOT NULL,
+  password VARCHAR(150) NOT NULL,
+  domain_id INT NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE KEY virtual_users_email (email),
+  FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+CREATE TABLE IF NOT EXISTS virtual_aliases (
+  id INT NOT NULL AUTO_INCREMENT,
+  domain_id INT NOT NULL,
+  source VARCHAR(100) NOT NULL,
+  destination VARCHAR(100) NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE KEY virtual_aliases_source_destination (source, destination),
+  FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+`;
+
+// MySQL's own escapes (as mysql_real_escape_string), for the default
+// sql_mode; NO_BACKSLASH_ESCAPES must not be set on the server.
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\0": "\\0",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\x1a": "\\Z",
+  "\\": "\\\\",
+  "'": "\\'",
+  '"': '\\"',
+};
+
+/** A MySQL/MariaDB string literal holding exactly `value`. */
+export function sqlString(value: string): string {
+  if (/[\uD800-\uDFFF]/u.test(value)) throw new Error(`SQL string: ${JSON.stringify(value)} is not valid Unicode (lone surrogate)`);
+  return `'${value.replace(/[\0\n\r\x1a\\'"]/g, (c) => ESCAPES[c])}'`;
+}
+
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const DOMAIN = new RegExp(`^(?=.{1,50}$)${LABEL}(?:\\.${LABEL})*$`);
+// An alias's local part: no whitespace, control characters, double quotes,
+// commas (Postfix joins multiple results with commas), '@', or other
+// characters that need quoting in an address.
+const LOCAL_PART = /^[^\s\x00-\x1f\x7f@,"<>()[\]\\;:]+$/;
+// A user's: only what Dovecot accepts in a login name (its default
+// auth_username_chars), so that every user created can log in.
+const LOGIN_LOCAL_PART = /^[A-Za-z0-9._-]+$/;
+
+function domainName(name: string): string {
+  if (!DOMAIN.test(name)) throw new Error(`mail domain ${JSON.stringify(name)} is not a DNS name of at most 50 characters`);
+  return name;
+}
+
+/** Splits `user@domain`; `allowEmptyLocal` admits a catch-all alias source "@domain". */
+function address(what: string, value: string, maxLength: number, allowEmptyLocal = false, localPart = LOCAL_PART): { local: string; domain: string } {
+  const at = value.lastIndexOf("@");
+  const local = value.slice(0, Math.max(at, 0));
+  const domain = value.slice(at + 1);
+  const localOk = local === "" ? allowEmptyLocal : localPart.test(local);
+  if (at < 0 || !localOk || !DOMAIN.test(domain) || value.length > maxLength) {
+    throw new Error(`${what} ${JSON.stringify(value)} is not an address user@domain of at most ${maxLength} characters`);
+  }
+  return { local, domain };
+}
+
+const domainId = (domain: string) => `(SELECT id FROM virtual_domains WHERE name = ${sqlString(domain)})`;
+
+// A crypt(3) SHA-512 string as components/passwordHash.ts makes it, stored
+// without a {SCHEME} prefix (dovecot-sql.conf.ext: default_pass_scheme =
+// SHA512-CRYPT), as the seed does.
+const SHA512_CRYPT = /^\$6\$(?:rounds=[1-9]\d{0,8}\$)?[./0-9A-Za-z]{0,16}\$[./0-9A-Za-z]{86}$/;
+
+/** Adds the domain, or leaves it as it is. */
+export function upsertDomainSql(name: string): string {
+  return `INSERT INTO virtual_domains (name) VALUES (${sqlString(domainName(name))}) ON DUPLICATE KEY UPDATE id = id;\n`;
+}
+
+/** Removes the domain, and with it its users and aliases. */
+export function deleteDomainSql(name: string): string {
+  return `DELETE FROM virtual_domains WHERE name = ${sqlString(domainName(name))};\n`;
+}
+
+/**
+ * Adds the user or sets their password hash ("$6$..."). The domain (the part
+ * after '@') must exist: otherwise domain_id is NULL and the statement fails.
+ */
+export function upsertUserSql(email: string, passwordHash: string): string {
+  const { domain } = address("user", email, 128, false, LOGIN_LOCAL_PART);
+  if (!SHA512_CRYPT.test(passwordHash)) {
+    throw new Error(`password hash for ${email} is not a SHA512-CRYPT string "$6$salt$hash"`);
+  }
+  const e = sqlString(email);
+  const h = sqlString(passwordHash);
+  return (
+    `INSERT INTO virtual_users (email, password, domain_id) VALUES (${e}, ${h}, ${domainId(domain)})` +
+    ` ON DUPLICATE KEY UPDATE password = ${h}, domain_id = ${domainId(domain)};\n`
+  );
+}
+
+/** Removes the user (their maildir stays on the mail server's disk). */
+export function deleteUserSql(email: string): string {
+  address("user", email, 128, false, LOGIN_LOCAL_PART);
+  return `DELETE FROM virtual_users WHERE email = ${sqlString(email)};\n`;
+}
+
+/**
+ * Adds one alias row source -> destination (an alias with several
+ * destinations has one row each). The source's domain must exist;
+ * "@domain" is a catch-all source.
+ */
+export function upsertAliasSql(source: string, destination: string): string {
+  const { domain } = address("alias source", source, 100, true);
+  address("alias destination", destination, 100);
+  return (
+    `INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (${domainId(domain)}, ${sqlString(source)}, ${sqlString(destination)})` +
+    ` ON DUPLICATE KEY UPDATE domain_id = ${domainId(domain)};\n`
+  );
+}
+
+/** Removes the one row source -> destination. */
+export function deleteAliasSql(source: string, destination: string): string {
+  address("alias source", source, 100, true);
+  address("alias destination", destination, 100);
+  return `DELETE FROM virtual_aliases WHERE source = ${sqlString(source)} AND destination = ${sqlString(destination)};\n`;
+}

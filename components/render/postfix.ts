@@ -1,0 +1,138 @@
+// Postfix's configuration as a pure function of plain settings: main.cf,
+// master.cf and the five MySQL lookup tables. Templates live in
+// files/mail/templates; values are validated here so that nothing a caller
+// passes can change the meaning of a file (no injected line, no stray `$`).
+import { renderTemplate } from "./template";
+import { DatabaseConnection, RenderedFile } from "./types";
+
+/** What the mail server's Postfix and Dovecot configurations are made of. */
+export interface MailServerSettings {
+  /** myhostname, e.g. "mail.rockylinux.me". */
+  hostname: string;
+  /** mydomain, e.g. "rockylinux.me". */
+  domain: string;
+  /**
+   * The server's own IPv4 address, e.g. "192.168.100.6": Postfix treats mail
+   * to it as local (proxy_interfaces). Both daemons listen on every interface
+   * of the container, so a container without this address still starts.
+   */
+  listenAddress: string;
+  database: DatabaseConnection;
+  /** Paths of the PEM files on the server (the program uploads them). */
+  tls: { certificateFile: string; keyFile: string };
+  /** Bytes, default 10240000 (the seed's value). */
+  messageSizeLimit?: number;
+}
+
+const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
+
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const DNS_NAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+// Unquoted in every file, so only characters no format treats specially.
+const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
+const DB_USER = /^[A-Za-z0-9_.-]{1,80}$/;
+const PEM_PATH = /^\/[A-Za-z0-9._/-]+$/;
+
+function fail(what: string, value: unknown, why: string): never {
+  throw new Error(`mail server settings: ${what} ${JSON.stringify(value)} ${why}`);
+}
+
+/** The settings with defaults applied; throws on any value that cannot be rendered safely. */
+export function checkMailServerSettings(s: MailServerSettings): Required<MailServerSettings> {
+  if (!DNS_NAME.test(s.hostname)) fail("hostname", s.hostname, "is not a DNS name (letters, digits, '-', dots)");
+  if (!DNS_NAME.test(s.domain)) fail("domain", s.domain, "is not a DNS name (letters, digits, '-', dots)");
+  if (!IPV4.test(s.listenAddress)) fail("listenAddress", s.listenAddress, "is not an IPv4 address");
+  const db = s.database;
+  if (!DNS_NAME.test(db.host) && !IPV4.test(db.host)) fail("database.host", db.host, "is not a host name or IPv4 address");
+  if (!Number.isInteger(db.port) || db.port < 1 || db.port > 65535) fail("database.port", db.port, "is not a TCP port");
+  if (!DB_NAME.test(db.name)) fail("database.name", db.name, "must be 1-64 of A-Z a-z 0-9 _");
+  if (!DB_USER.test(db.user)) fail("database.user", db.user, "must be 1-80 of A-Z a-z 0-9 _ . -");
+  // Postfix map files take the rest of the line, trimmed, and Dovecot 2.3
+  // splits its SQL connect string on spaces (quoting does not help: checked
+  // against the real daemons), so whitespace and control characters cannot
+  // be represented. Quotes, '#', '%', '$' and '\' are fine.
+  if (db.password.length === 0) throw new Error("mail server settings: database.password is empty");
+  if (/[\s\x00-\x1f\x7f]/.test(db.password)) {
+    throw new Error(
+      "mail server settings: database.password contains whitespace or a control character, " +
+        "which Postfix's map files and Dovecot's SQL connect string cannot hold",
+    );
+  }
+  for (const [what, p] of [["tls.certificateFile", s.tls.certificateFile], ["tls.keyFile", s.tls.keyFile]] as const) {
+    if (!PEM_PATH.test(p) || p.split("/").includes("..")) fail(what, p, "must be an absolute path of A-Z a-z 0-9 . _ - /");
+  }
+  const messageSizeLimit = s.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT;
+  if (!Number.isSafeInteger(messageSizeLimit) || messageSizeLimit < 1) {
+    fail("messageSizeLimit", messageSizeLimit, "must be a positive whole number of bytes");
+  }
+  return { ...s, messageSizeLimit };
+}
+
+// The lookups. Postfix replaces %s with the escaped lookup key (the address
+// or domain); every query is a SELECT, as the database user may do no more.
+const MAPS: readonly { file: string; purpose: string; query: string }[] = [
+  {
+    file: "mysql-virtual-mailbox-domains.cf",
+    purpose: "virtual_mailbox_domains: the domains this server receives mail for.",
+    query: "SELECT 1 FROM virtual_domains WHERE name='%s'",
+  },
+  {
+    file: "mysql-virtual-mailbox-maps.cf",
+    purpose: "virtual_mailbox_maps: the mailboxes that exist.",
+    query: "SELECT 1 FROM virtual_users WHERE email='%s'",
+  },
+  {
+    file: "mysql-virtual-alias-maps.cf",
+    purpose: "virtual_alias_maps: where an alias delivers (one row per destination).",
+    query: "SELECT destination FROM virtual_aliases WHERE source='%s'",
+  },
+  {
+    file: "mysql-virtual-email2email.cf",
+    purpose: "virtual_alias_maps: a mailbox delivers to itself (so a catch-all alias does not swallow it).",
+    query: "SELECT email FROM virtual_users WHERE email='%s'",
+  },
+  {
+    file: "mysql-sender-login-maps.cf",
+    purpose: "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations).",
+    query: "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
+  },
+];
+
+/** main.cf, master.cf and the MySQL lookup tables, with their owners and modes. */
+export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[] {
+  const s = checkMailServerSettings(settings);
+  const mainCf = renderTemplate("mail/templates/main.cf", {
+    hostname: s.hostname,
+    domain: s.domain,
+    listenAddress: s.listenAddress,
+    messageSizeLimit: s.messageSizeLimit,
+    certificateFile: s.tls.certificateFile,
+    keyFile: s.tls.keyFile,
+  });
+  const masterCf = renderTemplate("mail/templates/master.cf", {});
+  const maps = MAPS.map(
+    (m): RenderedFile => ({
+      path: `/etc/postfix/${m.file}`,
+      content: renderTemplate("mail/templates/mysql-map.cf", {
+        purpose: m.purpose,
+        host: s.database.host,
+        port: s.database.port,
+        dbname: s.database.name,
+        user: s.database.user,
+        password: s.database.password,
+        query: m.query,
+      }),
+      // Read by Postfix's unprivileged daemons (user postfix), by nobody else.
+      owner: "root",
+      group: "postfix",
+      mode: "0640",
+      secret: true,
+    }),
+  );
+  return [
+    { path: "/etc/postfix/main.cf", content: mainCf, owner: "root", group: "root", mode: "0644" },
+    { path: "/etc/postfix/master.cf", content: masterCf, owner: "root", group: "root", mode: "0644" },
+    ...maps,
+  ];
+}

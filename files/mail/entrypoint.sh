@@ -1,0 +1,64 @@
+#!/bin/bash
+# Runs Dovecot and Postfix in the foreground under this small supervisor and
+# exits non-zero as soon as either dies, so Docker's restart policy acts.
+# Both log to stdout/stderr (main.cf: maillog_file = /dev/stdout; dovecot.conf:
+# log_path = /dev/stderr). Reads no environment variables: every setting is in
+# the rendered files uploaded before the container starts.
+set -euo pipefail
+
+for f in /etc/postfix/main.cf /etc/postfix/master.cf /etc/dovecot/dovecot.conf; do
+  [ -s "$f" ] || { echo "mail-entrypoint: $f is missing or empty (upload the rendered files first)" >&2; exit 1; }
+done
+
+# The secrets stay readable only by root and the daemon that needs them,
+# whatever owner an upload gave them (names resolve only inside the image).
+for f in /etc/postfix/mysql-*.cf; do
+  if [ -e "$f" ]; then chown root:postfix "$f" && chmod 0640 "$f"; fi
+done
+if [ -e /etc/dovecot/dovecot-sql.conf.ext ]; then
+  chown root:dovecot /etc/dovecot/dovecot-sql.conf.ext && chmod 0640 /etc/dovecot/dovecot-sql.conf.ext
+fi
+
+# A mounted volume may arrive empty and root-owned.
+install -d -o vmail -g vmail -m 0770 /var/mail /var/mail/vhosts
+# After a restart the old PID files name processes that no longer exist, but
+# their numbers may belong to new ones: Dovecot would refuse to start.
+rm -f /run/dovecot/master.pid /var/spool/postfix/pid/master.pid
+
+# Postfix's commands print their messages only to a terminal (or to syslog,
+# which a container lacks): run the check under script(1) so that a broken
+# configuration is explained in the container's log, not just "exit 1".
+if ! script -qec "postfix check" /dev/null </dev/null | tr -d '\r'; then
+  echo "mail-entrypoint: postfix check failed (messages above)" >&2
+  exit 1
+fi
+
+# Dovecot first, so its auth and LMTP sockets in Postfix's spool exist when
+# smtpd first needs them.
+dovecot -F &
+dovecot_pid=$!
+postfix start-fg &
+postfix_pid=$!
+
+stopping=0
+stop() {
+  stopping=1
+  # postfix-script runs master as its child: stop master itself.
+  postfix stop >/dev/null 2>&1 || kill -TERM "$postfix_pid" 2>/dev/null || true
+  kill -TERM "$dovecot_pid" 2>/dev/null || true
+}
+trap stop TERM INT
+
+status=0
+wait -n "$dovecot_pid" "$postfix_pid" || status=$?
+if [ "$stopping" = 0 ]; then
+  if kill -0 "$dovecot_pid" 2>/dev/null; then who=postfix; else who=dovecot; fi
+  echo "mail-entrypoint: $who exited (status $status); stopping the other" >&2
+  stop
+  stopping=0
+fi
+wait "$dovecot_pid" 2>/dev/null || true
+wait "$postfix_pid" 2>/dev/null || true
+if [ "$stopping" = 1 ]; then exit 0; fi
+[ "$status" -ne 0 ] || status=1
+exit "$status"

@@ -1,0 +1,86 @@
+// The mail system: reads and validates the stack configuration, then wires
+// LabNetwork -> MysqlServer -> MailServer -> BindServer, so the database
+// credentials flow into Postfix and Dovecot and the mail server's A and MX
+// records into the zone.
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { BindServer } from "./components/bindServer";
+import { ConfigError, readRawConfig, validateConfig } from "./components/config";
+import { LabNetwork } from "./components/labNetwork";
+import { MailCertificate } from "./components/mailCertificate";
+import { MailServer } from "./components/mailServer";
+import { MysqlServer } from "./components/mysqlServer";
+import { sha512Crypt } from "./components/passwordHash";
+import { DockerPlacement } from "./components/targets/docker";
+
+const { config, problems } = validateConfig(readRawConfig(new pulumi.Config()), pulumi.getStack());
+if (problems.length > 0) throw new ConfigError(problems);
+
+const network = new LabNetwork("lab", {
+  name: `${config.namePrefix}-net`,
+  subnet: config.subnet,
+  gateway: config.gateway,
+});
+const placement: DockerPlacement = {
+  network: network.name,
+  namePrefix: config.namePrefix,
+  baseImage: config.baseImage,
+  dnsServers: [config.dnsAddress],
+};
+
+// Each user's password: from config (secret) or generated; its hash uses a
+// salt kept in state, so it is the same on every run.
+const users = config.users.map((u) => {
+  const password = u.password
+    ? pulumi.secret(u.password)
+    : new random.RandomPassword(`password-${u.email}`, { length: 20, special: false }).result;
+  const salt = new random.RandomString(`salt-${u.email}`, { length: 16, special: false }).result;
+  const passwordHash = pulumi.secret(pulumi.all([password, salt]).apply(([p, s]) => sha512Crypt(p, s)));
+  return { email: u.email, password, passwordHash };
+});
+
+const db = new MysqlServer("db", {
+  placement,
+  address: config.dbAddress,
+  adminHost: config.gateway,
+  clientHost: config.mailAddress,
+  domains: config.mailDomains,
+  users,
+  aliases: config.aliases,
+});
+
+const certificate = new MailCertificate("mail-tls", {
+  hostname: `${config.mailHost}.${config.domain}`,
+  address: config.mailAddress,
+  ...(config.tls ? { own: { certificate: config.tls.certificate, privateKey: pulumi.secret(config.tls.privateKey) } } : {}),
+});
+
+const mail = new MailServer("mail", {
+  placement,
+  address: config.mailAddress,
+  zone: config.domain,
+  hostLabel: config.mailHost,
+  mailDomains: config.mailDomains,
+  database: db.connection,
+  certificate: certificate.certificate,
+  privateKey: certificate.privateKey,
+});
+
+const dns = new BindServer("dns", {
+  placement,
+  address: config.dnsAddress,
+  zone: config.domain,
+  hostLabel: config.dnsHost,
+  records: mail.dnsRecords,
+});
+
+export const dnsServer = dns.address;
+export const mailServer = mail.address;
+export const mailHostname = mail.hostname;
+export const zoneSerial = dns.serial;
+export const caCertificate = certificate.caCertificate;
+export const endpoints = mail.endpoints;
+export const userPasswords = pulumi.secret(
+  pulumi.all(users.map((u) => pulumi.all([u.email, u.password]))).apply((pairs) => Object.fromEntries(pairs)),
+);
+export const containers = { dns: dns.containerName, db: db.containerName, mail: mail.containerName };

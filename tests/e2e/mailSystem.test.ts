@@ -1,0 +1,168 @@
+// The product, end to end: the real program on a throwaway stack with its own
+// subnet, driven by real clients (Node's DNS resolver; Python's smtplib,
+// imaplib and poplib) against the real servers, then a user is added and the
+// stack destroyed.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Resolver } from "dns/promises";
+import { Stack } from "@pulumi/pulumi/automation";
+import { changesOf, docker, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
+
+jest.setTimeout(30 * 60_000);
+
+const root = path.join(__dirname, "..", "..");
+const client = path.join(__dirname, "mailclient.py");
+const zone = "rockylinux.me";
+const mailName = `mail.${zone}`;
+
+type ClientResult = { ok?: boolean; stage?: string; code?: number; error?: string; subjects?: string[] } & Record<
+  string,
+  unknown
+>;
+
+interface Lab {
+  mail: string;
+  dns: string;
+  ca: string;
+  passwords: Record<string, string>;
+}
+
+async function mailClient(lab: Lab, action: string, opts: Record<string, string | number | boolean>, password = ""): Promise<ClientResult> {
+  const args = [client, action, "--host", lab.mail, "--ca", lab.ca, "--servername", mailName];
+  for (const [k, v] of Object.entries(opts)) {
+    if (v === true) args.push(`--${k}`);
+    else if (v !== false) args.push(`--${k}`, String(v));
+  }
+  const { execFile } = await import("child_process");
+  return new Promise((resolve, reject) => {
+    execFile("python3", args, { timeout: 60_000, env: { ...process.env, MAIL_PASSWORD: password } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`mailclient ${action} failed: ${stderr || err.message}`));
+      else resolve(JSON.parse(stdout) as ClientResult);
+    });
+  });
+}
+
+/** Polls IMAPS until `subject` is in the user's INBOX (bounded). */
+async function waitForMail(lab: Lab, user: string, subject: string): Promise<string[]> {
+  let subjects: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const r = await mailClient(lab, "imap", { port: 993, user }, lab.passwords[user]);
+    subjects = r.subjects ?? [];
+    if (subjects.includes(subject)) return subjects;
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  throw new Error(`${subject} did not reach ${user}'s INBOX in 30 s; it has: ${JSON.stringify(subjects)}`);
+}
+
+test("pulumi up gives working, secure mail; adding a user touches only that user; destroy leaves nothing", async () => {
+  const name = uniqueName("ms");
+  const subnet = await freeSubnet();
+  const net = subnet.replace(/\.0\/24$/, "");
+  const caDir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-ca-"));
+  const users = [{ email: `frank@${mailName}` }, { email: `leeo@${mailName}` }];
+  const config = {
+    "mail-system:domain": zone,
+    "mail-system:mailDomains": [mailName, zone],
+    "mail-system:users": users,
+    "mail-system:aliases": users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+    "mail-system:subnet": subnet,
+    "mail-system:dnsAddress": `${net}.7`,
+    "mail-system:dbAddress": `${net}.5`,
+    "mail-system:mailAddress": `${net}.6`,
+    "mail-system:namePrefix": name,
+    ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
+  };
+
+  try {
+    await withStack(root, name, config, async (stack: Stack) => {
+      const up = await stack.up({ onOutput: log });
+      const out = up.outputs;
+      const caFile = path.join(caDir, "ca.pem");
+      fs.writeFileSync(caFile, out.caCertificate.value as string);
+      const lab: Lab = {
+        mail: out.mailServer.value as string,
+        dns: out.dnsServer.value as string,
+        ca: caFile,
+        passwords: out.userPasswords.value as Record<string, string>,
+      };
+      expect(out.userPasswords.secret).toBe(true);
+      expect(lab.mail).toBe(`${net}.6`);
+      expect(lab.dns).toBe(`${net}.7`);
+
+      // DNS: the lab's BIND answers for the zone with the mail server's own address.
+      const resolver = new Resolver({ timeout: 3000, tries: 2 });
+      resolver.setServers([lab.dns]);
+      expect(await resolver.resolve4(mailName)).toEqual([lab.mail]);
+      expect(await resolver.resolve4(`dns.${zone}`)).toEqual([lab.dns]);
+      expect(await resolver.resolveMx(zone)).toEqual([{ exchange: mailName, priority: 2 }]);
+      expect(await resolver.resolveNs(zone)).toEqual([`dns.${zone}`]);
+      expect((await resolver.resolveSoa(zone)).serial).toBe(out.zoneSerial.value);
+
+      // No AUTH on 25, nor on 587 before STARTTLS; AUTH after STARTTLS on 587.
+      const port25 = await mailClient(lab, "features", { port: 25 });
+      expect(port25.before).not.toContain("auth");
+      const port587 = await mailClient(lab, "features", { port: 587, starttls: true });
+      expect(port587.before).not.toContain("auth");
+      expect(port587.after).toContain("auth");
+      // IMAP refuses LOGIN before STARTTLS.
+      const plainImap = await mailClient(lab, "imap", { port: 143, user: `leeo@${mailName}` }, lab.passwords[`leeo@${mailName}`]);
+      expect(plainImap.ok).toBe(false);
+      expect(plainImap.capabilities).toContain("LOGINDISABLED");
+
+      // frank submits on 587 to leeo; leeo reads it over IMAPS and POP3S.
+      const frank = `frank@${mailName}`;
+      const leeo = `leeo@${mailName}`;
+      const hello = `hello ${name}`;
+      const sent = await mailClient(lab, "send", { port: 587, user: frank, sender: frank, to: leeo, subject: hello, body: "hi" }, lab.passwords[frank]);
+      expect(sent).toEqual({ ok: true, refused: {} });
+      await waitForMail(lab, leeo, hello);
+      const pop = await mailClient(lab, "pop3", { port: 995, user: leeo }, lab.passwords[leeo]);
+      expect(pop.subjects).toContain(hello);
+
+      // The alias fans out to both users (submitted over implicit TLS on 465).
+      const fanout = `to all ${name}`;
+      expect(
+        await mailClient(lab, "send", { port: 465, user: leeo, sender: leeo, to: `all@${mailName}`, subject: fanout, body: "x" }, lab.passwords[leeo]),
+      ).toEqual({ ok: true, refused: {} });
+      await waitForMail(lab, frank, fanout);
+      await waitForMail(lab, leeo, fanout);
+
+      // Refusals: a wrong password, a forged sender, an unauthenticated relay.
+      const wrong = await mailClient(lab, "send", { port: 587, user: frank, sender: frank, to: leeo, subject: "x", body: "x" }, "wrong-password");
+      expect(wrong).toMatchObject({ ok: false, stage: "auth", code: 535 });
+      expect((await mailClient(lab, "imap", { port: 993, user: frank }, "wrong-password")).ok).toBe(false);
+      const forged = await mailClient(lab, "send", { port: 587, user: frank, sender: leeo, to: leeo, subject: "x", body: "x" }, lab.passwords[frank]);
+      expect(forged).toMatchObject({ ok: false, code: 553 });
+      const relay = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: "victim@example.com", subject: "x", body: "x" });
+      expect(relay).toMatchObject({ ok: false, stage: "recipient" });
+      expect(relay.code).toBeGreaterThanOrEqual(500);
+
+      // A second preview changes nothing.
+      expect(changesOf((await stack.preview({ onOutput: log })).changeSummary)).toEqual({});
+
+      // Adding a user creates only that user's resources; no container is replaced.
+      const containersBefore = await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`);
+      await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: `ann@${mailName}` }] }), true);
+      const added = await stack.up({ onOutput: log });
+      expect(changesOf(added.summary.resourceChanges ?? {})).toEqual({ create: 3 });
+      expect(await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`)).toBe(containersBefore);
+      const ann = `ann@${mailName}`;
+      const annPassword = (added.outputs.userPasswords.value as Record<string, string>)[ann];
+      lab.passwords[ann] = annPassword;
+      const welcome = `welcome ${name}`;
+      expect(await mailClient(lab, "send", { port: 587, user: frank, sender: frank, to: ann, subject: welcome, body: "x" }, lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+      await waitForMail(lab, ann, welcome);
+      // Mail delivered before the change is still there.
+      expect(await waitForMail(lab, leeo, hello)).toContain(fanout);
+    });
+
+    // destroy (done by withStack) left nothing of the stack behind.
+    expect(await docker("ps", "-a", "-q", "--filter", `label=mail-system.stack=${name}`)).toBe("");
+    expect(await docker("network", "ls", "-q", "--filter", `name=${name}-net`)).toBe("");
+    expect(await docker("volume", "ls", "-q", "--filter", `name=${name}-`)).toBe("");
+    expect(await sh("docker", ["images", "-q", "--filter", `reference=${name}-*`])).toBe("");
+  } finally {
+    fs.rmSync(caDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Real mail clients (Python's smtplib, imaplib, poplib) for the end-to-end tests.
+
+Each action prints one JSON object on stdout. Passwords come from the
+MAIL_PASSWORD environment variable, never from the command line. TLS is
+verified against --ca with --servername as the expected host name.
+"""
+import argparse
+import email.message
+import imaplib
+import json
+import os
+import poplib
+import smtplib
+import socket
+import ssl
+import sys
+
+TIMEOUT = 20
+
+
+def tls_context(args):
+    ctx = ssl.create_default_context(cafile=args.ca)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+class NamedSMTP_SSL(smtplib.SMTP_SSL):
+    """SMTP over implicit TLS that verifies the certificate against a given name, not the address dialled."""
+
+    def __init__(self, servername, *args, **kwargs):
+        self._servername = servername
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        sock = socket.create_connection((host, port), timeout, self.source_address)
+        return self.context.wrap_socket(sock, server_hostname=self._servername)
+
+
+def smtp(args):
+    """An SMTP session: implicit TLS on 465, STARTTLS on 587 (and on 25 with --starttls)."""
+    if args.port == 465:
+        return NamedSMTP_SSL(args.servername, args.host, args.port, timeout=TIMEOUT, context=tls_context(args))
+    s = smtplib.SMTP(args.host, args.port, timeout=TIMEOUT)
+    s._host = args.servername  # the name STARTTLS verifies the certificate against
+    s.ehlo("client.test")
+    if args.port == 587 or args.starttls:
+        s.starttls(context=tls_context(args))
+        s.ehlo("client.test")
+    return s
+
+
+def act_features(args):
+    """EHLO features offered on a port (after STARTTLS when --starttls or 587 with --tls)."""
+    s = smtplib.SMTP(args.host, args.port, timeout=TIMEOUT)
+    s._host = args.servername
+    s.ehlo("client.test")
+    before = sorted(s.esmtp_features)
+    auth_before = s.esmtp_features.get("auth", "")
+    after, auth_after = None, None
+    if args.starttls:
+        s.starttls(context=tls_context(args))
+        s.ehlo("client.test")
+        after = sorted(s.esmtp_features)
+        auth_after = s.esmtp_features.get("auth", "")
+    s.quit()
+    return {"before": before, "authBefore": auth_before, "after": after, "authAfter": auth_after}
+
+
+def act_send(args):
+    """Authenticated submission of one message; reports the server's verdict."""
+    msg = email.message.EmailMessage()
+    msg["From"] = args.sender
+    msg["To"] = args.to
+    msg["Subject"] = args.subject
+    msg.set_content(args.body)
+    s = smtp(args)
+    try:
+        if args.user:
+            s.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
+        refused = s.send_message(msg, from_addr=args.sender, to_addrs=[args.to])
+        return {"ok": True, "refused": {k: list(v) for k, v in refused.items()}}
+    except smtplib.SMTPAuthenticationError as e:
+        return {"ok": False, "stage": "auth", "code": e.smtp_code, "error": e.smtp_error.decode(errors="replace")}
+    except smtplib.SMTPSenderRefused as e:
+        return {"ok": False, "stage": "sender", "code": e.smtp_code, "error": e.smtp_error.decode(errors="replace")}
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        return {"ok": False, "stage": "recipient", "code": code, "error": text.decode(errors="replace")}
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+
+
+def act_imap(args):
+    """Subjects in INBOX over IMAPS (993) or IMAP+STARTTLS (143); or the login failure."""
+    if args.port == 993:
+        m = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
+    else:
+        m = imaplib.IMAP4(args.host, args.port, timeout=TIMEOUT)
+        caps_plain = sorted(m.capabilities)
+        if not args.starttls:
+            try:
+                m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
+                return {"ok": True, "capabilities": caps_plain, "note": "logged in without TLS"}
+            except imaplib.IMAP4.error as e:
+                return {"ok": False, "stage": "auth", "capabilities": caps_plain, "error": str(e)}
+        m.starttls(ssl_context=tls_context(args))
+    try:
+        m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
+    except imaplib.IMAP4.error as e:
+        return {"ok": False, "stage": "auth", "error": str(e)}
+    m.select("INBOX", readonly=True)
+    _, data = m.search(None, "ALL")
+    subjects = []
+    for num in data[0].split():
+        _, parts = m.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        header = email.message_from_bytes(parts[0][1])
+        subjects.append(header.get("Subject", ""))
+    m.logout()
+    return {"ok": True, "subjects": subjects}
+
+
+def act_pop3(args):
+    """Subjects in the mailbox over POP3S (995)."""
+    p = poplib.POP3_SSL(args.host, args.port, context=tls_context(args), timeout=TIMEOUT)
+    try:
+        p.user(args.user)
+        p.pass_(os.environ.get("MAIL_PASSWORD", ""))
+    except poplib.error_proto as e:
+        return {"ok": False, "stage": "auth", "error": str(e)}
+    count, _ = p.stat()
+    subjects = []
+    for i in range(1, count + 1):
+        _, lines, _ = p.top(i, 0)
+        header = email.message_from_bytes(b"\r\n".join(lines))
+        subjects.append(header.get("Subject", ""))
+    p.quit()
+    return {"ok": True, "subjects": subjects}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3"])
+    ap.add_argument("--host", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--servername", required=True)
+    ap.add_argument("--starttls", action="store_true")
+    ap.add_argument("--user", default="")
+    ap.add_argument("--sender", default="")
+    ap.add_argument("--to", default="")
+    ap.add_argument("--subject", default="")
+    ap.add_argument("--body", default="")
+    args = ap.parse_args()
+    result = {"features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3}[args.action](args)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

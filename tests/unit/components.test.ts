@@ -1,0 +1,152 @@
+// The components' wiring, with Pulumi's mocks: what one component outputs is
+// what the next one renders into its files.
+import * as pulumi from "@pulumi/pulumi";
+
+interface Created {
+  type: string;
+  name: string;
+  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+const created: Created[] = [];
+
+const CERT = { ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n" };
+
+// What the providers would answer: the container's address on its network,
+// an image digest, generated passwords, the commands' output.
+pulumi.runtime.setMocks(
+  {
+    newResource(args) {
+      created.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      switch (args.type) {
+        case "docker:index/container:Container":
+          state.networkDatas = (args.inputs.networksAdvanced ?? []).map((n: { name: string; ipv4Address: string }) => ({
+            networkName: n.name,
+            ipAddress: n.ipv4Address,
+          }));
+          break;
+        case "docker:index/image:Image":
+          state.repoDigest = `sha256:${"0".repeat(64)}`;
+          break;
+        case "random:index/randomPassword:RandomPassword":
+          state.result = `pw-${args.name}`;
+          break;
+        case "random:index/randomString:RandomString":
+          state.result = "SaltSaltSaltSalt";
+          break;
+        case "command:local:Command":
+          state.stdout = args.name.endsWith("-serial") ? "1700000000" : args.name.endsWith("-issue") ? JSON.stringify(CERT) : "";
+          break;
+      }
+      return { id: `${args.name}-id`, state };
+    },
+    call: (args) => args.inputs,
+  },
+  "mail-system",
+  "unit",
+  true,
+);
+
+const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+
+type Upload = { file: string; content: string; owner: string; group: string; permissions: string };
+async function uploadsOf(containerName: string): Promise<Map<string, Upload>> {
+  const c = created.find((r) => r.type === "docker:index/container:Container" && r.name === containerName);
+  if (!c) throw new Error(`no container ${containerName}`);
+  const uploads = unwrapSecrets(await c.inputs.uploads) as Upload[];
+  return new Map(uploads.map((u) => [u.file, u]));
+}
+
+/** Values holding secrets reach the mocks in Pulumi's secret envelope (possibly nested); this opens them. */
+function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+describe("the seed's lab, wired", () => {
+  let outputs: typeof import("../../index");
+
+  beforeAll(async () => {
+    pulumi.runtime.setAllConfig({
+      "mail-system:domain": "rockylinux.me",
+      "mail-system:mailDomains": JSON.stringify(["mail.rockylinux.me", "rockylinux.me"]),
+      "mail-system:users": JSON.stringify([{ email: "frank@mail.rockylinux.me" }, { email: "leeo@mail.rockylinux.me", password: "twotestandtwo" }]),
+      "mail-system:aliases": JSON.stringify([{ source: "all@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" }]),
+    }, ["mail-system:users"]);
+    outputs = await import("../../index");
+    // Let the mocked registrations settle.
+    await valueOf(outputs.endpoints);
+    await valueOf(outputs.zoneSerial);
+  });
+
+  test("the zone holds the mail server's address and MX from the MailServer's outputs", async () => {
+    const dns = await uploadsOf("dns");
+    const zoneFile = [...dns.values()].find((u) => u.content.includes("SOA"));
+    expect(zoneFile).toBeDefined();
+    const zone = zoneFile!.content;
+    expect(zone).toMatch(/^mail\s+(\d+\s+)?(IN\s+)?A\s+192\.168\.100\.6$/m);
+    expect(zone).toMatch(/^dns\s+(\d+\s+)?(IN\s+)?A\s+192\.168\.100\.7$/m);
+    expect(zone).toMatch(/^@?\s+(\d+\s+)?(IN\s+)?MX\s+2\s+mail\.rockylinux\.me\.$/m);
+    expect(zone).toContain("1700000000");
+  });
+
+  test("Postfix's and Dovecot's SQL files carry the MysqlServer's credentials, mode 0640", async () => {
+    const mail = await uploadsOf("mail");
+    const sqlFiles = [...mail.values()].filter((u) => /mysql-.*\.cf$|dovecot-sql\.conf\.ext$/.test(u.file));
+    expect(sqlFiles.map((f) => f.file).sort()).toEqual(
+      expect.arrayContaining([
+        "/etc/dovecot/dovecot-sql.conf.ext",
+        "/etc/postfix/mysql-virtual-alias-maps.cf",
+        "/etc/postfix/mysql-virtual-email2email.cf",
+        "/etc/postfix/mysql-virtual-mailbox-domains.cf",
+        "/etc/postfix/mysql-virtual-mailbox-maps.cf",
+      ]),
+    );
+    for (const f of sqlFiles) {
+      expect(f.content).toContain("192.168.100.5"); // the db container's address output
+      expect(f.content).toContain("mailrl");
+      expect(f.content).toContain("pw-db-app"); // the RandomPassword's result
+      expect(f.permissions).toBe("0640");
+    }
+  });
+
+  test("the database user may connect from the mail server only and gets SELECT only", () => {
+    const user = created.find((r) => r.type === "mysql:index/user:User");
+    const grant = created.find((r) => r.type === "mysql:index/grant:Grant");
+    expect(user?.inputs).toMatchObject({ user: "mailrl", host: "192.168.100.6" });
+    expect(grant?.inputs.privileges).toEqual(["SELECT"]);
+  });
+
+  test("each user, domain and alias is its own row resource", () => {
+    const rows = created.filter((r) => r.type === "command:local:Command").map((r) => r.name);
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        "db-domain-mail.rockylinux.me",
+        "db-domain-rockylinux.me",
+        "db-user-frank@mail.rockylinux.me",
+        "db-user-leeo@mail.rockylinux.me",
+        "db-alias-all@mail.rockylinux.me-frank@mail.rockylinux.me",
+      ]),
+    );
+  });
+
+  test("the configured password is used and hashed with the stored salt; generated ones are secret outputs", async () => {
+    const passwords = (await valueOf(outputs.userPasswords)) as Record<string, string>;
+    expect(passwords["leeo@mail.rockylinux.me"]).toBe("twotestandtwo");
+    expect(passwords["frank@mail.rockylinux.me"]).toBe("pw-password-frank@mail.rockylinux.me");
+    // Output.isSecret is the SDK's (untyped) promise of the secret flag.
+    expect(await (outputs.userPasswords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
+  });
+
+  test("components use the project's type tokens", () => {
+    const types = created.map((r) => r.type);
+    for (const t of ["LabNetwork", "MysqlServer", "MailServer", "BindServer", "MailCertificate"]) {
+      expect(types).toContain(`mail-system:index:${t}`);
+    }
+  });
+});

@@ -1,0 +1,147 @@
+import { MailServerSettings, renderDovecotFiles } from "../../components/render/dovecot";
+import { RenderedFile } from "../../components/render/types";
+
+const settings = (password = "mail.rockylinux.me", over: Partial<MailServerSettings> = {}): MailServerSettings => ({
+  hostname: "mail.rockylinux.me",
+  domain: "rockylinux.me",
+  listenAddress: "192.168.100.6",
+  database: { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password },
+  tls: { certificateFile: "/etc/ssl/mail/cert.pem", keyFile: "/etc/ssl/mail/key.pem" },
+  ...over,
+});
+
+const file = (files: RenderedFile[], path: string): RenderedFile => {
+  const f = files.find((x) => x.path === path);
+  if (!f) throw new Error(`no ${path}`);
+  return f;
+};
+
+/** Top-level `key = value` settings of a Dovecot file (outside any { } section). */
+function topLevel(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let depth = 0;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    if (line.endsWith("{")) depth++;
+    else if (line === "}") depth--;
+    else if (depth === 0) {
+      const m = /^([a-z_]+)\s*=\s*(.*)$/.exec(line);
+      if (!m) throw new Error(`not a setting: ${line}`);
+      out.set(m[1], m[2]);
+    }
+  }
+  expect(depth).toBe(0);
+  return out;
+}
+
+/** The section starting with `header {` (first match), as text. */
+function section(text: string, header: string): string {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trim() === `${header} {`);
+  if (start < 0) throw new Error(`no section ${header}`);
+  let depth = 0;
+  for (let i = start; i < lines.length; i++) {
+    if (lines[i].trim().endsWith("{")) depth++;
+    if (lines[i].trim() === "}") depth--;
+    if (depth === 0) return lines.slice(start, i + 1).join("\n");
+  }
+  throw new Error(`unterminated section ${header}`);
+}
+
+/** What Dovecot 2.3 makes of the connect value: unquote and unescape, then split on spaces. */
+function connectArgs(value: string): Map<string, string> {
+  expect(value).toMatch(/^".*"$/);
+  const unquoted = value.slice(1, -1).replace(/\\(.)/g, "$1");
+  return new Map(unquoted.split(" ").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+}
+
+describe("renderDovecotFiles", () => {
+  const files = renderDovecotFiles(settings());
+  const conf = file(files, "/etc/dovecot/dovecot.conf").content;
+  const sql = file(files, "/etc/dovecot/dovecot-sql.conf.ext").content;
+
+  test("renders dovecot.conf and dovecot-sql.conf.ext with their owners and modes", () => {
+    expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
+      ["/etc/dovecot/dovecot.conf", "root", "root", "0644", false],
+      ["/etc/dovecot/dovecot-sql.conf.ext", "root", "dovecot", "0640", true],
+    ]);
+    for (const f of files) {
+      expect(f.content).not.toMatch(/\{\{|\}\}/);
+      expect(f.content.endsWith("\n")).toBe(true);
+    }
+    for (const f of renderDovecotFiles(settings("S3cret-pw!"))) expect([f.path, f.content.includes("S3cret-pw!")]).toEqual([f.path, f.secret === true]);
+  });
+
+  test("dovecot.conf is one complete file: no includes", () => {
+    expect(conf).not.toMatch(/^\s*!include/m);
+  });
+
+  test("protocols, TLS and no plaintext login before TLS", () => {
+    const p = topLevel(conf);
+    expect(p.get("protocols")).toBe("imap pop3 lmtp");
+    expect(p.get("ssl")).toBe("yes");
+    expect(p.get("ssl_cert")).toBe("</etc/ssl/mail/cert.pem");
+    expect(p.get("ssl_key")).toBe("</etc/ssl/mail/key.pem");
+    expect(p.get("ssl_min_protocol")).toBe("TLSv1.2");
+    expect(p.get("disable_plaintext_auth")).toBe("yes");
+    expect(p.get("auth_mechanisms")).toBe("plain login");
+    expect(p.get("mail_location")).toBe("maildir:/var/mail/vhosts/%d/%n");
+    expect(p.get("log_path")).toBe("/dev/stderr");
+    expect(p.get("hostname")).toBe("mail.rockylinux.me");
+    expect(p.get("postmaster_address")).toBe("postmaster@rockylinux.me");
+    // Passwords are never logged.
+    expect(p.get("auth_debug_passwords")).toBe("no");
+    expect(p.get("auth_verbose_passwords")).toBe("no");
+  });
+
+  test("the seed's SQL passdb, static userdb and unix listeners", () => {
+    expect(section(conf, "passdb")).toMatch(/driver = sql\n\s*args = \/etc\/dovecot\/dovecot-sql.conf.ext/);
+    expect(section(conf, "userdb")).toMatch(/driver = static\n\s*args = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n/);
+    const lmtp = section(conf, "unix_listener /var/spool/postfix/private/dovecot-lmtp");
+    expect(lmtp).toMatch(/mode = 0600\n\s*user = postfix\n\s*group = postfix/);
+    const auth = section(conf, "service auth");
+    expect(section(auth, "unix_listener auth-userdb")).toMatch(/mode = 0600\n\s*user = vmail\n\s*group = vmail/);
+    expect(section(auth, "unix_listener /var/spool/postfix/private/auth")).toMatch(/mode = 0660\n\s*user = postfix\n\s*group = postfix/);
+    expect(auth).toMatch(/^\s*user = dovecot$/m);
+    expect(section(conf, "service auth-worker")).toMatch(/user = vmail/);
+    expect(section(conf, "inet_listener imaps")).toMatch(/port = 993\n\s*ssl = yes/);
+    expect(section(conf, "inet_listener pop3s")).toMatch(/port = 995\n\s*ssl = yes/);
+  });
+
+  test("dovecot-sql.conf.ext: mysql, SHA512-CRYPT, the query by %u", () => {
+    const p = topLevel(sql);
+    expect(p.get("driver")).toBe("mysql");
+    expect(p.get("default_pass_scheme")).toBe("SHA512-CRYPT");
+    expect(p.get("password_query")).toBe("SELECT password FROM virtual_users WHERE email = '%u'");
+    expect(Object.fromEntries(connectArgs(p.get("connect") ?? ""))).toEqual({
+      host: "192.168.100.5",
+      port: "3306",
+      dbname: "mailserver",
+      user: "mailrl",
+      password: "mail.rockylinux.me",
+    });
+  });
+
+  test.each([`"quoted"`, `it's`, `#hash`, `100%`, `back\\slash\\`, `$HOME`, `a=b`, `{{x}}`, `#a"b'c%d\\e$f=g!\\`])(
+    "the password %s survives Dovecot's quoting",
+    (password) => {
+      const connect = topLevel(renderDovecotFiles(settings(password))[1].content).get("connect") ?? "";
+      expect(connectArgs(connect).get("password")).toBe(password);
+      // No unescaped quote ends the value early.
+      expect(connect.slice(1, -1).replace(/\\./g, "")).not.toContain('"');
+    },
+  );
+
+  test.each([
+    ["a space", "two words"],
+    ["a newline", "a\nb"],
+    ["a tab", "a\tb"],
+  ])("throws on a password with %s (Dovecot splits connect on spaces)", (_, password) => {
+    expect(() => renderDovecotFiles(settings(password))).toThrow(/database.password contains whitespace/);
+  });
+
+  test("throws on a hostname with spaces", () => {
+    expect(() => renderDovecotFiles(settings("pw", { hostname: "mail host" }))).toThrow(/hostname/);
+  });
+});

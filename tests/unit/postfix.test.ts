@@ -1,0 +1,184 @@
+import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { RenderedFile } from "../../components/render/types";
+
+const settings = (over: Partial<MailServerSettings> = {}, password = "mail.rockylinux.me"): MailServerSettings => ({
+  hostname: "mail.rockylinux.me",
+  domain: "rockylinux.me",
+  listenAddress: "192.168.100.6",
+  database: { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password },
+  tls: { certificateFile: "/etc/ssl/mail/cert.pem", keyFile: "/etc/ssl/mail/key.pem" },
+  ...over,
+});
+
+const file = (files: RenderedFile[], path: string): RenderedFile => {
+  const f = files.find((x) => x.path === path);
+  if (!f) throw new Error(`no ${path}`);
+  return f;
+};
+
+/** `name = value` lines of a Postfix-style file (main.cf, map files), continuation lines joined. */
+function params(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let last: string | undefined;
+  for (const line of text.split("\n")) {
+    if (/^\s*(#|$)/.test(line)) continue;
+    if (/^\s/.test(line) && last) {
+      out.set(last, `${out.get(last)} ${line.trim()}`);
+      continue;
+    }
+    const m = /^([A-Za-z0-9_]+)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) throw new Error(`not a parameter line: ${line}`);
+    expect(out.has(m[1])).toBe(false); // each parameter set once
+    out.set(m[1], m[2]);
+    last = m[1];
+  }
+  return out;
+}
+
+const MAPS = [
+  "mysql-virtual-mailbox-domains.cf",
+  "mysql-virtual-mailbox-maps.cf",
+  "mysql-virtual-alias-maps.cf",
+  "mysql-virtual-email2email.cf",
+  "mysql-sender-login-maps.cf",
+];
+
+describe("renderPostfixFiles", () => {
+  const files = renderPostfixFiles(settings());
+
+  test("renders main.cf, master.cf and the five maps with their owners and modes", () => {
+    expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
+      ["/etc/postfix/main.cf", "root", "root", "0644", false],
+      ["/etc/postfix/master.cf", "root", "root", "0644", false],
+      ...MAPS.map((m) => [`/etc/postfix/${m}`, "root", "postfix", "0640", true]),
+    ]);
+    for (const f of files) {
+      expect(f.content).not.toMatch(/\{\{|\}\}/);
+      expect(f.content.endsWith("\n")).toBe(true);
+    }
+  });
+
+  test("only the files marked secret hold the password", () => {
+    for (const f of renderPostfixFiles(settings({}, "S3cret-pw!"))) expect([f.path, f.content.includes("S3cret-pw!")]).toEqual([f.path, f.secret === true]);
+    for (const m of MAPS) expect(params(file(files, `/etc/postfix/${m}`).content).get("password")).toBe("mail.rockylinux.me");
+  });
+
+  test("main.cf: the seed's virtual domains, mailboxes, aliases, SASL and LMTP", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("compatibility_level")).toBe("3.6");
+    expect(p.get("myhostname")).toBe("mail.rockylinux.me");
+    expect(p.get("mydomain")).toBe("rockylinux.me");
+    expect(p.get("mydestination")).toBe("");
+    expect(p.get("virtual_mailbox_domains")).toBe("mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf");
+    expect(p.get("virtual_mailbox_maps")).toBe("mysql:/etc/postfix/mysql-virtual-mailbox-maps.cf");
+    expect(p.get("virtual_alias_maps")).toBe(
+      "mysql:/etc/postfix/mysql-virtual-alias-maps.cf, mysql:/etc/postfix/mysql-virtual-email2email.cf",
+    );
+    expect(p.get("virtual_transport")).toBe("lmtp:unix:private/dovecot-lmtp");
+    expect(p.get("smtpd_sasl_type")).toBe("dovecot");
+    expect(p.get("smtpd_sasl_path")).toBe("private/auth");
+    expect(p.get("message_size_limit")).toBe("10240000");
+    expect(p.get("inet_interfaces")).toBe("all");
+    expect(p.get("proxy_interfaces")).toBe("192.168.100.6");
+    expect(p.get("maillog_file")).toBe("/dev/stdout");
+  });
+
+  test("main.cf: no open relay, no AUTH on 25, TLS with the given certificate", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("mynetworks")).toBe("127.0.0.0/8");
+    expect(p.get("smtpd_relay_restrictions")).toBe("permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination");
+    expect(p.get("smtpd_sasl_auth_enable")).toBe("no");
+    expect(p.get("smtpd_tls_security_level")).toBe("may");
+    expect(p.get("smtpd_tls_auth_only")).toBe("yes");
+    expect(p.get("smtpd_tls_cert_file")).toBe("/etc/ssl/mail/cert.pem");
+    expect(p.get("smtpd_tls_key_file")).toBe("/etc/ssl/mail/key.pem");
+    expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
+    expect(p.get("disable_vrfy_command")).toBe("yes");
+    expect(p.get("smtpd_helo_required")).toBe("yes");
+    expect(p.get("smtpd_sender_login_maps")).toBe("mysql:/etc/postfix/mysql-sender-login-maps.cf");
+  });
+
+  test("master.cf: submission and smtps require TLS, enable AUTH and check the sender's login; nothing chrooted", () => {
+    const text = file(files, "/etc/postfix/master.cf").content;
+    const services = new Map<string, { fields: string[]; opts: string[] }>();
+    let current: { fields: string[]; opts: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (/^\s*(#|$)/.test(line)) continue;
+      if (/^\s/.test(line)) {
+        const m = /^\s+-o\s+(\S+)$/.exec(line);
+        if (m && current) current.opts.push(m[1]);
+        continue;
+      }
+      const fields = line.trim().split(/\s+/);
+      current = { fields, opts: [] };
+      services.set(`${fields[0]}/${fields[1]}`, current);
+    }
+    for (const [name, s] of services) expect([name, s.fields[4]]).toEqual([name, "n"]);
+    expect(services.get("smtp/inet")?.opts).toEqual([]);
+    const common = [
+      "smtpd_sasl_auth_enable=yes",
+      "smtpd_tls_security_level=encrypt",
+      "smtpd_sender_restrictions=reject_sender_login_mismatch",
+      "smtpd_relay_restrictions=permit_sasl_authenticated,reject",
+      "smtpd_client_restrictions=permit_sasl_authenticated,reject",
+    ];
+    expect(services.get("submission/inet")?.opts).toEqual(expect.arrayContaining([...common, "smtpd_tls_auth_only=yes"]));
+    expect(services.get("smtps/inet")?.opts).toEqual(expect.arrayContaining([...common, "smtpd_tls_wrappermode=yes"]));
+    expect(services.get("postlog/unix-dgram")?.fields[7]).toBe("postlogd");
+  });
+
+  test("maps: the database, and SELECT-only queries with the seed's lookups", () => {
+    const q = (m: string) => params(file(files, `/etc/postfix/${m}`).content);
+    for (const m of MAPS) {
+      const p = q(m);
+      expect([...p.keys()].sort()).toEqual(["dbname", "hosts", "password", "query", "user"]);
+      expect(p.get("hosts")).toBe("inet:192.168.100.5:3306");
+      expect(p.get("dbname")).toBe("mailserver");
+      expect(p.get("user")).toBe("mailrl");
+      expect(p.get("query")).toMatch(/^SELECT /);
+      expect(p.get("query")).not.toMatch(/\b(INSERT|UPDATE|DELETE|DROP|ALTER|CREATE|GRANT)\b/i);
+    }
+    expect(q("mysql-virtual-mailbox-domains.cf").get("query")).toBe("SELECT 1 FROM virtual_domains WHERE name='%s'");
+    expect(q("mysql-virtual-mailbox-maps.cf").get("query")).toBe("SELECT 1 FROM virtual_users WHERE email='%s'");
+    expect(q("mysql-virtual-alias-maps.cf").get("query")).toBe("SELECT destination FROM virtual_aliases WHERE source='%s'");
+    expect(q("mysql-virtual-email2email.cf").get("query")).toBe("SELECT email FROM virtual_users WHERE email='%s'");
+    expect(q("mysql-sender-login-maps.cf").get("query")).toBe(
+      "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
+    );
+  });
+
+  test("a password with quotes, '#', '%', '$', '=' and backslashes is written verbatim", () => {
+    const password = `#a"b'c%d\\e$f=g!{{x}}\\`;
+    for (const f of renderPostfixFiles(settings({}, password)).filter((x) => x.secret)) {
+      expect(f.content.split("\n")).toContain(`password = ${password}`);
+    }
+  });
+
+  test("messageSizeLimit is honoured", () => {
+    const p = params(file(renderPostfixFiles(settings({ messageSizeLimit: 52428800 })), "/etc/postfix/main.cf").content);
+    expect(p.get("message_size_limit")).toBe("52428800");
+  });
+
+  test.each([
+    ["a password with a space", settings({}, "two words"), /database.password contains whitespace/],
+    ["a password with a newline", settings({}, "x\nquery = DROP"), /database.password contains whitespace/],
+    ["a password with a tab", settings({}, "x\ty"), /database.password contains whitespace/],
+    ["a password with a control character", settings({}, "x\u0001y"), /control character/],
+    ["an empty password", settings({}, ""), /database.password is empty/],
+    ["a hostname with a space", settings({ hostname: "mail rockylinux.me" }), /hostname "mail rockylinux.me" is not a DNS name/],
+    ["a hostname with a $", settings({ hostname: "$mydomain" }), /hostname/],
+    ["a domain with a newline", settings({ domain: "a.me\nrelayhost = evil" }), /domain/],
+    ["a listen address that is no IPv4 address", settings({ listenAddress: "192.168.100.256" }), /listenAddress/],
+    ["a database host with a colon", settings({ database: { host: "db:3306", port: 3306, name: "m", user: "u", password: "p" } }), /database.host/],
+    ["a port out of range", settings({ database: { host: "db", port: 70000, name: "m", user: "u", password: "p" } }), /database.port/],
+    ["a database name with a quote", settings({ database: { host: "db", port: 3306, name: "m'x", user: "u", password: "p" } }), /database.name/],
+    ["a database user with a space", settings({ database: { host: "db", port: 3306, name: "m", user: "u x", password: "p" } }), /database.user/],
+    ["a relative certificate path", settings({ tls: { certificateFile: "cert.pem", keyFile: "/k.pem" } }), /tls.certificateFile/],
+    ["a key path with a space", settings({ tls: { certificateFile: "/c.pem", keyFile: "/my key.pem" } }), /tls.keyFile/],
+    ["a key path with ..", settings({ tls: { certificateFile: "/c.pem", keyFile: "/etc/../k.pem" } }), /tls.keyFile/],
+    ["a fractional size limit", settings({ messageSizeLimit: 1.5 }), /messageSizeLimit/],
+    ["a zero size limit", settings({ messageSizeLimit: 0 }), /messageSizeLimit/],
+  ])("throws on %s", (_, s, message) => {
+    expect(() => renderPostfixFiles(s)).toThrow(message);
+  });
+});

@@ -226,6 +226,10 @@ export function validateConfig(
       return;
     }
     const address = email.trim().toLowerCase();
+    // Dovecot accepts logins of letters, digits and . _ - only (no "+").
+    if (address.slice(0, address.lastIndexOf("@")).includes("+")) {
+      problem(`${key}.email`, `"${address}": a mailbox address may not contain "+" (Dovecot refuses such logins; use an alias)`);
+    }
     const userDomain = address.slice(address.lastIndexOf("@") + 1);
     if (!mailDomains.includes(userDomain)) {
       problem(`${key}.email`, `the domain of "${address}" is not served (mailDomains: ${mailDomains.join(", ") || "none"})`);

@@ -3,6 +3,7 @@
 # answer with their greeting. It only reads the greeting and quits, so it
 # never logs a failed login.
 greets() { # port, expected start of the greeting, command that ends the session
+  # shellcheck disable=SC2016 # the inner script expands its own arguments
   timeout 5 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     IFS= read -r line <&3 || exit 1

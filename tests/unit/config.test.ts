@@ -57,6 +57,7 @@ describe("validateConfig", () => {
     [{ users: [{ email: "frank@" }] }, 'mail-system:users[0].email: "frank@" is not a valid e-mail address'],
     [{ users: [{ email: "o'brien@rockylinux.me" }] }, "mail-system:users[0].email: \"o'brien@rockylinux.me\" is not a valid e-mail address"],
     [{ users: [] }, "mail-system:users: must list at least one user"],
+    [{ users: [{ email: "a+b@rockylinux.me" }] }, 'mail-system:users[0].email: "a+b@rockylinux.me": a mailbox address may not contain "+"'],
     [{ users: undefined }, "mail-system:users: is required"],
     [{ users: "frank" }, "mail-system:users: must be a list"],
     [{ users: [{ email: "a@rockylinux.me" }, { email: "A@rockylinux.me" }] }, 'mail-system:users[1].email: "a@rockylinux.me" is listed twice'],

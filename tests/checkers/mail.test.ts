@@ -1,0 +1,630 @@
+// The mail server's rendered configuration checked by the real daemons:
+// Postfix's and Dovecot's own checkers, password hashes verified by doveadm,
+// the image started on its own (--network none), and a whole mail flow
+// against a throwaway MariaDB from files/db. All traffic stays on loopback
+// inside the containers' own network namespaces.
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+import { sha512Crypt } from "../../components/passwordHash";
+import { renderDovecotFiles } from "../../components/render/dovecot";
+import * as sql from "../../components/render/mailSql";
+import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { RenderedFile } from "../../components/render/types";
+import { buildImage, runWithFiles } from "./images";
+
+const run = promisify(execFile);
+const BUILD_TIMEOUT = 15 * 60_000;
+
+const TLS = { certificateFile: "/etc/ssl/mail/cert.pem", keyFile: "/etc/ssl/mail/private/key.pem" };
+// A throwaway self-signed certificate at the paths the configuration names.
+const MAKE_CERT = [
+  "mkdir -p /etc/ssl/mail/private && chmod 0700 /etc/ssl/mail/private",
+  `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=mail.rockylinux.me` +
+    ` -keyout ${TLS.keyFile} -out ${TLS.certificateFile} 2>/dev/null`,
+  `chmod 0600 ${TLS.keyFile}`,
+].join("\n");
+
+// A database password with every character the formats treat specially
+// except whitespace, which neither Postfix's maps nor Dovecot's connect
+// string can hold.
+const DB_PASSWORD = `#a"b'c%d\\e$f=g!{}\\`;
+
+const settings = (database: MailServerSettings["database"]): MailServerSettings => ({
+  hostname: "mail.rockylinux.me",
+  domain: "rockylinux.me",
+  listenAddress: "192.168.100.6",
+  database,
+  tls: TLS,
+});
+const renderAll = (s: MailServerSettings): RenderedFile[] => [...renderPostfixFiles(s), ...renderDovecotFiles(s)];
+const SEED_DB = { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password: DB_PASSWORD };
+
+async function docker(args: string[], timeout = 60_000): Promise<string> {
+  const { stdout, stderr } = await run("docker", args, { timeout, maxBuffer: 16 * 1024 * 1024 });
+  return stdout + stderr;
+}
+
+/** docker, but returns the exit code and output instead of throwing. */
+async function dockerResult(args: string[], timeout = 60_000): Promise<{ code: number; output: string }> {
+  try {
+    return { code: 0, output: await docker(args, timeout) };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, output: (e.stdout ?? "") + (e.stderr ?? "") };
+  }
+}
+
+/** `name = value` lines (postconf -n) as a map. */
+function parameters(text: string): Map<string, string> {
+  return new Map(
+    text
+      .split("\n")
+      .map((l) => /^([a-z0-9_]+) = ?(.*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
+}
+
+// Speaks a line protocol for the tests, from inside a container:
+//   dialogue.sh smtp|imap|pop3 HOST PORT plain|starttls|tls < commands
+// printing "S: line" for each server line and "C: line" for each command.
+// A reply ends as the protocol says (SMTP: no '-' after the code; IMAP: the
+// command's tag; POP3: one line, or up to "." after CAPA). After DATA, the
+// command lines up to "." are the message.
+const DIALOGUE = [
+  "#!/bin/bash",
+  "proto=$1 host=$2 port=$3 tls=$4",
+  'if [ "$tls" = plain ]; then',
+  '  exec 3<>"/dev/tcp/$host/$port" || exit 1',
+  "  in=3 out=3",
+  "else",
+  '  args=(-quiet -connect "$host:$port")',
+  '  [ "$tls" = starttls ] && args+=(-starttls "$proto")',
+  '  coproc TLS { exec openssl s_client "${args[@]}" 2>/dev/null; }',
+  "  in=${TLS[0]} out=${TLS[1]}",
+  "fi",
+  'reply() { # $1: the command answered ("" for the greeting)',
+  "  local line tag=${1%% *}",
+  "  while IFS= read -r -t 15 line <&$in; do",
+  "    line=${line%$'\\r'}",
+  '    echo "S: $line"',
+  "    case $proto in",
+  '      smtp) [ "${line:3:1}" = "-" ] || return 0 ;;',
+  '      imap) if [ -z "$1" ] || [ "${line%% *}" = "$tag" ]; then return 0; fi ;;',
+  '      pop3) if [ "$tag" = CAPA ]; then [ "$line" = . ] && return 0; else return 0; fi ;;',
+  "    esac",
+  "  done",
+  '  echo "S: (no reply)"; return 1',
+  "}",
+  '[ "$tls" = starttls ] || reply "" || exit 1',
+  "while IFS= read -r cmd; do",
+  '  echo "C: $cmd"',
+  "  printf '%s\\r\\n' \"$cmd\" >&$out",
+  '  if [ "$cmd" = DATA ]; then',
+  "    reply DATA || exit 1",
+  "    while IFS= read -r body && [ \"$body\" != . ]; do printf '%s\\r\\n' \"$body\" >&$out; done",
+  "    printf '.\\r\\n' >&$out",
+  "  fi",
+  '  reply "$cmd" || exit 1',
+  "done",
+  "",
+].join("\n");
+
+interface Exchange {
+  readonly command: string | null;
+  readonly reply: string[];
+}
+
+/** Parses dialogue.sh's output into the greeting (command null) and one exchange per command. */
+function exchanges(output: string): Exchange[] {
+  const out: { command: string | null; reply: string[] }[] = [];
+  for (const line of output.split("\n")) {
+    if (line.startsWith("C: ")) out.push({ command: line.slice(3), reply: [] });
+    else if (line.startsWith("S: ")) {
+      if (out.length === 0) out.push({ command: null, reply: [] });
+      out[out.length - 1].reply.push(line.slice(3));
+    }
+  }
+  return out;
+}
+
+/** A started container with the rendered files installed at their paths, owners and modes, as the program uploads them. */
+class MailContainer {
+  readonly name: string;
+  readonly dir: string;
+  private commandFiles = 0;
+
+  constructor(role: string, files: readonly RenderedFile[]) {
+    this.name = `mail-system-check-${role}-${process.pid}-${Date.now()}`;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-check-"));
+    const install = files.map((f, i) => {
+      fs.writeFileSync(path.join(this.dir, String(i)), f.content);
+      return `mkdir -p '${path.posix.dirname(f.path)}' && install -o '${f.owner}' -g '${f.group}' -m '${f.mode}' /stage/${i} '${f.path}'`;
+    });
+    fs.writeFileSync(path.join(this.dir, "start.sh"), ["set -e", ...install, MAKE_CERT, "exec /usr/local/sbin/mail-entrypoint", ""].join("\n"));
+    fs.writeFileSync(path.join(this.dir, "dialogue.sh"), DIALOGUE);
+  }
+
+  async start(image: string, network: string): Promise<void> {
+    await docker(["run", "-d", "--name", this.name, "--network", network, "-v", `${this.dir}:/stage:ro`, "--entrypoint", "bash", image, "/stage/start.sh"]);
+  }
+
+  /** Polls the image's health check (at most `seconds`); throws with the log if it never passes. */
+  async waitHealthy(seconds = 60): Promise<number> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < seconds * 1000) {
+      if ((await dockerResult(["exec", this.name, "/usr/local/sbin/mail-healthcheck"], 15_000)).code === 0) return (Date.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new Error(`${this.name} not healthy after ${seconds}s:\n${await this.logs()}`);
+  }
+
+  exec(script: string, timeout = 60_000): Promise<{ code: number; output: string }> {
+    return dockerResult(["exec", this.name, "bash", "-c", `exec 2>&1\n${script}`], timeout);
+  }
+
+  /** Runs a protocol dialogue from inside the container. */
+  async dialogue(proto: "smtp" | "imap" | "pop3", host: string, port: number, tls: "plain" | "starttls" | "tls", commands: string[]): Promise<Exchange[]> {
+    const file = `commands-${this.commandFiles++}`;
+    fs.writeFileSync(path.join(this.dir, file), commands.map((c) => `${c}\n`).join(""));
+    const r = await this.exec(`bash /stage/dialogue.sh ${proto} ${host} ${port} ${tls} < /stage/${file}`);
+    return exchanges(r.output);
+  }
+
+  logs(): Promise<string> {
+    return docker(["logs", this.name]).catch((e: Error) => e.message);
+  }
+
+  async remove(): Promise<void> {
+    await dockerResult(["rm", "-f", "-v", this.name]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The reply to the first exchange whose command starts with `prefix`, as one string. */
+function replyTo(ex: Exchange[], prefix: string): string {
+  const e = ex.find((x) => x.command?.startsWith(prefix));
+  if (!e) throw new Error(`no command ${prefix} in ${JSON.stringify(ex)}`);
+  return e.reply.join("\n");
+}
+
+const saslPlain = (user: string, password: string) => Buffer.from(`\0${user}\0${password}`, "utf8").toString("base64");
+
+let image: string;
+beforeAll(async () => {
+  const t0 = Date.now();
+  image = await buildImage("mail");
+  console.log(`mail image ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}, BUILD_TIMEOUT);
+
+describe("the daemons' own checkers on the rendered files", () => {
+  const files = renderAll(settings(SEED_DB));
+
+  test("postfix check passes without a warning; postconf shows the settings and services", async () => {
+    // Postfix's commands print their messages only to a terminal: script(1) gives them one.
+    const r = await runWithFiles(
+      image,
+      files,
+      [
+        MAKE_CERT,
+        `script -qec "postfix check" /dev/null > /tmp/check; echo "postfix check: $?"; tr -d '\\r' < /tmp/check`,
+        "echo '--- postconf -n'; postconf -n",
+        "echo '--- postconf -M'; postconf -M",
+        "echo '--- postconf -P'; postconf -P",
+      ].join("\n"),
+    );
+    expect(r.code).toBe(0);
+    const [check, n, M, P] = r.output.split(/^--- postconf -[nMP]$/m);
+    expect(check.trim()).toBe("postfix check: 0");
+    expect(r.output).not.toMatch(/^\S+: (warning|fatal|error):/im);
+
+    const p = parameters(n);
+    expect(Object.fromEntries(["compatibility_level", "myhostname", "mydestination", "mynetworks", "smtpd_sasl_auth_enable",
+      "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_relay_restrictions", "smtpd_tls_security_level", "virtual_transport",
+      "virtual_mailbox_domains", "disable_vrfy_command", "smtpd_helo_required", "maillog_file"].map((k) => [k, p.get(k)]))).toEqual({
+      compatibility_level: "3.6",
+      myhostname: "mail.rockylinux.me",
+      mydestination: "",
+      mynetworks: "127.0.0.0/8",
+      smtpd_sasl_auth_enable: "no",
+      smtpd_sasl_type: "dovecot",
+      smtpd_sasl_path: "private/auth",
+      smtpd_relay_restrictions: "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+      smtpd_tls_security_level: "may",
+      virtual_transport: "lmtp:unix:private/dovecot-lmtp",
+      virtual_mailbox_domains: "mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf",
+      disable_vrfy_command: "yes",
+      smtpd_helo_required: "yes",
+      maillog_file: "/dev/stdout",
+    });
+
+    const services = M.split("\n").filter((l) => /^\S/.test(l));
+    const service = (name: string) => services.find((l) => new RegExp(`^${name}\\s+inet\\s`).test(l)) ?? "";
+    for (const name of ["submission", "smtps"]) {
+      expect(service(name)).toMatch(/^\S+\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd /);
+      expect(service(name)).toContain("-o smtpd_sasl_auth_enable=yes");
+      expect(service(name)).toContain("-o smtpd_tls_security_level=encrypt");
+      expect(service(name)).toContain("-o smtpd_sender_restrictions=reject_sender_login_mismatch");
+      expect(service(name)).toContain("-o smtpd_relay_restrictions=permit_sasl_authenticated,reject");
+    }
+    expect(service("submission")).toContain("-o smtpd_tls_auth_only=yes");
+    expect(service("smtps")).toContain("-o smtpd_tls_wrappermode=yes");
+    expect(service("smtp")).toMatch(/^smtp\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd$/);
+    // Nothing chrooted (column 5).
+    for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
+
+    expect(P).toContain("submission/inet/smtpd_sasl_auth_enable = yes");
+    expect(P).toContain("smtps/inet/smtpd_tls_wrappermode = yes");
+  }, 120_000);
+
+  test("doveconf -n accepts dovecot.conf and shows the passdb, userdb and TLS settings", async () => {
+    // doveconf -n leaves out settings at their defaults: ask for those by name.
+    const named = ["ssl", "ssl_min_protocol", "disable_plaintext_auth", "auth_debug_passwords", "auth_verbose_passwords"];
+    const r = await runWithFiles(image, files, `${MAKE_CERT}\ndoveconf -n; echo "doveconf: $?"; doveconf ${named.join(" ")}`);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/^doveconf: 0$/m);
+    expect(r.output).not.toMatch(/warning|error|fatal/i);
+    expect(r.output).toMatch(/passdb \{\n\s+args = \/etc\/dovecot\/dovecot-sql.conf.ext\n\s+driver = sql\n\s*\}/);
+    expect(r.output).toMatch(/userdb \{\n\s+args = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n\n\s+driver = static\n\s*\}/);
+    for (const line of [
+      "ssl_cert = </etc/ssl/mail/cert.pem",
+      "ssl_key = # hidden, use -P to show it",
+      "ssl = yes",
+      "ssl_min_protocol = TLSv1.2",
+      "disable_plaintext_auth = yes",
+      "auth_debug_passwords = no",
+      "auth_verbose_passwords = no",
+      "protocols = imap pop3 lmtp",
+      "mail_location = maildir:/var/mail/vhosts/%d/%n",
+    ]) {
+      expect(r.output.split("\n")).toContain(line);
+    }
+  }, 120_000);
+
+  // The database stores "$6$..." and default_pass_scheme adds the scheme;
+  // doveadm pw -t needs it written out. (The stored form is checked through
+  // the real passdb in the MariaDB tests below.)
+  test("doveadm pw verifies a hash made by passwordHash.ts and rejects a wrong password", async () => {
+    const password = `two test ' " \\ # % and two`;
+    const hash = sha512Crypt(password, "TF7w672arYUk.fGC");
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const r = await runWithFiles(
+      image,
+      files,
+      [
+        `doveadm pw -t ${q(`{SHA512-CRYPT}${hash}`)} -p ${q(password)}; echo "right: $?"`,
+        `doveadm pw -t ${q(`{SHA512-CRYPT}${hash}`)} -p ${q(`${password}x`)}; echo "wrong: $?"`,
+        `doveadm pw -t ${q(`{SHA512-CRYPT}${sha512Crypt("pw", "salt", 20000)}`)} -p pw; echo "rounds: $?"`,
+      ].join("\n"),
+    );
+    expect(r.output).toMatch(/^right: 0$/m);
+    expect(r.output).toMatch(/^wrong: [1-9]\d*$/m);
+    expect(r.output).toMatch(/^rounds: 0$/m);
+    expect(r.output).toMatch(/\(verified\)/);
+  }, 120_000);
+});
+
+describe("the image started with the rendered files (--network none)", () => {
+  let mail: MailContainer;
+
+  beforeAll(async () => {
+    mail = new MailContainer("mail", renderAll(settings(SEED_DB)));
+    await mail.start(image, "none");
+    const t = await mail.waitHealthy(60);
+    console.log(`mail container healthy after ${t.toFixed(1)}s`);
+  }, 120_000);
+  afterAll(async () => {
+    await mail?.remove();
+  }, 60_000);
+
+  test("port 25 greets and offers STARTTLS but never AUTH", async () => {
+    const ex = await mail.dialogue("smtp", "127.0.0.1", 25, "plain", ["EHLO client.example", "VRFY root", "QUIT"]);
+    expect(ex[0].reply).toEqual(["220 mail.rockylinux.me ESMTP"]);
+    const ehlo = replyTo(ex, "EHLO");
+    expect(ehlo).toMatch(/^250-STARTTLS$/m);
+    expect(ehlo).not.toMatch(/AUTH/);
+    expect(replyTo(ex, "VRFY")).toMatch(/^502 /);
+    // Not even after STARTTLS.
+    const tls = await mail.dialogue("smtp", "127.0.0.1", 25, "starttls", ["EHLO client.example", "QUIT"]);
+    expect(replyTo(tls, "EHLO")).toMatch(/^250 /m);
+    expect(replyTo(tls, "EHLO")).not.toMatch(/AUTH/);
+  }, 60_000);
+
+  test("port 587 offers AUTH only after STARTTLS; 465 speaks TLS at once", async () => {
+    const plain = await mail.dialogue("smtp", "127.0.0.1", 587, "plain", ["EHLO client.example", "AUTH PLAIN AGEAYg==", "QUIT"]);
+    expect(replyTo(plain, "EHLO")).toMatch(/^250-STARTTLS$/m);
+    expect(replyTo(plain, "EHLO")).not.toMatch(/AUTH/);
+    expect(replyTo(plain, "AUTH")).toMatch(/^530 5.7.0 Must issue a STARTTLS command first/);
+    const tls = await mail.dialogue("smtp", "127.0.0.1", 587, "starttls", ["EHLO client.example", "QUIT"]);
+    expect(replyTo(tls, "EHLO")).toMatch(/^250-AUTH PLAIN LOGIN$/m);
+    const smtps = await mail.dialogue("smtp", "127.0.0.1", 465, "tls", ["EHLO client.example", "QUIT"]);
+    expect(smtps[0].reply).toEqual(["220 mail.rockylinux.me ESMTP"]);
+    expect(replyTo(smtps, "EHLO")).toMatch(/^250-AUTH PLAIN LOGIN$/m);
+  }, 60_000);
+
+  // Dovecot counts a connection from its own address as secure, so these
+  // connect to 127.0.0.2 (also on lo) from 127.0.0.1, as a remote client would.
+  test("IMAP 143 advertises STARTTLS and LOGINDISABLED and refuses LOGIN before TLS; 993 speaks TLS", async () => {
+    const ex = await mail.dialogue("imap", "127.0.0.2", 143, "plain", ["a CAPABILITY", "b LOGIN frank@rockylinux.me secret", "c LOGOUT"]);
+    const caps = replyTo(ex, "a CAPABILITY");
+    expect(caps).toMatch(/^\* CAPABILITY .*\bSTARTTLS\b/m);
+    expect(caps).toMatch(/^\* CAPABILITY .*\bLOGINDISABLED\b/m);
+    expect(caps).not.toMatch(/AUTH=PLAIN/);
+    expect(replyTo(ex, "b LOGIN")).toMatch(/^b NO \[PRIVACYREQUIRED\]/m);
+    const tls = await mail.dialogue("imap", "127.0.0.2", 143, "starttls", ["a CAPABILITY", "b LOGOUT"]);
+    expect(replyTo(tls, "a CAPABILITY")).toMatch(/AUTH=PLAIN/);
+    expect(replyTo(tls, "a CAPABILITY")).not.toMatch(/LOGINDISABLED/);
+    const imaps = await mail.dialogue("imap", "127.0.0.2", 993, "tls", ["a LOGOUT"]);
+    expect(imaps[0].reply[0]).toMatch(/^\* OK /);
+  }, 60_000);
+
+  test("POP3 110 advertises STLS and refuses USER before TLS; 995 speaks TLS", async () => {
+    const ex = await mail.dialogue("pop3", "127.0.0.2", 110, "plain", ["CAPA", "USER frank@rockylinux.me", "QUIT"]);
+    expect(ex[0].reply[0]).toMatch(/^\+OK /);
+    expect(replyTo(ex, "CAPA")).toMatch(/^STLS$/m);
+    expect(replyTo(ex, "USER")).toMatch(/^-ERR \[AUTH\] Plaintext authentication disallowed/);
+    const pop3s = await mail.dialogue("pop3", "127.0.0.2", 995, "tls", ["QUIT"]);
+    expect(pop3s[0].reply[0]).toMatch(/^\+OK /);
+  }, 60_000);
+
+  test("the TLS services refuse TLS 1.1", async () => {
+    const r = await mail.exec("echo | openssl s_client -connect 127.0.0.1:993 -tls1_1 >/dev/null 2>&1; echo \"tls1.1: $?\"; echo | openssl s_client -connect 127.0.0.1:993 -tls1_2 >/dev/null 2>&1; echo \"tls1.2: $?\"");
+    expect(r.output).toMatch(/^tls1.1: [1-9]/m);
+    expect(r.output).toMatch(/^tls1.2: 0$/m);
+  }, 60_000);
+
+  test("both daemons log to the container's output, without warnings", async () => {
+    const logs = await mail.logs();
+    expect(logs).toMatch(/postfix\/master\[\d+\]: daemon started/);
+    expect(logs).toMatch(/master: Info: Dovecot v2\.3\.\d+.* starting up for imap, pop3, lmtp/);
+    expect(logs).not.toMatch(/postfix\/[\w/-]+\[\d+\]: (warning|fatal|panic):/);
+    // The only error expected here: the database is unreachable in --network none.
+    const errors = logs.split("\n").filter((l) => /\b(Error|Fatal|Panic|Warning):/.test(l) && !/mysql\(192\.168\.100\.5\): Connect failed/.test(l));
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  test("docker stop ends both daemons cleanly (exit 0)", async () => {
+    await docker(["stop", "-t", "20", mail.name], 60_000);
+    expect((await docker(["inspect", "-f", "{{.State.ExitCode}}", mail.name])).trim()).toBe("0");
+  }, 60_000);
+});
+
+describe("a whole mail flow against a real MariaDB (files/db)", () => {
+  const db = { name: `mail-system-check-maildb-${process.pid}-${Date.now()}`, dir: "" };
+  let mail: MailContainer;
+  const frank = { email: "frank@rockylinux.me", password: `frank's "pass" \\ # % word` };
+  const leeo = { email: "leeo@rockylinux.me", password: "twotestandtwo" };
+  const sean = { email: "sean@rockylinux.me", password: "' OR 1=1 --" };
+  const hash = (password: string, salt: string) => sha512Crypt(password, salt);
+
+  /** Runs SQL through the database server's own client (as the program does), returning its output. */
+  const mariadb = async (statements: string, database = "mailserver"): Promise<string> => {
+    const file = `sql-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    fs.writeFileSync(path.join(db.dir, file), statements);
+    const r = await dockerResult(["exec", db.name, "sh", "-c", `mariadb --batch --skip-column-names ${database} < /stage/${file}`]);
+    if (r.code !== 0) throw new Error(`mariadb failed (${r.code}): ${r.output}`);
+    return r.output;
+  };
+  const dump = () =>
+    mariadb(
+      "SELECT * FROM virtual_domains ORDER BY id; SELECT * FROM virtual_users ORDER BY id; SELECT * FROM virtual_aliases ORDER BY id;",
+    );
+
+  const dataSql = () =>
+    [
+      sql.upsertDomainSql("rockylinux.me"),
+      sql.upsertDomainSql("mail.rockylinux.me"),
+      sql.upsertUserSql(frank.email, hash(frank.password, "saltfrank")),
+      sql.upsertUserSql(leeo.email, hash(leeo.password, "saltleeo")),
+      sql.upsertUserSql(sean.email, hash(sean.password, "saltsean")),
+      sql.upsertAliasSql("all@rockylinux.me", frank.email),
+      sql.upsertAliasSql("all@rockylinux.me", leeo.email),
+      sql.upsertAliasSql("info@rockylinux.me", frank.email),
+      sql.upsertAliasSql("o'brien@rockylinux.me", frank.email),
+    ].join("");
+
+  beforeAll(async () => {
+    const dbImage = await buildImage("db");
+    db.dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-check-db-"));
+    fs.chmodSync(db.dir, 0o755);
+    fs.writeFileSync(path.join(db.dir, "admin"), "admin-pw");
+    fs.chmodSync(path.join(db.dir, "admin"), 0o644);
+    await docker(["run", "-d", "--name", db.name, "--network", "none", "-v", `${db.dir}:/stage:ro`,
+      "-e", "DB_ADMIN_PASSWORD_FILE=/stage/admin", dbImage]);
+    const t0 = Date.now();
+    while ((await dockerResult(["exec", db.name, "/usr/local/sbin/db-healthcheck"])).code !== 0) {
+      if (Date.now() - t0 > 60_000) throw new Error(`database not healthy:\n${await docker(["logs", db.name])}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // A SELECT-only account with the awkward password, created through sqlString.
+    await mariadb(
+      [
+        "CREATE DATABASE mailserver CHARACTER SET utf8mb4;",
+        ...["localhost", "%"].map((h) => `CREATE USER 'mailro'@'${h}' IDENTIFIED BY ${sql.sqlString(DB_PASSWORD)};`),
+        ...["localhost", "%"].map((h) => `GRANT SELECT ON mailserver.* TO 'mailro'@'${h}';`),
+      ].join("\n"),
+      "",
+    );
+    // The schema twice: it must be idempotent.
+    await mariadb(sql.MAIL_SCHEMA_SQL);
+    await mariadb(sql.MAIL_SCHEMA_SQL);
+    await mariadb(dataSql());
+
+    // The mail server shares the database's network namespace: it reaches it on 127.0.0.1.
+    mail = new MailContainer("mailflow", renderAll(settings({ host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD })));
+    await mail.start(image, `container:${db.name}`);
+    await mail.waitHealthy(60);
+  }, BUILD_TIMEOUT);
+
+  afterAll(async () => {
+    await mail?.remove();
+    await dockerResult(["rm", "-f", "-v", db.name]);
+    if (db.dir) fs.rmSync(db.dir, { recursive: true, force: true });
+  }, 60_000);
+
+  test("sqlString round-trips awkward strings through the real server", async () => {
+    const values = ["' OR 1=1 --", "back\\slash\\", `"dq" 'sq'`, "nl\ncr\rnul\0sub\x1a", "päss ✓ 😀", "%_"];
+    const out = await mariadb(`SET NAMES utf8mb4;\n${values.map((v) => `SELECT HEX(${sql.sqlString(v)});`).join("\n")}`);
+    expect(out.trim().split("\n")).toEqual(values.map((v) => Buffer.from(v, "utf8").toString("hex").toUpperCase()));
+  }, 60_000);
+
+  test("re-running the schema and every upsert changes nothing", async () => {
+    const before = await dump();
+    await mariadb(sql.MAIL_SCHEMA_SQL + dataSql());
+    expect(await dump()).toBe(before);
+  }, 60_000);
+
+  test("an upsert changes only its own row; deletes remove only theirs; deleting a domain cascades", async () => {
+    const rows = async () => (await mariadb("SELECT id, email, password FROM virtual_users ORDER BY id;")).trim().split("\n");
+    const before = await rows();
+    await mariadb(sql.upsertUserSql(leeo.email, hash("changed", "newsalt")));
+    const after = await rows();
+    expect(after.filter((r, i) => r !== before[i]).map((r) => r.split("\t")[1])).toEqual([leeo.email]);
+    expect(after.map((r) => r.split("\t")[0])).toEqual(before.map((r) => r.split("\t")[0])); // same ids
+    await mariadb(sql.upsertUserSql(leeo.email, hash(leeo.password, "saltleeo")));
+    expect(await rows()).toEqual(before);
+
+    await mariadb(sql.upsertDomainSql("gone.example") + sql.upsertUserSql("x@gone.example", hash("x", "x")) + sql.upsertAliasSql("a@gone.example", "x@gone.example"));
+    await mariadb(sql.upsertAliasSql("info@rockylinux.me", leeo.email) + sql.deleteAliasSql("info@rockylinux.me", leeo.email));
+    expect(await mariadb("SELECT destination FROM virtual_aliases WHERE source = 'info@rockylinux.me';")).toBe(`${frank.email}\n`);
+    await mariadb(sql.deleteDomainSql("gone.example"));
+    expect(await mariadb("SELECT COUNT(*) FROM virtual_users WHERE email LIKE '%@gone.example'; SELECT COUNT(*) FROM virtual_aliases WHERE source LIKE '%@gone.example';")).toBe("0\n0\n");
+    await mariadb(sql.upsertUserSql("y@example.com", hash("y", "y"))).then(
+      () => { throw new Error("a user of an unknown domain was inserted"); },
+      (e: Error) => expect(e.message).toMatch(/domain_id.*cannot be null/i),
+    );
+    await mariadb(sql.upsertUserSql("tmp@rockylinux.me", hash("t", "t")) + sql.deleteUserSql("tmp@rockylinux.me"));
+    expect(await rows()).toEqual(before);
+  }, 60_000);
+
+  test("Postfix's lookups answer through the SELECT-only account with the awkward password", async () => {
+    const q = (key: string, map: string) => `v=$(postmap -q ${JSON.stringify(key)} mysql:/etc/postfix/mysql-${map}.cf); echo "$v [$?]"`;
+    const r = await mail.exec([
+      q("rockylinux.me", "virtual-mailbox-domains"),
+      q("example.org", "virtual-mailbox-domains"),
+      q(frank.email, "virtual-mailbox-maps"),
+      q("all@rockylinux.me", "virtual-alias-maps"),
+      q(leeo.email, "virtual-email2email"),
+      q("all@rockylinux.me", "sender-login-maps"),
+      q(frank.email, "sender-login-maps"),
+      q("o'brien@rockylinux.me", "virtual-alias-maps"),
+      q("O'Brien@RockyLinux.me", "sender-login-maps"),
+    ].join("\n"));
+    expect(r.output.trim().split("\n")).toEqual([
+      "1 [0]",
+      " [1]",
+      "1 [0]",
+      `${frank.email},${leeo.email} [0]`,
+      `${leeo.email} [0]`,
+      `${frank.email},${leeo.email} [0]`,
+      `${frank.email} [0]`,
+      `${frank.email} [0]`,
+      `${frank.email} [0]`,
+    ]);
+  }, 60_000);
+
+  test("Dovecot authenticates against the stored hashes (and refuses wrong passwords)", async () => {
+    const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    // Successes first: after a failure Dovecot delays the next attempts (auth penalty).
+    const r = await mail.exec([
+      `doveadm auth test ${sh(frank.email)} ${sh(frank.password)}; echo "frank: $?"`,
+      `doveadm auth test ${sh("Frank@RockyLinux.me")} ${sh(frank.password)}; echo "frank in capitals: $?"`,
+      `doveadm auth test ${sh(sean.email)} ${sh(sean.password)}; echo "sean: $?"`,
+      `doveadm auth test ${sh(leeo.email)} ${sh(frank.password)}; echo "wrong: $?"`,
+      `doveadm auth test ${sh("x' OR '1'='1")} ${sh(sean.password)}; echo "injected user: $?"`,
+    ].join("\n"));
+    expect(r.output).toMatch(/^frank: 0$/m);
+    expect(r.output).toMatch(/^frank in capitals: 0$/m);
+    expect(r.output).toMatch(/^sean: 0$/m);
+    expect(r.output).toMatch(/^injected user: 77$/m);
+    expect(r.output).toMatch(/^wrong: 77$/m);
+  }, 60_000);
+
+  test("mail from outside on 25 reaches every destination of an alias; no relaying", async () => {
+    // XCLIENT makes this loopback session count as a remote client (a
+    // documentation address; nothing is sent there). Only this test's
+    // container is given the right to use it.
+    const allow = await mail.exec("postconf -e smtpd_authorized_xclient_hosts=127.0.0.1 && postfix reload && sleep 1");
+    expect(allow.code).toBe(0);
+    const ex = await mail.dialogue("smtp", "127.0.0.1", 25, "plain", [
+      "EHLO client.example",
+      "XCLIENT ADDR=203.0.113.9 NAME=[UNAVAILABLE]",
+      "EHLO client.example",
+      "MAIL FROM:<someone@example.org>",
+      "RCPT TO:<stranger@example.net>",
+      "RCPT TO:<nobody@rockylinux.me>",
+      "RCPT TO:<all@rockylinux.me>",
+      "DATA",
+      "Subject: to all",
+      "",
+      "hello all",
+      ".",
+      "QUIT",
+    ]);
+    await mail.exec("postconf -e smtpd_authorized_xclient_hosts= && postfix reload");
+    expect(replyTo(ex, "XCLIENT")).toMatch(/^220 /);
+    const rcpts = ex.filter((e) => e.command?.startsWith("RCPT")).map((e) => e.reply.join(" "));
+    expect(rcpts[0]).toMatch(/^554 5.7.1 <stranger@example.net>: Relay access denied/);
+    expect(rcpts[1]).toMatch(/^550 5.1.1 <nobody@rockylinux.me>: Recipient address rejected/);
+    expect(rcpts[2]).toMatch(/^250 /);
+    expect(replyTo(ex, "DATA")).toMatch(/^250 2.0.0 Ok: queued/m);
+  }, 60_000);
+
+  test("submission on 587: STARTTLS, AUTH, then only as oneself or an alias one owns", async () => {
+    const ex = await mail.dialogue("smtp", "127.0.0.1", 587, "starttls", [
+      "EHLO client.example",
+      `AUTH PLAIN ${saslPlain(frank.email, "wrong")}`,
+      `AUTH PLAIN ${saslPlain(frank.email, frank.password)}`,
+      `MAIL FROM:<${leeo.email}>`,
+      `RCPT TO:<${leeo.email}>`,
+      "RSET",
+      "MAIL FROM:<all@rockylinux.me>",
+      "RCPT TO:<someone@example.org>",
+      "RSET",
+      `MAIL FROM:<${frank.email}>`,
+      `RCPT TO:<${leeo.email}>`,
+      "DATA",
+      "Subject: from frank",
+      "",
+      "hello leeo",
+      ".",
+      "QUIT",
+    ]);
+    const auths = ex.filter((e) => e.command?.startsWith("AUTH")).map((e) => e.reply.join(" "));
+    expect(auths[0]).toMatch(/^535 /);
+    expect(auths[1]).toMatch(/^235 /);
+    const rcpts = ex.filter((e) => e.command?.startsWith("RCPT")).map((e) => e.reply.join(" "));
+    expect(rcpts[0]).toMatch(/^553 5.7.1 <leeo@rockylinux.me>: Sender address rejected: not owned by user frank@rockylinux.me/);
+    expect(rcpts[1]).toMatch(/^250 /); // an alias frank receives, and relaying after AUTH
+    expect(rcpts[2]).toMatch(/^250 /);
+    expect(replyTo(ex, "DATA")).toMatch(/^250 2.0.0 Ok: queued/m);
+  }, 60_000);
+
+  test("the messages land in vmail-owned maildirs and leeo reads both over IMAP with STARTTLS", async () => {
+    // Delivery is asynchronous: wait (bounded) for leeo's two messages.
+    const count = await mail.exec(
+      "for i in $(seq 1 30); do n=$(ls /var/mail/vhosts/rockylinux.me/leeo/new 2>/dev/null | wc -l); [ \"$n\" -ge 2 ] && break; sleep 1; done; " +
+        "echo \"leeo: $n\"; ls /var/mail/vhosts/rockylinux.me/frank/new | wc -l; stat -c '%u:%g' /var/mail/vhosts/rockylinux.me/leeo /var/mail/vhosts/rockylinux.me/leeo/new/*",
+    );
+    const [leeoCount, frankCount, ...owners] = count.output.trim().split("\n");
+    expect(leeoCount).toBe("leeo: 2");
+    expect(frankCount).toBe("1");
+    expect(new Set(owners)).toEqual(new Set(["2000:2000"]));
+    const ex = await mail.dialogue("imap", "127.0.0.2", 143, "starttls", [
+      `a AUTHENTICATE PLAIN ${saslPlain(leeo.email, leeo.password)}`,
+      "b LIST \"\" \"*\"",
+      "c SELECT INBOX",
+      "d FETCH 1:* (BODY[HEADER.FIELDS (SUBJECT)])",
+      "e LOGOUT",
+    ]);
+    expect(replyTo(ex, "a AUTH")).toMatch(/^a OK /m);
+    expect(replyTo(ex, "b LIST")).toMatch(/\\Sent\) "\/" Sent/);
+    expect(replyTo(ex, "c SELECT")).toMatch(/^\* 2 EXISTS$/m);
+    const subjects = replyTo(ex, "d FETCH");
+    expect(subjects).toContain("Subject: to all");
+    expect(subjects).toContain("Subject: from frank");
+  }, 90_000);
+});

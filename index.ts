@@ -43,6 +43,7 @@ const db = new MysqlServer("db", {
   placement,
   address: config.dbAddress,
   adminHost: config.gateway,
+  imageContext: config.databaseImage,
   clientHost: config.mailAddress,
   domains: config.mailDomains,
   users,

@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+
 // The stack's configuration: read, defaulted and validated as plain values
 // before any resource exists, so a bad stack fails with every problem listed
 // against the key it concerns instead of half-deploying.
@@ -37,6 +40,8 @@ export interface MailSystemConfig {
   readonly mailAddress: string;
   /** Base image of every image the program builds. */
   readonly baseImage: string;
+  /** Absolute path of the directory whose Dockerfile builds the database server. */
+  readonly databaseImage: string;
   /** A certificate and key of the user's (PEM); otherwise a per-stack CA issues one. */
   readonly tls?: { readonly certificate: string; readonly privateKey: string };
   /** Prefix of Docker object names; defaults to "mail-system-<stack>". */
@@ -56,6 +61,7 @@ export interface RawConfig {
   readonly dbAddress?: unknown;
   readonly mailAddress?: unknown;
   readonly baseImage?: unknown;
+  readonly databaseImage?: unknown;
   readonly tlsCertificate?: unknown;
   readonly tlsPrivateKey?: unknown;
   readonly namePrefix?: unknown;
@@ -70,7 +76,11 @@ export const DEFAULTS = {
   dbAddress: "192.168.100.5",
   mailAddress: "192.168.100.6",
   baseImage: "debian:bookworm-slim",
+  databaseImage: "files/db",
 } as const;
+
+/** The project's root directory, against which relative paths in the configuration resolve. */
+export const PROJECT_ROOT = path.join(__dirname, "..");
 
 export interface ConfigProblem {
   /** The full config key, e.g. "mail-system:users[1].email". */
@@ -306,6 +316,11 @@ export function validateConfig(
   const baseImage = str("baseImage", DEFAULTS.baseImage);
   if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(baseImage)) problem("baseImage", `"${baseImage}" is not an image reference`);
 
+  const databaseImage = path.resolve(PROJECT_ROOT, str("databaseImage", DEFAULTS.databaseImage));
+  if (!fs.existsSync(path.join(databaseImage, "Dockerfile"))) {
+    problem("databaseImage", `${databaseImage} has no Dockerfile`);
+  }
+
   const certificate = str("tlsCertificate", "");
   const privateKey = str("tlsPrivateKey", "");
   if (Boolean(certificate) !== Boolean(privateKey)) {
@@ -337,6 +352,7 @@ export function validateConfig(
       gateway: typeof subnet === "string" ? "" : gatewayOf(subnet),
       ...addresses,
       baseImage,
+      databaseImage,
       ...(certificate && privateKey ? { tls: { certificate, privateKey } } : {}),
       namePrefix,
     },
@@ -346,7 +362,7 @@ export function validateConfig(
 const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases"]);
 const ALL_KEYS: (keyof RawConfig)[] = [
   "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "subnet",
-  "dnsAddress", "dbAddress", "mailAddress", "baseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
+  "dnsAddress", "dbAddress", "mailAddress", "baseImage", "databaseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
 ];
 
 /** Reads every key of RawConfig from the stack (lists as JSON; a malformed list is left for validation to report). */

@@ -35,6 +35,15 @@ export interface MysqlServerArgs {
   readonly adminHost: pulumi.Input<string>;
   /** Host part of the application user: where Postfix and Dovecot connect from. Default "%". */
   readonly clientHost?: pulumi.Input<string>;
+  /**
+   * Build context of the server's image (absolute path). Default files/db
+   * (MariaDB from Debian). Another image works if it honours the same
+   * contract: its entrypoint sets the administrator's password from
+   * DB_ADMIN_PASSWORD_FILE for DB_ADMIN_USER (root) at DB_ADMIN_HOST,
+   * /usr/local/sbin/db-healthcheck exists, and the `mysql` client can log in
+   * as root over the unix socket.
+   */
+  readonly imageContext?: string;
   /** Database name. Default "mailserver" (the seed's). */
   readonly databaseName?: string;
   /** Application user. Default "mailrl" (the seed's). */
@@ -67,6 +76,7 @@ export class MysqlServer extends pulumi.ComponentResource {
       name,
       {
         role: "db",
+        ...(args.imageContext ? { imageContext: args.imageContext } : {}),
         files: adminPassword.result.apply((password) => [
           { path: "/run/secrets/db-admin-password", content: password, owner: "root", group: "root", mode: "0400", secret: true },
         ]),
@@ -112,7 +122,7 @@ export class MysqlServer extends pulumi.ComponentResource {
     // Tables and rows go through the server's own client inside the container
     // (root over the unix socket), so no extra port or client is needed.
     const sql = (resource: string, apply: pulumi.Input<string>, revert: string | undefined, dependsOn: pulumi.Resource[]) =>
-      dockerExec(resource, server.containerName, ["mariadb", "--batch", databaseName], { apply, revert }, {
+      dockerExec(resource, server.containerName, ["mysql", "--batch", databaseName], { apply, revert }, {
         parent: this,
         dependsOn,
       });

@@ -12,8 +12,10 @@ import { RenderedFile } from "../render/types";
 
 /** What a server needs, independent of where it runs. */
 export interface ServerDefinition {
-  /** The server's role; files/<role> is its image's build context. */
+  /** The server's role; files/<role> is its image's build context unless `imageContext` says otherwise. */
   readonly role: string;
+  /** Absolute path of the image's build context (a directory with a Dockerfile). */
+  readonly imageContext?: string;
   /** Rendered configuration files, written before the server starts. */
   readonly files: pulumi.Input<RenderedFile[]>;
   /** Plain (non-secret) environment for the server's entrypoint. */
@@ -62,7 +64,7 @@ export class DockerServer {
       `${name}-image`,
       {
         imageName: `${base}:latest`,
-        build: { context: path.join(FILES_DIR, def.role), args: { BASE_IMAGE: where.baseImage } },
+        build: { context: def.imageContext ?? path.join(FILES_DIR, def.role), args: { BASE_IMAGE: where.baseImage } },
         skipPush: true,
       },
       { parent },

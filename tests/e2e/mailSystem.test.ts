@@ -166,3 +166,33 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
     fs.rmSync(caDir, { recursive: true, force: true });
   }
 });
+
+test("an invalid configuration fails before any resource is created, naming each bad key", async () => {
+  const name = uniqueName("bad");
+  const config = {
+    "mail-system:domain": "not a domain",
+    "mail-system:users": [{ email: "frank@" }, { email: "a@elsewhere.org" }],
+    "mail-system:dbAddress": "192.168.100.7",
+    "mail-system:mailAddress": "10.9.9.9",
+    "mail-system:namePrefix": name,
+  };
+  await withStack(root, name, config, async (stack: Stack) => {
+    const failure = stack.up({ onOutput: log }).then(
+      () => "succeeded",
+      (err: Error) => err.message,
+    );
+    const message = await failure;
+    for (const expected of [
+      'mail-system:domain: "not a domain" is not a valid domain name',
+      'mail-system:users[0].email: "frank@" is not a valid e-mail address',
+      "mail-system:users[1].email: the domain of \"a@elsewhere.org\" is not served",
+      "mail-system:dbAddress: 192.168.100.7 is already the address of dnsAddress",
+      "mail-system:mailAddress: 10.9.9.9 is outside the subnet 192.168.100.0/24",
+    ]) {
+      expect(message).toContain(expected);
+    }
+    const state = await stack.exportStack();
+    const resources = (state.deployment.resources ?? []) as { type: string }[];
+    expect(resources.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+});

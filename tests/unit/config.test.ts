@@ -29,6 +29,7 @@ describe("validateConfig", () => {
       dbAddress: "192.168.100.5",
       mailAddress: "192.168.100.6",
       baseImage: "debian:bookworm-slim",
+      databaseImage: expect.stringMatching(/\/files\/db$/),
       namePrefix: "mail-system-dev",
     });
     expect(config.users).toEqual([
@@ -77,6 +78,7 @@ describe("validateConfig", () => {
     [{ dnsAddress: "192.168.100.255" }, "mail-system:dnsAddress: 192.168.100.255 is the network or broadcast address"],
     [{ tlsCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" }, "mail-system:tlsPrivateKey: tlsCertificate and tlsPrivateKey go together"],
     [{ tlsCertificate: "not pem", tlsPrivateKey: "not pem" }, "mail-system:tlsCertificate: is not a PEM certificate"],
+    [{ databaseImage: "files/nowhere" }, "mail-system:databaseImage: /"],
     [{ namePrefix: "Bad Prefix!" }, 'mail-system:namePrefix: "bad prefix!" must be'],
   ])("%j is reported against its key", (change, expected) => {
     const problems = problemsWith(change);

@@ -12,6 +12,7 @@ import { sha512Crypt } from "../../components/passwordHash";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import * as sql from "../../components/render/mailSql";
 import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 import { RenderedFile } from "../../components/render/types";
 import { buildImage, runWithFiles } from "./images";
 
@@ -32,15 +33,9 @@ const MAKE_CERT = [
 // string can hold.
 const DB_PASSWORD = `#a"b'c%d\\e$f=g!{}\\`;
 
-const settings = (database: MailServerSettings["database"]): MailServerSettings => ({
-  hostname: "mail.rockylinux.me",
-  domain: "rockylinux.me",
-  listenAddress: "192.168.100.6",
-  database,
-  tls: TLS,
-});
+const settings = (database: MailServerSettings["database"]): MailServerSettings => seedMailSettings({ database, tls: TLS });
 const renderAll = (s: MailServerSettings): RenderedFile[] => [...renderPostfixFiles(s), ...renderDovecotFiles(s)];
-const SEED_DB = { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password: DB_PASSWORD };
+const SEED_DB = { ...SEED_DATABASE, password: DB_PASSWORD };
 
 async function docker(args: string[], timeout = 60_000): Promise<string> {
   const { stdout, stderr } = await run("docker", args, { timeout, maxBuffer: 16 * 1024 * 1024 });

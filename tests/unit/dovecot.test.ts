@@ -1,20 +1,9 @@
 import { MailServerSettings, renderDovecotFiles } from "../../components/render/dovecot";
-import { RenderedFile } from "../../components/render/types";
+import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
-const settings = (password = "mail.rockylinux.me", over: Partial<MailServerSettings> = {}): MailServerSettings => ({
-  hostname: "mail.rockylinux.me",
-  domain: "rockylinux.me",
-  listenAddress: "192.168.100.6",
-  database: { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password },
-  tls: { certificateFile: "/etc/ssl/mail/cert.pem", keyFile: "/etc/ssl/mail/key.pem" },
-  ...over,
-});
-
-const file = (files: RenderedFile[], path: string): RenderedFile => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`no ${path}`);
-  return f;
-};
+const settings = (password = SEED_DATABASE.password, over: Partial<MailServerSettings> = {}): MailServerSettings =>
+  seedMailSettings({ database: { ...SEED_DATABASE, password }, ...over });
+const file = fileAt;
 
 /** Top-level `key = value` settings of a Dovecot file (outside any { } section). */
 function topLevel(text: string): Map<string, string> {

@@ -1,20 +1,9 @@
 import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
-import { RenderedFile } from "../../components/render/types";
+import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
-const settings = (over: Partial<MailServerSettings> = {}, password = "mail.rockylinux.me"): MailServerSettings => ({
-  hostname: "mail.rockylinux.me",
-  domain: "rockylinux.me",
-  listenAddress: "192.168.100.6",
-  database: { host: "192.168.100.5", port: 3306, name: "mailserver", user: "mailrl", password },
-  tls: { certificateFile: "/etc/ssl/mail/cert.pem", keyFile: "/etc/ssl/mail/key.pem" },
-  ...over,
-});
-
-const file = (files: RenderedFile[], path: string): RenderedFile => {
-  const f = files.find((x) => x.path === path);
-  if (!f) throw new Error(`no ${path}`);
-  return f;
-};
+const settings = (over: Partial<MailServerSettings> = {}, password = SEED_DATABASE.password): MailServerSettings =>
+  seedMailSettings({ database: { ...SEED_DATABASE, password }, ...over });
+const file = fileAt;
 
 /** `name = value` lines of a Postfix-style file (main.cf, map files), continuation lines joined. */
 function params(text: string): Map<string, string> {

@@ -1,7 +1,7 @@
 // The mail system: reads and validates the stack configuration, then wires
 // LabNetwork -> MysqlServer -> MailServer -> BindServer, so the database
-// credentials flow into Postfix and Dovecot and the mail server's A and MX
-// records into the zone.
+// credentials flow into Postfix and Dovecot and the mail server's records (A,
+// MX, SRV, SPF, DMARC) into the zone.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BindServer } from "./components/bindServer";
@@ -9,6 +9,7 @@ import { ConfigError, readRawConfig, validateConfig } from "./components/config"
 import { LabNetwork } from "./components/labNetwork";
 import { MailCertificate } from "./components/mailCertificate";
 import { MailServer } from "./components/mailServer";
+import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { sha512Crypt } from "./components/passwordHash";
 import { DockerPlacement } from "./components/targets/docker";
@@ -65,6 +66,8 @@ const mail = new MailServer("mail", {
   database: db.connection,
   certificate: certificate.certificate,
   privateKey: certificate.privateKey,
+  spf: config.spf,
+  dmarc: config.dmarc,
 });
 
 const dns = new BindServer("dns", {
@@ -81,7 +84,15 @@ export const mailHostname = mail.hostname;
 export const zoneSerial = dns.serial;
 export const caCertificate = certificate.caCertificate;
 export const endpoints = mail.endpoints;
+/** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC). */
+export const mailDnsRecords = mail.dnsRecords;
 export const userPasswords = pulumi.secret(
   pulumi.all(users.map((u) => pulumi.all([u.email, u.password]))).apply((pairs) => Object.fromEntries(pairs)),
 );
+// What the domain's owner must still publish elsewhere: delegation, glue, PTR.
+export const manualRecords = pulumi
+  .all([dns.hostname, dns.address, mail.hostname, mail.address])
+  .apply(([nameserver, nameserverAddress, mailHostname, mailAddress]) =>
+    manualRecordsFor({ zone: config.domain, nameserver, nameserverAddress, mailHostname, mailAddress }),
+  );
 export const containers = { dns: dns.containerName, db: db.containerName, mail: mail.containerName };

@@ -46,6 +46,10 @@ export interface MailSystemConfig {
   readonly tls?: { readonly certificate: string; readonly privateKey: string };
   /** Prefix of Docker object names; defaults to "mail-system-<stack>". */
   readonly namePrefix: string;
+  /** SPF record (TXT) published at each mail domain; "" publishes none. */
+  readonly spf: string;
+  /** DMARC record (TXT) published at _dmarc.<domain> of each mail domain, {zone} replaced; "" publishes none. */
+  readonly dmarc: string;
 }
 
 /** What the stack configuration holds, before defaults and validation. */
@@ -65,6 +69,8 @@ export interface RawConfig {
   readonly tlsCertificate?: unknown;
   readonly tlsPrivateKey?: unknown;
   readonly namePrefix?: unknown;
+  readonly spf?: unknown;
+  readonly dmarc?: unknown;
 }
 
 /** The defaults declared in Pulumi.yaml's `config:` section. */
@@ -77,6 +83,11 @@ export const DEFAULTS = {
   mailAddress: "192.168.100.6",
   baseImage: "debian:bookworm-slim",
   databaseImage: "files/db",
+  // Only the mail server (the domain's MX) sends for a mail domain; anything else fails SPF.
+  spf: "v=spf1 mx -all",
+  // Failing mail goes to spam rather than being refused while a domain starts out;
+  // aggregate reports go to the zone's postmaster ({zone} is the zone's name).
+  dmarc: "v=DMARC1; p=quarantine; rua=mailto:postmaster@{zone}",
 } as const;
 
 /** The project's root directory, against which relative paths in the configuration resolve. */
@@ -339,6 +350,28 @@ export function validateConfig(
     problem("namePrefix", `"${namePrefix}" must be 1-41 characters of a-z, 0-9, _ . - (a Docker name prefix)`);
   }
 
+  // SPF and DMARC: absent means the default, "" means no record.
+  const txt = (key: "spf" | "dmarc"): string => {
+    const v = raw[key];
+    if (v === undefined || v === null) return DEFAULTS[key];
+    if (typeof v === "string") return v.trim();
+    problem(key, `must be a string, not ${JSON.stringify(v)}`);
+    return "";
+  };
+  const spf = txt("spf");
+  if (spf && !/^v=spf1( |$)/i.test(spf)) problem("spf", `"${spf}" must start with "v=spf1" (RFC 7208), or be "" for no record`);
+  else if (/[^\x20-\x7e]/.test(spf)) problem("spf", "must be printable ASCII on one line");
+  const dmarc = txt("dmarc").replaceAll("{zone}", domain);
+  if (dmarc) {
+    // RFC 7489's grammar: v=DMARC1 first, then the policy (none, quarantine or reject).
+    const tags = dmarc.split(";").map((t) => t.trim().replace(/\s*=\s*/, "="));
+    if (tags[0] !== "v=DMARC1") problem("dmarc", `"${dmarc}" must start with "v=DMARC1;" (RFC 7489), or be "" for no record`);
+    else if (!/^p=(none|quarantine|reject)$/.test(tags[1] ?? "")) {
+      problem("dmarc", `"${dmarc}" needs p=none, p=quarantine or p=reject right after v=DMARC1`);
+    }
+    else if (/[^\x20-\x7e]/.test(dmarc)) problem("dmarc", "must be printable ASCII on one line");
+  }
+
   return {
     problems,
     config: {
@@ -355,6 +388,8 @@ export function validateConfig(
       databaseImage,
       ...(certificate && privateKey ? { tls: { certificate, privateKey } } : {}),
       namePrefix,
+      spf,
+      dmarc,
     },
   };
 }
@@ -363,6 +398,7 @@ const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases"]);
 const ALL_KEYS: (keyof RawConfig)[] = [
   "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "subnet",
   "dnsAddress", "dbAddress", "mailAddress", "baseImage", "databaseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
+  "spf", "dmarc",
 ];
 
 /** Reads every key of RawConfig from the stack (lists as JSON; a malformed list is left for validation to report). */

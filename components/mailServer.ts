@@ -26,28 +26,44 @@ export interface MailServerArgs {
   readonly privateKey: pulumi.Input<string>;
   /** MX preference of the records this server publishes. Default 2 (the seed's). */
   readonly mxPreference?: number;
+  /** SPF record (TXT) to publish at each mail domain; empty or absent publishes none. */
+  readonly spf?: string;
+  /** DMARC record (TXT) to publish at _dmarc.<domain> of each mail domain; empty or absent publishes none. */
+  readonly dmarc?: string;
 }
 
 /** Where the server keeps its certificate and key. */
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
 
-/** A client-facing endpoint of the mail server. */
-export interface MailEndpoints {
-  readonly smtp: string;
-  readonly submission: string;
-  readonly smtps: string;
-  readonly imap: string;
-  readonly imaps: string;
-  readonly pop3: string;
-  readonly pop3s: string;
-}
+/** The ports the server listens on: the endpoints output and the SRV records both come from here. */
+const PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995 } as const;
+
+/** host:port of each client-facing service. */
+export type MailEndpoints = { readonly [service in keyof typeof PORTS]: string };
+
+/**
+ * RFC 6186 (and RFC 8314 for _submissions) service records, so clients
+ * configure themselves from an address. Implicit TLS gets the lower priority
+ * number, i.e. is preferred, as RFC 8314 recommends.
+ */
+const SRV: readonly { service: string; port: keyof typeof PORTS; priority: number }[] = [
+  { service: "_submissions._tcp", port: "smtps", priority: 0 },
+  { service: "_submission._tcp", port: "submission", priority: 10 },
+  { service: "_imaps._tcp", port: "imaps", priority: 0 },
+  { service: "_imap._tcp", port: "imap", priority: 10 },
+  { service: "_pop3s._tcp", port: "pop3s", priority: 0 },
+  { service: "_pop3._tcp", port: "pop3", priority: 10 },
+];
 
 export class MailServer extends pulumi.ComponentResource {
   /** The server's address. */
   readonly address: pulumi.Output<string>;
   /** Its fully qualified name, e.g. "mail.rockylinux.me". */
   readonly hostname: pulumi.Output<string>;
-  /** The records the zone must hold for this server: its A record and an MX per mail domain. */
+  /**
+   * The records the zone must hold for this server: its A record and, per mail
+   * domain, an MX, the SRV records of its services, and SPF and DMARC when set.
+   */
   readonly dnsRecords: pulumi.Output<DnsRecord[]>;
   /** host:port of each service. */
   readonly endpoints: pulumi.Output<MailEndpoints>;
@@ -86,25 +102,27 @@ export class MailServer extends pulumi.ComponentResource {
     this.hostname = pulumi.output(hostname);
     this.containerName = server.containerName;
     const preference = args.mxPreference ?? 2;
+    // Owner names relative to the zone, as DnsRecord wants them.
+    const relative = (d: string) => (d === args.zone ? "@" : d.slice(0, -(args.zone.length + 1)));
+    const under = (prefix: string, d: string) => (d === args.zone ? prefix : `${prefix}.${relative(d)}`);
     this.dnsRecords = this.address.apply((address): DnsRecord[] => [
       { name: args.hostLabel, type: "A", value: address },
-      ...args.mailDomains.map((d): DnsRecord => ({
-        name: d === args.zone ? "@" : d.slice(0, -(args.zone.length + 1)),
-        type: "MX",
-        value: `${hostname}.`,
-        priority: preference,
-      })),
+      ...args.mailDomains.flatMap((d): DnsRecord[] => [
+        { name: relative(d), type: "MX", value: `${hostname}.`, priority: preference },
+        ...SRV.map((s): DnsRecord => ({
+          name: under(s.service, d),
+          type: "SRV",
+          value: `1 ${PORTS[s.port]} ${hostname}.`,
+          priority: s.priority,
+        })),
+        ...(args.spf ? [{ name: relative(d), type: "TXT", value: args.spf } as const] : []),
+        ...(args.dmarc ? [{ name: under("_dmarc", d), type: "TXT", value: args.dmarc } as const] : []),
+      ]),
     ]);
     // Ready once the container is healthy.
-    this.endpoints = pulumi.all([this.address, server.container.id]).apply(([a]) => ({
-      smtp: `${a}:25`,
-      submission: `${a}:587`,
-      smtps: `${a}:465`,
-      imap: `${a}:143`,
-      imaps: `${a}:993`,
-      pop3: `${a}:110`,
-      pop3s: `${a}:995`,
-    }));
+    this.endpoints = pulumi.all([this.address, server.container.id]).apply(
+      ([a]) => Object.fromEntries(Object.entries(PORTS).map(([k, port]) => [k, `${a}:${port}`])) as MailEndpoints,
+    );
     this.registerOutputs({
       address: this.address,
       hostname: this.hostname,

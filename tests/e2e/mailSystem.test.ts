@@ -98,6 +98,21 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       expect(await resolver.resolveMx(zone)).toEqual([{ exchange: mailName, priority: 2 }]);
       expect(await resolver.resolveNs(zone)).toEqual([`dns.${zone}`]);
       expect((await resolver.resolveSoa(zone)).serial).toBe(out.zoneSerial.value);
+      // SPF and DMARC (the defaults) and RFC 6186 SRV records, per mail domain.
+      for (const d of [zone, mailName]) {
+        expect(await resolver.resolveTxt(d)).toEqual([["v=spf1 mx -all"]]);
+        expect(await resolver.resolveTxt(`_dmarc.${d}`)).toEqual([[`v=DMARC1; p=quarantine; rua=mailto:postmaster@${zone}`]]);
+        for (const [service, port, priority] of [["submission", 587, 10], ["imaps", 993, 0], ["imap", 143, 10], ["pop3s", 995, 0]] as const) {
+          expect(await resolver.resolveSrv(`_${service}._tcp.${d}`)).toEqual([{ name: mailName, port, priority, weight: 1 }]);
+        }
+      }
+      expect(out.manualRecords.value).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ zone: "me", name: `${zone}.`, type: "NS", value: `dns.${zone}.` }),
+          expect.objectContaining({ zone: "me", name: `dns.${zone}.`, type: "A", value: lab.dns }),
+          expect.objectContaining({ name: `6.${net.split(".").reverse().join(".")}.in-addr.arpa.`, type: "PTR", value: `${mailName}.` }),
+        ]),
+      );
 
       // No AUTH on 25, nor on 587 before STARTTLS; AUTH after STARTTLS on 587.
       const port25 = await mailClient(lab, "features", { port: 25 });

@@ -95,6 +95,43 @@ describe("the seed's lab, wired", () => {
     expect(zone).toContain("1700000000");
   });
 
+  test("the zone holds SPF, DMARC and SRV records for each mail domain, as the MailServer outputs them", async () => {
+    const zone = [...(await uploadsOf("dns")).values()].find((u) => u.content.includes("SOA"))!.content;
+    const records = await valueOf(outputs.mailDnsRecords);
+    // Zone lines with runs of blanks collapsed (the renderer aligns columns).
+    const lines = zone.split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    for (const r of records) {
+      const data = r.type === "TXT" ? `"${r.value}"` : [r.priority, r.value].filter((x) => x !== undefined).join(" ");
+      expect(lines).toContain(`${r.name} IN ${r.type} ${data}`);
+    }
+    // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services.
+    for (const owner of ["@", "mail"]) {
+      const at = (name: string) => records.filter((r) => r.name === name);
+      expect(at(owner).filter((r) => r.type === "TXT").map((r) => r.value)).toEqual(["v=spf1 mx -all"]);
+      const dmarc = owner === "@" ? "_dmarc" : `_dmarc.${owner}`;
+      expect(at(dmarc).map((r) => r.value)).toEqual(["v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux.me"]);
+      const srv = records.filter((r) => r.type === "SRV" && (owner === "@" ? r.name.split(".").length === 2 : r.name.endsWith(`.${owner}`)));
+      expect(srv.map((r) => `${r.name.split(".")[0]} ${r.priority} ${r.value}`).sort()).toEqual([
+        "_imap 10 1 143 mail.rockylinux.me.",
+        "_imaps 0 1 993 mail.rockylinux.me.",
+        "_pop3 10 1 110 mail.rockylinux.me.",
+        "_pop3s 0 1 995 mail.rockylinux.me.",
+        "_submission 10 1 587 mail.rockylinux.me.",
+        "_submissions 0 1 465 mail.rockylinux.me.",
+      ]);
+    }
+    expect(zone).toMatch(/^_submission\._tcp\s+IN\s+SRV\s+10 1 587 mail\.rockylinux\.me\.$/m);
+    expect(zone).toMatch(/^_dmarc\.mail\s+IN\s+TXT\s+"v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux\.me"$/m);
+  });
+
+  test("manualRecords lists the delegation, its glue and the mail server's PTR", async () => {
+    expect(await valueOf(outputs.manualRecords)).toEqual([
+      expect.objectContaining({ zone: "me", name: "rockylinux.me.", type: "NS", value: "dns.rockylinux.me." }),
+      expect.objectContaining({ zone: "me", name: "dns.rockylinux.me.", type: "A", value: "192.168.100.7" }),
+      expect.objectContaining({ zone: "100.168.192.in-addr.arpa", name: "6.100.168.192.in-addr.arpa.", type: "PTR", value: "mail.rockylinux.me." }),
+    ]);
+  });
+
   test("Postfix's and Dovecot's SQL files carry the MysqlServer's credentials, mode 0640", async () => {
     const mail = await uploadsOf("mail");
     const sqlFiles = [...mail.values()].filter((u) => /mysql-.*\.cf$|dovecot-sql\.conf\.ext$/.test(u.file));

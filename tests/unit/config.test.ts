@@ -48,6 +48,19 @@ describe("validateConfig", () => {
     expect(config.users[0].email).toBe("ann@example.test");
   });
 
+  test("SPF and DMARC default to the documented records, {zone} replaced; \"\" turns each off", () => {
+    expect(validateConfig(seed, "dev").config).toMatchObject({
+      spf: "v=spf1 mx -all",
+      dmarc: "v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux.me",
+    });
+    const own = validateConfig({ ...seed, spf: " v=spf1 ip4:192.0.2.1 mx ~all ", dmarc: "v=DMARC1;p=reject;rua=mailto:dmarc@{zone}" }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config).toMatchObject({ spf: "v=spf1 ip4:192.0.2.1 mx ~all", dmarc: "v=DMARC1;p=reject;rua=mailto:dmarc@rockylinux.me" });
+    const off = validateConfig({ ...seed, spf: "", dmarc: "" }, "dev");
+    expect(off.problems).toEqual([]);
+    expect(off.config).toMatchObject({ spf: "", dmarc: "" });
+  });
+
   test.each([
     [{ domain: "not a domain" }, 'mail-system:domain: "not a domain" is not a valid domain name'],
     [{ domain: undefined }, "mail-system:domain: is required"],
@@ -80,6 +93,12 @@ describe("validateConfig", () => {
     [{ tlsCertificate: "not pem", tlsPrivateKey: "not pem" }, "mail-system:tlsCertificate: is not a PEM certificate"],
     [{ databaseImage: "files/nowhere" }, "mail-system:databaseImage: /"],
     [{ namePrefix: "Bad Prefix!" }, 'mail-system:namePrefix: "bad prefix!" must be'],
+    [{ spf: "mx -all" }, 'mail-system:spf: "mx -all" must start with "v=spf1"'],
+    [{ spf: "v=spf1 mx\n-all" }, "mail-system:spf: must be printable ASCII on one line"],
+    [{ spf: ["v=spf1 -all"] }, "mail-system:spf: must be a string"],
+    [{ dmarc: "p=reject" }, 'mail-system:dmarc: "p=reject" must start with "v=DMARC1;"'],
+    [{ dmarc: "v=DMARC1; rua=mailto:a@rockylinux.me" }, "mail-system:dmarc: \"v=DMARC1; rua=mailto:a@rockylinux.me\" needs p=none, p=quarantine or p=reject"],
+    [{ dmarc: "v=DMARC1; p=maybe" }, "needs p=none"],
   ])("%j is reported against its key", (change, expected) => {
     const problems = problemsWith(change);
     expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));

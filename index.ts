@@ -1,13 +1,14 @@
 // The mail system: reads and validates the stack configuration, then wires
 // LabNetwork -> MysqlServer -> MailServer -> BindServer, so the database
 // credentials flow into Postfix and Dovecot and the mail server's records (A,
-// MX, SRV, SPF, DMARC) into the zone.
+// MX, SRV, SPF, DMARC, DKIM) into the zone.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BindServer } from "./components/bindServer";
 import { ConfigError, readRawConfig, validateConfig } from "./components/config";
 import { LabNetwork } from "./components/labNetwork";
 import { MailCertificate } from "./components/mailCertificate";
+import { MailRoundTrip } from "./components/mailRoundTrip";
 import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
@@ -63,11 +64,14 @@ const mail = new MailServer("mail", {
   zone: config.domain,
   hostLabel: config.mailHost,
   mailDomains: config.mailDomains,
+  mailboxes: config.users.map((u) => u.email),
+  purgeRemovedMailboxes: config.purgeRemovedMailboxes,
   database: db.connection,
   certificate: certificate.certificate,
   privateKey: certificate.privateKey,
   spf: config.spf,
   dmarc: config.dmarc,
+  dkimSelector: config.dkimSelector,
 });
 
 const dns = new BindServer("dns", {
@@ -78,13 +82,30 @@ const dns = new BindServer("dns", {
   records: mail.dnsRecords,
 });
 
+// The deploy succeeds only when mail works: the first user sends to
+// themselves on 587 and finds the message over IMAPS.
+const roundTrip = new MailRoundTrip(
+  "deploy-check",
+  {
+    host: mail.address,
+    servername: mail.hostname,
+    caCertificate: certificate.caCertificate,
+    user: users[0].email,
+    password: users[0].password,
+    triggers: [mail.serverId, db.serverId, users[0].passwordHash],
+  },
+  // After every row, file and record exists (a component waits for its children).
+  { dependsOn: [db, mail, dns] },
+);
+
 export const dnsServer = dns.address;
 export const mailServer = mail.address;
 export const mailHostname = mail.hostname;
 export const zoneSerial = dns.serial;
+export const deployCheck = roundTrip.result;
 export const caCertificate = certificate.caCertificate;
 export const endpoints = mail.endpoints;
-/** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC). */
+/** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC, DKIM). */
 export const mailDnsRecords = mail.dnsRecords;
 export const userPasswords = pulumi.secret(
   pulumi.all(users.map((u) => pulumi.all([u.email, u.password]))).apply((pairs) => Object.fromEntries(pairs)),

@@ -31,6 +31,8 @@ export interface MailSystemConfig {
   readonly mailDomains: readonly string[];
   readonly users: readonly MailUser[];
   readonly aliases: readonly MailAlias[];
+  /** Whether removing a user also deletes their maildir (by default it is kept). */
+  readonly purgeRemovedMailboxes: boolean;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -50,6 +52,8 @@ export interface MailSystemConfig {
   readonly spf: string;
   /** DMARC record (TXT) published at _dmarc.<domain> of each mail domain, {zone} replaced; "" publishes none. */
   readonly dmarc: string;
+  /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. */
+  readonly dkimSelector: string;
 }
 
 /** What the stack configuration holds, before defaults and validation. */
@@ -60,6 +64,7 @@ export interface RawConfig {
   readonly mailDomains?: unknown;
   readonly users?: unknown;
   readonly aliases?: unknown;
+  readonly purgeRemovedMailboxes?: unknown;
   readonly subnet?: unknown;
   readonly dnsAddress?: unknown;
   readonly dbAddress?: unknown;
@@ -71,6 +76,7 @@ export interface RawConfig {
   readonly namePrefix?: unknown;
   readonly spf?: unknown;
   readonly dmarc?: unknown;
+  readonly dkimSelector?: unknown;
 }
 
 /** The defaults declared in Pulumi.yaml's `config:` section. */
@@ -88,6 +94,8 @@ export const DEFAULTS = {
   // Failing mail goes to spam rather than being refused while a domain starts out;
   // aggregate reports go to the zone's postmaster ({zone} is the zone's name).
   dmarc: "v=DMARC1; p=quarantine; rua=mailto:postmaster@{zone}",
+  // DKIM keys are published at <dkimSelector>._domainkey.<domain>.
+  dkimSelector: "mail",
 } as const;
 
 /** The project's root directory, against which relative paths in the configuration resolve. */
@@ -324,6 +332,13 @@ export function validateConfig(
     else seen.set(value, key);
   }
 
+  const purgeRaw = raw.purgeRemovedMailboxes;
+  let purgeRemovedMailboxes = false;
+  if (purgeRaw === true || purgeRaw === "true") purgeRemovedMailboxes = true;
+  else if (purgeRaw !== undefined && purgeRaw !== null && purgeRaw !== false && purgeRaw !== "false" && purgeRaw !== "") {
+    problem("purgeRemovedMailboxes", `must be true or false, not ${JSON.stringify(purgeRaw)}`);
+  }
+
   const baseImage = str("baseImage", DEFAULTS.baseImage);
   if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(baseImage)) problem("baseImage", `"${baseImage}" is not an image reference`);
 
@@ -372,6 +387,10 @@ export function validateConfig(
     else if (/[^\x20-\x7e]/.test(dmarc)) problem("dmarc", "must be printable ASCII on one line");
   }
 
+  // The DKIM selector is one label of <selector>._domainkey.<domain>.
+  const dkimSelector = str("dkimSelector", DEFAULTS.dkimSelector).toLowerCase();
+  if (!LABEL.test(dkimSelector)) problem("dkimSelector", `"${dkimSelector}" is not a single DNS label (letters, digits, hyphens)`);
+
   return {
     problems,
     config: {
@@ -381,6 +400,7 @@ export function validateConfig(
       mailDomains,
       users,
       aliases,
+      purgeRemovedMailboxes,
       subnet: subnetText,
       gateway: typeof subnet === "string" ? "" : gatewayOf(subnet),
       ...addresses,
@@ -390,15 +410,16 @@ export function validateConfig(
       namePrefix,
       spf,
       dmarc,
+      dkimSelector,
     },
   };
 }
 
 const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases"]);
 const ALL_KEYS: (keyof RawConfig)[] = [
-  "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "subnet",
+  "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "purgeRemovedMailboxes", "subnet",
   "dnsAddress", "dbAddress", "mailAddress", "baseImage", "databaseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
-  "spf", "dmarc",
+  "spf", "dmarc", "dkimSelector",
 ];
 
 /** Reads every key of RawConfig from the stack (lists as JSON; a malformed list is left for validation to report). */

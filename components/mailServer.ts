@@ -1,12 +1,16 @@
 // MailServer: Postfix (receiving on 25, submission on 587 and 465 with SASL
 // through Dovecot) and Dovecot (IMAP/POP3, LMTP delivery into maildirs under
 // /var/mail/vhosts), configured from the database's connection output and
-// the certificate, and publishing the DNS records the zone needs for it.
+// the certificate, with OpenDKIM signing mail from logged-in users (one key
+// per mail domain, from DkimKeys), and publishing the DNS records the zone
+// needs for it, the DKIM public keys included.
 import * as pulumi from "@pulumi/pulumi";
+import { DkimKeys } from "./dkimKeys";
 import { renderDovecotFiles } from "./render/dovecot";
+import { dkimTxtValue, opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
 import { renderPostfixFiles } from "./render/postfix";
 import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
-import { DockerPlacement, DockerServer } from "./targets/docker";
+import { DockerPlacement, DockerServer, dockerExec } from "./targets/docker";
 
 export interface MailServerArgs {
   /** Where the server runs. */
@@ -24,12 +28,21 @@ export interface MailServerArgs {
   /** Certificate chain and private key (PEM) the server presents. */
   readonly certificate: pulumi.Input<string>;
   readonly privateKey: pulumi.Input<string>;
+  /** The users' addresses (their maildirs live under /var/mail/vhosts/<domain>/<local part>). */
+  readonly mailboxes?: readonly string[];
+  /**
+   * Delete a user's maildir when the user is removed. Default false: the mail
+   * is kept, and comes back if the user is added again.
+   */
+  readonly purgeRemovedMailboxes?: boolean;
   /** MX preference of the records this server publishes. Default 2 (the seed's). */
   readonly mxPreference?: number;
   /** SPF record (TXT) to publish at each mail domain; empty or absent publishes none. */
   readonly spf?: string;
   /** DMARC record (TXT) to publish at _dmarc.<domain> of each mail domain; empty or absent publishes none. */
   readonly dmarc?: string;
+  /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. Default "mail". */
+  readonly dkimSelector?: string;
 }
 
 /** Where the server keeps its certificate and key. */
@@ -62,25 +75,30 @@ export class MailServer extends pulumi.ComponentResource {
   readonly hostname: pulumi.Output<string>;
   /**
    * The records the zone must hold for this server: its A record and, per mail
-   * domain, an MX, the SRV records of its services, and SPF and DMARC when set.
+   * domain, an MX, the SRV records of its services, its DKIM public key
+   * (<selector>._domainkey TXT), and SPF and DMARC when set.
    */
   readonly dnsRecords: pulumi.Output<DnsRecord[]>;
   /** host:port of each service. */
   readonly endpoints: pulumi.Output<MailEndpoints>;
   /** The container's name. */
   readonly containerName: pulumi.Output<string>;
+  /** The container's id: changes whenever the server is replaced. */
+  readonly serverId: pulumi.Output<string>;
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:MailServer", name, {}, opts);
     const hostname = `${args.hostLabel}.${args.zone}`;
+    const dkim = new DkimKeys(`${name}-dkim`, { domains: args.mailDomains, selector: args.dkimSelector ?? "mail" }, { parent: this });
 
     const files = pulumi
-      .all([args.address, args.database, args.certificate, args.privateKey])
-      .apply(([address, database, certificate, privateKey]): RenderedFile[] => {
-        const settings = { hostname, domain: args.zone, listenAddress: address, database, tls: TLS };
+      .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
+      .apply(([address, database, certificate, privateKey, dkimKeys]): RenderedFile[] => {
+        const settings = { hostname, domain: args.zone, listenAddress: address, database, tls: TLS, milters: [opendkimMilter()] };
         return [
           ...renderPostfixFiles(settings),
           ...renderDovecotFiles(settings),
+          ...renderOpendkimFiles({ selector: dkim.selector, keys: dkimKeys }),
           { path: TLS.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
           { path: TLS.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
         ];
@@ -101,11 +119,25 @@ export class MailServer extends pulumi.ComponentResource {
     this.address = pulumi.output(args.address);
     this.hostname = pulumi.output(hostname);
     this.containerName = server.containerName;
+    this.serverId = server.container.id;
+
+    // With purging on, each mailbox is a resource whose deletion (the user's
+    // removal from the configuration) deletes the maildir. Addresses are
+    // validated to letters, digits and . _ - so the path needs no escaping.
+    if (args.purgeRemovedMailboxes) {
+      for (const email of args.mailboxes ?? []) {
+        const [local, domain] = email.split("@");
+        dockerExec(`${name}-mailbox-${email}`, server.containerName, ["sh"], {
+          apply: ":",
+          revert: `rm -rf -- '/var/mail/vhosts/${domain}/${local}'`,
+        }, { parent: this });
+      }
+    }
     const preference = args.mxPreference ?? 2;
     // Owner names relative to the zone, as DnsRecord wants them.
     const relative = (d: string) => (d === args.zone ? "@" : d.slice(0, -(args.zone.length + 1)));
     const under = (prefix: string, d: string) => (d === args.zone ? prefix : `${prefix}.${relative(d)}`);
-    this.dnsRecords = this.address.apply((address): DnsRecord[] => [
+    this.dnsRecords = pulumi.all([this.address, dkim.publicKeys]).apply(([address, publicKeys]): DnsRecord[] => [
       { name: args.hostLabel, type: "A", value: address },
       ...args.mailDomains.flatMap((d): DnsRecord[] => [
         { name: relative(d), type: "MX", value: `${hostname}.`, priority: preference },
@@ -117,6 +149,9 @@ export class MailServer extends pulumi.ComponentResource {
         })),
         ...(args.spf ? [{ name: relative(d), type: "TXT", value: args.spf } as const] : []),
         ...(args.dmarc ? [{ name: under("_dmarc", d), type: "TXT", value: args.dmarc } as const] : []),
+        ...publicKeys
+          .filter((k) => k.domain === d)
+          .map((k): DnsRecord => ({ name: under(`${dkim.selector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
       ]),
     ]);
     // Ready once the container is healthy.
@@ -129,6 +164,7 @@ export class MailServer extends pulumi.ComponentResource {
       dnsRecords: this.dnsRecords,
       endpoints: this.endpoints,
       containerName: this.containerName,
+      serverId: this.serverId,
     });
   }
 }

@@ -63,6 +63,8 @@ export class MysqlServer extends pulumi.ComponentResource {
   readonly connection: pulumi.Output<DatabaseConnection>;
   /** The container's name. */
   readonly containerName: pulumi.Output<string>;
+  /** The container's id: changes whenever the server is replaced. */
+  readonly serverId: pulumi.Output<string>;
 
   constructor(name: string, args: MysqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:MysqlServer", name, {}, opts);
@@ -149,6 +151,7 @@ export class MysqlServer extends pulumi.ComponentResource {
 
     this.address = pulumi.output(args.address);
     this.containerName = server.containerName;
+    this.serverId = server.container.id;
     this.connection = pulumi
       .all([server.container.networkDatas, appUser.user, appPassword.result, grant.id])
       .apply(([networks, user, password]) => ({
@@ -158,6 +161,11 @@ export class MysqlServer extends pulumi.ComponentResource {
         user,
         password,
       }));
-    this.registerOutputs({ address: this.address, connection: this.connection, containerName: this.containerName });
+    this.registerOutputs({
+      address: this.address,
+      connection: this.connection,
+      containerName: this.containerName,
+      serverId: this.serverId,
+    });
   }
 }

@@ -21,6 +21,12 @@ if ! command -v mariadbd >/dev/null || ! [ -x /usr/sbin/sshd ]; then
   fi
 fi
 
+# The end-to-end tests verify DKIM signatures with dkimpy and dnspython (PyPI).
+if ! python3 -c 'import dkim, dns.resolver' 2>/dev/null; then
+  echo "test: installing test dependencies (dkimpy, dnspython)"
+  python3 -m pip install --quiet dkimpy==1.1.8 dnspython==2.9.2
+fi
+
 echo "test: typecheck"
 npx tsc --noEmit -p .
 

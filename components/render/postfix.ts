@@ -22,6 +22,11 @@ export interface MailServerSettings {
   tls: { certificateFile: string; keyFile: string };
   /** Bytes, default 10240000 (the seed's value). */
   messageSizeLimit?: number;
+  /**
+   * Milters every message passes through (smtpd_milters and
+   * non_smtpd_milters), e.g. ["inet:127.0.0.1:8891"] for OpenDKIM. Default none.
+   */
+  milters?: string[];
 }
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
@@ -33,6 +38,8 @@ const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1
 const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const DB_USER = /^[A-Za-z0-9_.-]{1,80}$/;
 const PEM_PATH = /^\/[A-Za-z0-9._/-]+$/;
+// inet:host:port or unix:/path, nothing Postfix would split or expand.
+const MILTER = /^(?:inet:[A-Za-z0-9.-]+:\d{1,5}|unix:\/[A-Za-z0-9._/-]+)$/;
 
 function fail(what: string, value: unknown, why: string): never {
   throw new Error(`mail server settings: ${what} ${JSON.stringify(value)} ${why}`);
@@ -62,11 +69,13 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   for (const [what, p] of [["tls.certificateFile", s.tls.certificateFile], ["tls.keyFile", s.tls.keyFile]] as const) {
     if (!PEM_PATH.test(p) || p.split("/").includes("..")) fail(what, p, "must be an absolute path of A-Z a-z 0-9 . _ - /");
   }
+  const milters = s.milters ?? [];
+  for (const m of milters) if (!MILTER.test(m)) fail("milters", m, "must be inet:HOST:PORT or unix:/PATH");
   const messageSizeLimit = s.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT;
   if (!Number.isSafeInteger(messageSizeLimit) || messageSizeLimit < 1) {
     fail("messageSizeLimit", messageSizeLimit, "must be a positive whole number of bytes");
   }
-  return { ...s, messageSizeLimit };
+  return { ...s, messageSizeLimit, milters };
 }
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
@@ -109,6 +118,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     messageSizeLimit: s.messageSizeLimit,
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
+    milters: s.milters.join(", "),
   });
   const masterCf = renderTemplate("mail/templates/master.cf", {});
   const maps = MAPS.map(

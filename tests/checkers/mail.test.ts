@@ -4,12 +4,14 @@
 // against a throwaway MariaDB from files/db. All traffic stays on loopback
 // inside the containers' own network namespaces.
 import { execFile } from "child_process";
+import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { sha512Crypt } from "../../components/passwordHash";
 import { renderDovecotFiles } from "../../components/render/dovecot";
+import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
 import * as sql from "../../components/render/mailSql";
 import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
@@ -34,7 +36,16 @@ const MAKE_CERT = [
 const DB_PASSWORD = `#a"b'c%d\\e$f=g!{}\\`;
 
 const settings = (database: MailServerSettings["database"]): MailServerSettings => seedMailSettings({ database, tls: TLS });
-const renderAll = (s: MailServerSettings): RenderedFile[] => [...renderPostfixFiles(s), ...renderDovecotFiles(s)];
+// OpenDKIM as MailServer renders it: a key per served domain, Postfix's milter.
+const DKIM_KEYS = ["rockylinux.me", "mail.rockylinux.me"].map((domain) => ({
+  domain,
+  privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string,
+}));
+const renderAll = (s: MailServerSettings): RenderedFile[] => [
+  ...renderPostfixFiles({ ...s, milters: [opendkimMilter()] }),
+  ...renderDovecotFiles(s),
+  ...renderOpendkimFiles({ selector: "mail", keys: DKIM_KEYS }),
+];
 const SEED_DB = { ...SEED_DATABASE, password: DB_PASSWORD };
 
 async function docker(args: string[], timeout = 60_000): Promise<string> {
@@ -219,7 +230,8 @@ describe("the daemons' own checkers on the rendered files", () => {
     const p = parameters(n);
     expect(Object.fromEntries(["compatibility_level", "myhostname", "mydestination", "mynetworks", "smtpd_sasl_auth_enable",
       "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_relay_restrictions", "smtpd_tls_security_level", "virtual_transport",
-      "virtual_mailbox_domains", "disable_vrfy_command", "smtpd_helo_required", "maillog_file"].map((k) => [k, p.get(k)]))).toEqual({
+      "virtual_mailbox_domains", "disable_vrfy_command", "smtpd_helo_required", "maillog_file",
+      "smtpd_milters", "non_smtpd_milters", "milter_default_action"].map((k) => [k, p.get(k)]))).toEqual({
       compatibility_level: "3.6",
       myhostname: "mail.rockylinux.me",
       mydestination: "",
@@ -234,6 +246,9 @@ describe("the daemons' own checkers on the rendered files", () => {
       disable_vrfy_command: "yes",
       smtpd_helo_required: "yes",
       maillog_file: "/dev/stdout",
+      smtpd_milters: "inet:127.0.0.1:8891",
+      non_smtpd_milters: "$smtpd_milters",
+      milter_default_action: "accept",
     });
 
     const services = M.split("\n").filter((l) => /^\S/.test(l));
@@ -622,4 +637,20 @@ describe("a whole mail flow against a real MariaDB (files/db)", () => {
     expect(subjects).toContain("Subject: to all");
     expect(subjects).toContain("Subject: from frank");
   }, 90_000);
+
+  test("OpenDKIM signs what frank submitted after logging in, and not the mail from outside", async () => {
+    // The header blocks of leeo's two messages, each with its Subject and any DKIM-Signature.
+    const r = await mail.exec(
+      // (IMAP has moved them from new/ to cur/.) Then OpenDKIM's process and its user.
+      String.raw`for f in /var/mail/vhosts/rockylinux.me/leeo/{new,cur}/*; do echo '=== message'; sed '/^\r\?$/q' "$f"; done; ` +
+        String.raw`echo '=== processes'; for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = opendkim ] && echo "opendkim $(stat -c %U $d)"; done; true`,
+    );
+    const messages = r.output.split("=== message\n").slice(1).map((m) => m.split("=== processes")[0]);
+    const bySubject = (subject: string) => messages.find((m) => m.includes(`Subject: ${subject}`)) ?? "";
+    expect(bySubject("from frank")).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=rockylinux\.me;\s+s=mail;/m);
+    expect(bySubject("to all")).toContain("Subject: to all");
+    expect(bySubject("to all")).not.toContain("DKIM-Signature");
+    // OpenDKIM runs as its own user under the entrypoint's supervision.
+    expect(r.output).toMatch(/^opendkim opendkim$/m);
+  }, 60_000);
 });

@@ -95,3 +95,9 @@ export function changesOf(summary: Record<string, number | undefined>): Record<s
     Object.entries(summary).filter(([kind, n]) => kind !== "same" && (n ?? 0) > 0),
   ) as Record<string, number>;
 }
+
+/** Replaces the given top-level keys of the stack's configuration (a list shrinks, unlike path-style sets). */
+export async function replaceConfig(stack: Stack, config: PlainConfig): Promise<void> {
+  for (const key of Object.keys(config)) await stack.removeConfig(key);
+  await stack.setAllConfig(toPathConfig(config), true);
+}

@@ -7,53 +7,14 @@ import * as os from "os";
 import * as path from "path";
 import { Resolver } from "dns/promises";
 import { Stack } from "@pulumi/pulumi/automation";
+import { Lab, mailClient, waitForMail } from "./clients";
 import { changesOf, docker, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
 
 const root = path.join(__dirname, "..", "..");
-const client = path.join(__dirname, "mailclient.py");
 const zone = "rockylinux.me";
 const mailName = `mail.${zone}`;
-
-type ClientResult = { ok?: boolean; stage?: string; code?: number; error?: string; subjects?: string[] } & Record<
-  string,
-  unknown
->;
-
-interface Lab {
-  mail: string;
-  dns: string;
-  ca: string;
-  passwords: Record<string, string>;
-}
-
-async function mailClient(lab: Lab, action: string, opts: Record<string, string | number | boolean>, password = ""): Promise<ClientResult> {
-  const args = [client, action, "--host", lab.mail, "--ca", lab.ca, "--servername", mailName];
-  for (const [k, v] of Object.entries(opts)) {
-    if (v === true) args.push(`--${k}`);
-    else if (v !== false) args.push(`--${k}`, String(v));
-  }
-  const { execFile } = await import("child_process");
-  return new Promise((resolve, reject) => {
-    execFile("python3", args, { timeout: 60_000, env: { ...process.env, MAIL_PASSWORD: password } }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`mailclient ${action} failed: ${stderr || err.message}`));
-      else resolve(JSON.parse(stdout) as ClientResult);
-    });
-  });
-}
-
-/** Polls IMAPS until `subject` is in the user's INBOX (bounded). */
-async function waitForMail(lab: Lab, user: string, subject: string): Promise<string[]> {
-  let subjects: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const r = await mailClient(lab, "imap", { port: 993, user }, lab.passwords[user]);
-    subjects = r.subjects ?? [];
-    if (subjects.includes(subject)) return subjects;
-    await new Promise((res) => setTimeout(res, 1000));
-  }
-  throw new Error(`${subject} did not reach ${user}'s INBOX in 30 s; it has: ${JSON.stringify(subjects)}`);
-}
 
 test("pulumi up gives working, secure mail; adding a user touches only that user; destroy leaves nothing", async () => {
   const name = uniqueName("ms");
@@ -80,8 +41,9 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       const out = up.outputs;
       const caFile = path.join(caDir, "ca.pem");
       fs.writeFileSync(caFile, out.caCertificate.value as string);
-      const lab: Lab = {
+      const lab: Lab & { dns: string } = {
         mail: out.mailServer.value as string,
+        servername: mailName,
         dns: out.dnsServer.value as string,
         ca: caFile,
         passwords: out.userPasswords.value as Record<string, string>,
@@ -134,6 +96,32 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       await waitForMail(lab, leeo, hello);
       const pop = await mailClient(lab, "pop3", { port: 995, user: leeo }, lab.passwords[leeo]);
       expect(pop.subjects).toContain(hello);
+
+      // DKIM: each mail domain's key is in the lab's DNS, as MailServer published it...
+      const published = out.mailDnsRecords.value as { name: string; type: string; value: string }[];
+      for (const d of [zone, mailName]) {
+        const txt = (await resolver.resolveTxt(`mail._domainkey.${d}`)).map((strings) => strings.join(""));
+        expect(txt).toEqual([expect.stringMatching(/^v=DKIM1; k=rsa; p=[A-Za-z0-9+/]{300,}={0,2}$/)]);
+        const owner = d === zone ? "mail._domainkey" : `mail._domainkey.${d.slice(0, -(zone.length + 1))}`;
+        expect(published).toContainEqual({ name: owner, type: "TXT", value: txt[0] });
+      }
+      // ...and frank's message, as leeo received it, carries a signature that
+      // dkimpy verifies with the key fetched from that DNS server.
+      const dkim = await mailClient(lab, "dkim-verify", { port: 993, user: leeo, subject: hello, dns: lab.dns }, lab.passwords[leeo]);
+      expect(dkim).toMatchObject({ ok: true, signatures: 1, domain: mailName, selector: "mail", error: null });
+      expect(dkim.queried).toEqual([`mail._domainkey.${mailName}`]);
+      expect(dkim.verified).toBe(true);
+      // Mail from outside (port 25, no login) is delivered unsigned.
+      const inbound = `inbound ${name}`;
+      expect(
+        await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: leeo, subject: inbound, body: "x" }),
+      ).toEqual({ ok: true, refused: {} });
+      await waitForMail(lab, leeo, inbound);
+      expect(await mailClient(lab, "dkim-verify", { port: 993, user: leeo, subject: inbound, dns: lab.dns }, lab.passwords[leeo])).toMatchObject({
+        ok: true,
+        signatures: 0,
+        verified: false,
+      });
 
       // The alias fans out to both users (submitted over implicit TLS on 465).
       const fanout = `to all ${name}`;

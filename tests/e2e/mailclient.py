@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Real mail clients (Python's smtplib, imaplib, poplib) for the end-to-end tests.
 
+dkim-verify checks a received message's DKIM-Signature with dkimpy (an
+implementation independent of OpenDKIM), fetching the key with dnspython
+from the DNS server given by --dns (the lab's own), not the host's resolver.
+
 Each action prints one JSON object on stdout. Passwords come from the
 MAIL_PASSWORD environment variable, never from the command line. TLS is
 verified against --ca with --servername as the expected host name.
@@ -123,6 +127,58 @@ def act_imap(args):
     return {"ok": True, "subjects": subjects}
 
 
+def act_dkim_verify(args):
+    """Fetches the newest INBOX message with --subject over IMAPS and verifies its DKIM-Signature."""
+    import dkim  # dkimpy; imported here so the other actions need only the standard library
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [args.dns]
+    queried = []
+
+    def dnsfunc(name, timeout=5):
+        qname = name.decode() if isinstance(name, bytes) else name
+        queried.append(qname.rstrip("."))
+        try:
+            answer = resolver.resolve(qname, "TXT", lifetime=timeout)
+        except Exception:  # NXDOMAIN, timeout...: dkimpy treats None as no key
+            return None
+        return b"".join(b"".join(r.strings) for r in answer)
+
+    m = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
+    try:
+        m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
+    except imaplib.IMAP4.error as e:
+        return {"ok": False, "stage": "auth", "error": str(e)}
+    m.select("INBOX", readonly=True)
+    _, data = m.search(None, "SUBJECT", '"%s"' % args.subject.replace('"', ""))
+    nums = data[0].split()
+    if not nums:
+        m.logout()
+        return {"ok": False, "stage": "fetch", "error": "no message with that subject"}
+    _, parts = m.fetch(nums[-1], "(BODY.PEEK[])")
+    m.logout()
+    raw = parts[0][1]
+    header = email.message_from_bytes(raw)
+    signatures = header.get_all("DKIM-Signature") or []
+    d = dkim.DKIM(raw)
+    try:
+        verified = bool(d.verify(dnsfunc=dnsfunc))
+        error = None
+    except dkim.DKIMException as e:
+        verified, error = False, str(e)
+    text = lambda v: v.decode() if isinstance(v, bytes) else v
+    return {
+        "ok": True,
+        "verified": verified,
+        "signatures": len(signatures),
+        "domain": text(d.domain),
+        "selector": text(d.selector),
+        "queried": queried,
+        "error": error,
+    }
+
+
 def act_pop3(args):
     """Subjects in the mailbox over POP3S (995)."""
     p = poplib.POP3_SSL(args.host, args.port, context=tls_context(args), timeout=TIMEOUT)
@@ -143,7 +199,7 @@ def act_pop3(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3"])
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -154,8 +210,10 @@ def main():
     ap.add_argument("--to", default="")
     ap.add_argument("--subject", default="")
     ap.add_argument("--body", default="")
+    ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")
     args = ap.parse_args()
-    result = {"features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3}[args.action](args)
+    actions = {"features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify}
+    result = actions[args.action](args)
     json.dump(result, sys.stdout)
 
 

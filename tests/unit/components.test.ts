@@ -1,5 +1,6 @@
 // The components' wiring, with Pulumi's mocks: what one component outputs is
 // what the next one renders into its files.
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 interface Created {
@@ -10,6 +11,17 @@ interface Created {
 const created: Created[] = [];
 
 const CERT = { ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n" };
+
+// The DKIM keys DkimKeys' openssl commands would print: a real RSA key per domain.
+const DKIM_KEYS = new Map<string, string>();
+function dkimKeyFor(commandName: string): string {
+  let pem = DKIM_KEYS.get(commandName);
+  if (!pem) {
+    pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+    DKIM_KEYS.set(commandName, pem.trimEnd());
+  }
+  return DKIM_KEYS.get(commandName)!;
+}
 
 // What the providers would answer: the container's address on its network,
 // an image digest, generated passwords, the commands' output.
@@ -35,7 +47,13 @@ pulumi.runtime.setMocks(
           state.result = "SaltSaltSaltSalt";
           break;
         case "command:local:Command":
-          state.stdout = args.name.endsWith("-serial") ? "1700000000" : args.name.endsWith("-issue") ? JSON.stringify(CERT) : "";
+          state.stdout = args.name.endsWith("-serial")
+            ? "1700000000"
+            : args.name.endsWith("-issue")
+              ? JSON.stringify(CERT)
+              : args.name.startsWith("mail-dkim-")
+                ? dkimKeyFor(args.name)
+                : "";
           break;
       }
       return { id: `${args.name}-id`, state };
@@ -100,7 +118,8 @@ describe("the seed's lab, wired", () => {
     const records = await valueOf(outputs.mailDnsRecords);
     // Zone lines with runs of blanks collapsed (the renderer aligns columns).
     const lines = zone.split("\n").map((l) => l.trim().split(/\s+/).join(" "));
-    for (const r of records) {
+    // (TXT values longer than 255 bytes are split; the DKIM test below joins them.)
+    for (const r of records.filter((x) => x.type !== "TXT" || Buffer.byteLength(x.value) <= 255)) {
       const data = r.type === "TXT" ? `"${r.value}"` : [r.priority, r.value].filter((x) => x !== undefined).join(" ");
       expect(lines).toContain(`${r.name} IN ${r.type} ${data}`);
     }
@@ -122,6 +141,43 @@ describe("the seed's lab, wired", () => {
     }
     expect(zone).toMatch(/^_submission\._tcp\s+IN\s+SRV\s+10 1 587 mail\.rockylinux\.me\.$/m);
     expect(zone).toMatch(/^_dmarc\.mail\s+IN\s+TXT\s+"v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux\.me"$/m);
+  });
+
+  test("the zone publishes, per mail domain, the DKIM public key of the private key uploaded to the mail container", async () => {
+    const zone = [...(await uploadsOf("dns")).values()].find((u) => u.content.includes("SOA"))!.content;
+    const mail = await uploadsOf("mail");
+    const records = await valueOf(outputs.mailDnsRecords);
+    /** The TXT strings of an owner in the zone file, joined back (one line, or several in parentheses). */
+    const txtAt = (owner: string): string[] => {
+      const re = new RegExp(`^${owner.replace(/\./g, "\\.")}\\s+IN\\s+TXT\\s+(\\([^)]*\\)|"[^\\n]*")`, "gm");
+      return [...zone.matchAll(re)].map((m) => {
+        const strings = [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]);
+        for (const x of strings) expect(Buffer.byteLength(x)).toBeLessThanOrEqual(255);
+        return strings.join("");
+      });
+    };
+    for (const [domain, owner] of [["rockylinux.me", "mail._domainkey"], ["mail.rockylinux.me", "mail._domainkey.mail"]]) {
+      const key = mail.get(`/etc/opendkim/keys/${domain}/mail.private`);
+      expect(key).toMatchObject({ owner: "opendkim", group: "opendkim", permissions: "0600" });
+      expect(createPrivateKey(key!.content).asymmetricKeyDetails?.modulusLength).toBe(2048);
+      const p = createPublicKey(key!.content).export({ type: "spki", format: "der" }).toString("base64");
+      const value = `v=DKIM1; k=rsa; p=${p}`;
+      expect(records).toContainEqual({ name: owner, type: "TXT", value });
+      expect(txtAt(owner)).toEqual([value]);
+      expect(mail.get("/etc/opendkim/KeyTable")!.content).toContain(
+        `${owner.split(".").slice(0, 2).join(".")}.${domain} ${domain}:mail:/etc/opendkim/keys/${domain}/mail.private`,
+      );
+      expect(mail.get("/etc/opendkim/SigningTable")!.content).toMatch(new RegExp(`^\\*@${domain.replace(/\./g, "\\.")} mail\\._domainkey\\.`, "m"));
+    }
+    // Two domains, two different keys; Postfix passes mail through OpenDKIM.
+    expect(new Set(DKIM_KEYS.values()).size).toBe(2);
+    expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891$/m);
+    expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^milter_default_action = accept$/m);
+    // The public records are not secret; the keys are.
+    expect(await (outputs.mailDnsRecords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);
+    const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
+    const uploads = (await container.inputs.uploads) as Record<string, unknown>;
+    expect(uploads[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
   });
 
   test("manualRecords lists the delegation, its glue and the mail server's PTR", async () => {
@@ -182,7 +238,7 @@ describe("the seed's lab, wired", () => {
 
   test("components use the project's type tokens", () => {
     const types = created.map((r) => r.type);
-    for (const t of ["LabNetwork", "MysqlServer", "MailServer", "BindServer", "MailCertificate"]) {
+    for (const t of ["LabNetwork", "MysqlServer", "MailServer", "BindServer", "MailCertificate", "DkimKeys"]) {
       expect(types).toContain(`mail-system:index:${t}`);
     }
   });

@@ -48,6 +48,23 @@ describe("validateConfig", () => {
     expect(config.users[0].email).toBe("ann@example.test");
   });
 
+  test("the DKIM selector defaults to \"mail\" and may be any single DNS label", () => {
+    expect(validateConfig(seed, "dev").config.dkimSelector).toBe("mail");
+    const own = validateConfig({ ...seed, dkimSelector: " Sel-2026 " }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.dkimSelector).toBe("sel-2026");
+  });
+
+  test.each([
+    [{ dkimSelector: "a.b" }, 'mail-system:dkimSelector: "a.b" is not a single DNS label'],
+    [{ dkimSelector: "_mail" }, 'mail-system:dkimSelector: "_mail" is not a single DNS label'],
+    [{ dkimSelector: "-x" }, 'mail-system:dkimSelector: "-x" is not a single DNS label'],
+    [{ dkimSelector: "x".repeat(64) }, "mail-system:dkimSelector: "],
+    [{ dkimSelector: 7 }, "mail-system:dkimSelector: must be a string"],
+  ])("DKIM selector %j is reported against its key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
   test("SPF and DMARC default to the documented records, {zone} replaced; \"\" turns each off", () => {
     expect(validateConfig(seed, "dev").config).toMatchObject({
       spf: "v=spf1 mx -all",
@@ -92,6 +109,7 @@ describe("validateConfig", () => {
     [{ tlsCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" }, "mail-system:tlsPrivateKey: tlsCertificate and tlsPrivateKey go together"],
     [{ tlsCertificate: "not pem", tlsPrivateKey: "not pem" }, "mail-system:tlsCertificate: is not a PEM certificate"],
     [{ databaseImage: "files/nowhere" }, "mail-system:databaseImage: /"],
+    [{ purgeRemovedMailboxes: "sometimes" }, 'mail-system:purgeRemovedMailboxes: must be true or false, not "sometimes"'],
     [{ namePrefix: "Bad Prefix!" }, 'mail-system:namePrefix: "bad prefix!" must be'],
     [{ spf: "mx -all" }, 'mail-system:spf: "mx -all" must start with "v=spf1"'],
     [{ spf: "v=spf1 mx\n-all" }, "mail-system:spf: must be printable ASCII on one line"],

@@ -143,6 +143,15 @@ describe("renderPostfixFiles", () => {
     }
   });
 
+  test("milters: none by default; given, every message passes through them and mail flows if they fail", () => {
+    const none = params(file(renderPostfixFiles(settings({})), "/etc/postfix/main.cf").content);
+    expect(none.get("smtpd_milters")).toBe("");
+    const p = params(file(renderPostfixFiles(settings({ milters: ["inet:127.0.0.1:8891"] })), "/etc/postfix/main.cf").content);
+    expect(p.get("smtpd_milters")).toBe("inet:127.0.0.1:8891");
+    expect(p.get("non_smtpd_milters")).toBe("$smtpd_milters");
+    expect(p.get("milter_default_action")).toBe("accept");
+  });
+
   test("messageSizeLimit is honoured", () => {
     const p = params(file(renderPostfixFiles(settings({ messageSizeLimit: 52428800 })), "/etc/postfix/main.cf").content);
     expect(p.get("message_size_limit")).toBe("52428800");
@@ -167,6 +176,8 @@ describe("renderPostfixFiles", () => {
     ["a key path with ..", settings({ tls: { certificateFile: "/c.pem", keyFile: "/etc/../k.pem" } }), /tls.keyFile/],
     ["a fractional size limit", settings({ messageSizeLimit: 1.5 }), /messageSizeLimit/],
     ["a zero size limit", settings({ messageSizeLimit: 0 }), /messageSizeLimit/],
+    ["a milter with a second entry", settings({ milters: ["inet:127.0.0.1:8891, inet:evil:1"] }), /milters/],
+    ["a milter that is no socket", settings({ milters: ["$foo"] }), /milters/],
   ])("throws on %s", (_, s, message) => {
     expect(() => renderPostfixFiles(s)).toThrow(message);
   });

@@ -1,0 +1,115 @@
+// OpenDKIM's configuration as a pure function of plain settings:
+// opendkim.conf, KeyTable, SigningTable, TrustedHosts and one private key
+// per mail domain. Templates live in files/mail/templates. OpenDKIM runs as
+// a milter on 127.0.0.1 that Postfix calls for every message; it signs mail
+// from logged-in users and from this host itself, and nothing else.
+import { createPublicKey } from "crypto";
+import { renderTemplate } from "./template";
+import { RenderedFile } from "./types";
+
+/** One mail domain's signing key. */
+export interface DkimDomainKey {
+  /** The mail domain, e.g. "rockylinux.me". */
+  domain: string;
+  /** The private key (PEM, PKCS#8 or PKCS#1). */
+  privateKey: string;
+}
+
+export interface OpendkimSettings {
+  /** Selector of every key: the record is <selector>._domainkey.<domain>. */
+  selector: string;
+  keys: DkimDomainKey[];
+  /** TCP port on 127.0.0.1 where OpenDKIM listens; default 8891. */
+  port?: number;
+}
+
+export const OPENDKIM_DEFAULT_PORT = 8891;
+
+/** Where the rendered files go. */
+export const OPENDKIM_PATHS = {
+  conf: "/etc/opendkim.conf",
+  keyTable: "/etc/opendkim/KeyTable",
+  signingTable: "/etc/opendkim/SigningTable",
+  trustedHosts: "/etc/opendkim/TrustedHosts",
+  keyDir: "/etc/opendkim/keys",
+} as const;
+
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+function fail(message: string): never {
+  throw new Error(`opendkim settings: ${message}`);
+}
+
+/** True for a selector usable as one DNS label (lower-case letters, digits, hyphens). */
+export function isDkimSelector(selector: string): boolean {
+  return LABEL.test(selector);
+}
+
+/** The milter address Postfix uses for OpenDKIM (main.cf smtpd_milters). */
+export function opendkimMilter(port = OPENDKIM_DEFAULT_PORT): string {
+  return `inet:127.0.0.1:${port}`;
+}
+
+/** Path of a domain's private key on the server. */
+export function dkimKeyPath(domain: string, selector: string): string {
+  return `${OPENDKIM_PATHS.keyDir}/${domain}/${selector}.private`;
+}
+
+/** The public key (SubjectPublicKeyInfo, DER, base64) of a private key in PEM. */
+export function dkimPublicKey(privateKeyPem: string): string {
+  return createPublicKey(privateKeyPem).export({ type: "spki", format: "der" }).toString("base64");
+}
+
+/** The TXT value of <selector>._domainkey.<domain> for a public key (SPKI DER, base64). */
+export function dkimTxtValue(publicKeyDerBase64: string): string {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(publicKeyDerBase64)) fail("the public key must be base64 (SPKI DER)");
+  return `v=DKIM1; k=rsa; p=${publicKeyDerBase64}`;
+}
+
+/** opendkim.conf, its three tables and each domain's private key (opendkim, 0600, secret). */
+export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] {
+  const { selector, keys } = settings;
+  const port = settings.port ?? OPENDKIM_DEFAULT_PORT;
+  if (!isDkimSelector(selector)) fail(`selector ${JSON.stringify(selector)} is not a DNS label (a-z, 0-9, '-')`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`port ${JSON.stringify(port)} is not a TCP port`);
+  if (keys.length === 0) fail("no mail domain to sign for");
+  const seen = new Set<string>();
+  for (const k of keys) {
+    if (!DOMAIN.test(k.domain)) fail(`domain ${JSON.stringify(k.domain)} is not a lower-case DNS name`);
+    if (seen.has(k.domain)) fail(`domain ${k.domain} is listed twice`);
+    seen.add(k.domain);
+    if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(k.privateKey)) fail(`the key of ${k.domain} is not a PEM private key`);
+    const type = createPublicKey(k.privateKey).asymmetricKeyType;
+    if (type !== "rsa") fail(`the key of ${k.domain} is ${type}, not RSA`);
+  }
+  // Longest domain first: a more specific domain never falls to a shorter one.
+  const ordered = [...keys].sort((a, b) => b.domain.length - a.domain.length || a.domain.localeCompare(b.domain));
+  const keyName = (d: string) => `${selector}._domainkey.${d}`;
+  const table = (file: string, lines: string[]) => renderTemplate(`mail/templates/${file}`, { entries: lines.join("\n") });
+  const root = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: "root", mode: "0644" });
+  return [
+    root(
+      OPENDKIM_PATHS.conf,
+      renderTemplate("mail/templates/opendkim.conf", {
+        port,
+        keyTable: OPENDKIM_PATHS.keyTable,
+        signingTable: OPENDKIM_PATHS.signingTable,
+        trustedHosts: OPENDKIM_PATHS.trustedHosts,
+      }),
+    ),
+    root(OPENDKIM_PATHS.keyTable, table("opendkim-KeyTable", ordered.map((k) => `${keyName(k.domain)} ${k.domain}:${selector}:${dkimKeyPath(k.domain, selector)}`))),
+    root(OPENDKIM_PATHS.signingTable, table("opendkim-SigningTable", ordered.map((k) => `*@${k.domain} ${keyName(k.domain)}`))),
+    root(OPENDKIM_PATHS.trustedHosts, table("opendkim-TrustedHosts", ["127.0.0.1", "::1", "localhost"])),
+    ...ordered.map(
+      (k): RenderedFile => ({
+        path: dkimKeyPath(k.domain, selector),
+        content: k.privateKey.endsWith("\n") ? k.privateKey : `${k.privateKey}\n`,
+        owner: "opendkim",
+        group: "opendkim",
+        mode: "0600",
+        secret: true,
+      }),
+    ),
+  ];
+}

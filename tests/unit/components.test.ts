@@ -2,13 +2,7 @@
 // what the next one renders into its files.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-
-interface Created {
-  type: string;
-  name: string;
-  inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-const created: Created[] = [];
+import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 const CERT = { ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n" };
 
@@ -25,47 +19,35 @@ function dkimKeyFor(commandName: string): string {
 
 // What the providers would answer: the container's address on its network,
 // an image digest, generated passwords, the commands' output.
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state: Record<string, unknown> = { ...args.inputs };
-      switch (args.type) {
-        case "docker:index/container:Container":
-          state.networkDatas = (args.inputs.networksAdvanced ?? []).map((n: { name: string; ipv4Address: string }) => ({
-            networkName: n.name,
-            ipAddress: n.ipv4Address,
-          }));
-          break;
-        case "docker:index/image:Image":
-          state.repoDigest = `sha256:${"0".repeat(64)}`;
-          break;
-        case "random:index/randomPassword:RandomPassword":
-          state.result = `pw-${args.name}`;
-          break;
-        case "random:index/randomString:RandomString":
-          state.result = "SaltSaltSaltSalt";
-          break;
-        case "command:local:Command":
-          state.stdout = args.name.endsWith("-serial")
-            ? "1700000000"
-            : args.name.endsWith("-issue")
-              ? JSON.stringify(CERT)
-              : args.name.startsWith("mail-dkim-")
-                ? dkimKeyFor(args.name)
-                : "";
-          break;
-      }
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  "mail-system",
-  "unit",
-  true,
-);
-
-const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+const created = mockResources((args) => {
+  switch (args.type) {
+    case "docker:index/container:Container":
+      return {
+        networkDatas: (args.inputs.networksAdvanced ?? []).map((n: { name: string; ipv4Address: string }) => ({
+          networkName: n.name,
+          ipAddress: n.ipv4Address,
+        })),
+      };
+    case "docker:index/image:Image":
+      return { repoDigest: `sha256:${"0".repeat(64)}` };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `pw-${args.name}` };
+    case "random:index/randomString:RandomString":
+      return { result: "SaltSaltSaltSalt" };
+    case "command:local:Command":
+      return {
+        stdout: args.name.endsWith("-serial")
+          ? "1700000000"
+          : args.name.endsWith("-issue")
+            ? JSON.stringify(CERT)
+            : args.name.startsWith("mail-dkim-")
+              ? dkimKeyFor(args.name)
+              : "",
+      };
+    default:
+      return {};
+  }
+});
 
 type Upload = { file: string; content: string; owner: string; group: string; permissions: string };
 async function uploadsOf(containerName: string): Promise<Map<string, Upload>> {
@@ -232,8 +214,7 @@ describe("the seed's lab, wired", () => {
     const passwords = (await valueOf(outputs.userPasswords)) as Record<string, string>;
     expect(passwords["leeo@mail.rockylinux.me"]).toBe("twotestandtwo");
     expect(passwords["frank@mail.rockylinux.me"]).toBe("pw-password-frank@mail.rockylinux.me");
-    // Output.isSecret is the SDK's (untyped) promise of the secret flag.
-    expect(await (outputs.userPasswords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
+    expect(await isSecret(outputs.userPasswords)).toBe(true);
   });
 
   test("components use the project's type tokens", () => {

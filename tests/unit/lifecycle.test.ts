@@ -1,31 +1,18 @@
 // Mailbox purging and the deploy's round-trip check, with Pulumi's mocks.
 import { generateKeyPairSync } from "crypto";
-import * as pulumi from "@pulumi/pulumi";
+import { mockResources, valueOf } from "../fixtures/mocks";
 
 // A real key for the DKIM key commands, whose public half the program derives.
 const DKIM_PEM = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 
-const created: { type: string; name: string; inputs: Record<string, any> }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "docker:index/container:Container") {
-        state.networkDatas = [{ ipAddress: args.inputs.networksAdvanced[0].ipv4Address }];
-      }
-      if (args.type === "command:local:Command") state.stdout = "checked";
-      if (args.type === "command:local:Command" && args.name.includes("-dkim-")) state.stdout = DKIM_PEM;
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  "mail-system",
-  "unit",
-  true,
-);
+const created = mockResources((args) => {
+  if (args.type === "docker:index/container:Container") {
+    return { networkDatas: [{ ipAddress: args.inputs.networksAdvanced[0].ipv4Address }] };
+  }
+  if (args.type === "command:local:Command") return { stdout: args.name.includes("-dkim-") ? DKIM_PEM : "checked" };
+  return {};
+});
 
-const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
 const placement = { network: "net", namePrefix: "t", baseImage: "debian:bookworm-slim" };
 const mailArgs = {
   placement,

@@ -1,27 +1,12 @@
 // MailCertificate: your own certificate is used as given (no CA is made);
 // otherwise one command issues a CA and certificate once, kept in state.
-import * as pulumi from "@pulumi/pulumi";
+import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
-const created: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-pulumi.runtime.setMocks(
-  {
-    newResource(args) {
-      created.push({ type: args.type, name: args.name, inputs: args.inputs });
-      const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "command:local:Command") {
-        state.stdout = JSON.stringify({ ca: "CA-PEM\n", certificate: "LEAF-PEM\n", key: "KEY-PEM\n" });
-      }
-      return { id: `${args.name}-id`, state };
-    },
-    call: (args) => args.inputs,
-  },
-  "mail-system",
-  "unit",
-  true,
+const created = mockResources((args) =>
+  args.type === "command:local:Command"
+    ? { stdout: JSON.stringify({ ca: "CA-PEM\n", certificate: "LEAF-PEM\n", key: "KEY-PEM\n" }) }
+    : {},
 );
-
-const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
-const isSecret = (o: pulumi.Output<unknown>): Promise<boolean> => (o as unknown as { isSecret: Promise<boolean> }).isSecret;
 
 test("your own certificate and key are used as given, the key stays secret, and no CA is made", async () => {
   const { MailCertificate } = await import("../../components/mailCertificate");

@@ -1,11 +1,12 @@
-// The mail system: reads and validates the stack configuration, then wires
-// LabNetwork -> MysqlServer -> MailServer -> BindServer, so the database
-// credentials flow into Postfix and Dovecot and the mail server's records (A,
-// MX, SRV, SPF, DMARC, DKIM) into the zone.
+// The mail system: reads and validates the stack configuration, picks where
+// the servers go (containers on a lab network, or hosts over SSH), then wires
+// MysqlServer -> MailServer -> BindServer, so the database credentials flow
+// into Postfix and Dovecot and the mail server's records (A, MX, SRV, SPF,
+// DMARC, DKIM) into the zone. The components are the same for both targets.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BindServer } from "./components/bindServer";
-import { ConfigError, readRawConfig, validateConfig } from "./components/config";
+import { ConfigError, ROLES, readRawConfig, validateConfig } from "./components/config";
 import { LabNetwork } from "./components/labNetwork";
 import { MailCertificate } from "./components/mailCertificate";
 import { MailRoundTrip } from "./components/mailRoundTrip";
@@ -13,22 +14,33 @@ import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { sha512Crypt } from "./components/passwordHash";
-import { DockerPlacement } from "./components/targets/docker";
+import { DockerTarget } from "./components/targets/docker";
+import { ServerTarget } from "./components/targets/server";
+import { SshTarget } from "./components/targets/ssh";
 
 const { config, problems } = validateConfig(readRawConfig(new pulumi.Config()), pulumi.getStack());
 if (problems.length > 0) throw new ConfigError(problems);
 
-const network = new LabNetwork("lab", {
-  name: `${config.namePrefix}-net`,
-  subnet: config.subnet,
-  gateway: config.gateway,
-});
-const placement: DockerPlacement = {
-  network: network.name,
-  namePrefix: config.namePrefix,
-  baseImage: config.baseImage,
-  dnsServers: [config.dnsAddress],
-};
+function dockerTarget(): ServerTarget {
+  const network = new LabNetwork("lab", { name: `${config.namePrefix}-net`, subnet: config.subnet, gateway: config.gateway });
+  return new DockerTarget({
+    network: network.name,
+    gateway: config.gateway,
+    namePrefix: config.namePrefix,
+    baseImage: config.baseImage,
+    dnsServers: [config.dnsAddress],
+    imageContexts: { db: config.databaseImage },
+  });
+}
+
+function sshTarget(): ServerTarget {
+  const hosts = config.hosts!;
+  return new SshTarget(
+    Object.fromEntries(ROLES.map((role) => [role, { ...hosts[role], privateKey: pulumi.secret(hosts[role].privateKey) }])),
+  );
+}
+
+const target = config.target === "ssh" ? sshTarget() : dockerTarget();
 
 // Each user's password: from config (secret) or generated; its hash uses a
 // salt kept in state, so it is the same on every run.
@@ -42,10 +54,8 @@ const users = config.users.map((u) => {
 });
 
 const db = new MysqlServer("db", {
-  placement,
+  target,
   address: config.dbAddress,
-  adminHost: config.gateway,
-  imageContext: config.databaseImage,
   clientHost: config.mailAddress,
   domains: config.mailDomains,
   users,
@@ -59,13 +69,14 @@ const certificate = new MailCertificate("mail-tls", {
 });
 
 const mail = new MailServer("mail", {
-  placement,
+  target,
   address: config.mailAddress,
   zone: config.domain,
   hostLabel: config.mailHost,
   mailDomains: config.mailDomains,
   mailboxes: config.users.map((u) => u.email),
   purgeRemovedMailboxes: config.purgeRemovedMailboxes,
+  purgeMailOnDestroy: config.purgeMailOnDestroy,
   database: db.connection,
   certificate: certificate.certificate,
   privateKey: certificate.privateKey,
@@ -75,7 +86,7 @@ const mail = new MailServer("mail", {
 });
 
 const dns = new BindServer("dns", {
-  placement,
+  target,
   address: config.dnsAddress,
   zone: config.domain,
   hostLabel: config.dnsHost,
@@ -116,4 +127,5 @@ export const manualRecords = pulumi
   .apply(([nameserver, nameserverAddress, mailHostname, mailAddress]) =>
     manualRecordsFor({ zone: config.domain, nameserver, nameserverAddress, mailHostname, mailAddress }),
   );
-export const containers = { dns: dns.containerName, db: db.containerName, mail: mail.containerName };
+/** Where each server is: its container's name (docker) or user@host (ssh). */
+export const servers = { dns: dns.location, db: db.location, mail: mail.location };

@@ -4,14 +4,15 @@
 // content changes and stays put otherwise.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
+import { PACKAGES } from "./packages";
+import { bindPaths, renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
 import { DnsRecord } from "./render/types";
-import { DockerPlacement, DockerServer } from "./targets/docker";
+import { OsFamily, PerFamily, ServerSpec, ServerTarget } from "./targets/server";
 
 export interface BindServerArgs {
-  /** Where the server runs. */
-  readonly placement: DockerPlacement;
-  /** The server's address on the lab network. */
+  /** Where the server runs: a container or a host over SSH. */
+  readonly target: ServerTarget;
+  /** The server's address: named listens there (and on 127.0.0.1). */
   readonly address: pulumi.Input<string>;
   /** The zone it serves, e.g. "rockylinux.me". */
   readonly zone: string;
@@ -28,8 +29,8 @@ export class BindServer extends pulumi.ComponentResource {
   readonly hostname: pulumi.Output<string>;
   /** The zone's current SOA serial. */
   readonly serial: pulumi.Output<number>;
-  /** The container's name. */
-  readonly containerName: pulumi.Output<string>;
+  /** Where the server is: its container's name, or user@host. */
+  readonly location: pulumi.Output<string>;
 
   constructor(name: string, args: BindServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:BindServer", name, {}, opts);
@@ -53,29 +54,37 @@ export class BindServer extends pulumi.ComponentResource {
     );
     this.serial = serialClock.stdout.apply((s) => Number(s.trim()));
 
-    const files = pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
-      renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }] }),
-    );
-    const server = new DockerServer(
-      name,
-      {
-        role: "dns",
-        files,
-        env: [`DNS_ZONES=${args.zone}`],
-        healthcheck: ["/usr/local/sbin/dns-healthcheck"],
-      },
-      { ...args.placement, address: args.address },
-      this,
-    );
+    // Each family has its own layout (paths, accounts, modes).
+    const perFamily = <T>(f: (family: OsFamily) => T): PerFamily<T> => ({ debian: f("debian"), rhel: f("rhel") });
+    const spec: ServerSpec = {
+      role: "dns",
+      packages: PACKAGES.dns,
+      files: (family) =>
+        pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
+          renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }], layout: family }),
+        ),
+      services: [
+        {
+          id: "named",
+          unit: perFamily((f) => bindPaths(f).service),
+          reads: (path) => !path.startsWith("/usr/local/"),
+          // A new zone serial is picked up without dropping a query.
+          onChange: "reload",
+          check: perFamily((f) => `${bindPaths(f).checkconf} -z ${bindPaths(f).namedConf} >/dev/null`),
+        },
+      ],
+      healthEnv: perFamily((f) => ({ DNS_ZONES: args.zone, NAMED_CONF: bindPaths(f).namedConf })),
+    };
+    const server = args.target.place(name, spec, args.address, this);
 
     this.address = pulumi.output(args.address);
     this.hostname = pulumi.output(hostname);
-    this.containerName = server.containerName;
+    this.location = server.location;
     this.registerOutputs({
       address: this.address,
       hostname: this.hostname,
       serial: this.serial,
-      containerName: this.containerName,
+      location: this.location,
     });
   }
 }

@@ -21,7 +21,29 @@ export interface MailAlias {
   readonly destination: string;
 }
 
+/** The server roles; with `target: ssh` each has a host (several may share one). */
+export const ROLES = ["dns", "db", "mail"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** One role's host from `mail-system:hosts` (target ssh). */
+export interface SshHostConfig {
+  /** IPv4 address: SSH connects to it and the role's services listen on it. */
+  readonly address: string;
+  readonly port: number;
+  readonly user: string;
+  /** The role's own key, or the stack's sshPrivateKey (a secret either way). */
+  readonly privateKey: string;
+  /** Pinned host key ("type base64"), if given. */
+  readonly hostKey?: string;
+}
+
 export interface MailSystemConfig {
+  /** Where the servers go: containers on the local Docker engine, or hosts over SSH. */
+  readonly target: "docker" | "ssh";
+  /** target ssh: the host of each role. */
+  readonly hosts?: Readonly<Record<Role, SshHostConfig>>;
+  /** Whether `pulumi destroy` deletes the mail under /var/mail/vhosts (by default it is kept). */
+  readonly purgeMailOnDestroy: boolean;
   /** The DNS zone the system serves, e.g. "rockylinux.me". */
   readonly domain: string;
   /** Host labels inside the zone. */
@@ -58,6 +80,10 @@ export interface MailSystemConfig {
 
 /** What the stack configuration holds, before defaults and validation. */
 export interface RawConfig {
+  readonly target?: unknown;
+  readonly hosts?: unknown;
+  readonly sshPrivateKey?: unknown;
+  readonly purgeMailOnDestroy?: unknown;
   readonly domain?: unknown;
   readonly dnsHost?: unknown;
   readonly mailHost?: unknown;
@@ -81,6 +107,9 @@ export interface RawConfig {
 
 /** The defaults declared in Pulumi.yaml's `config:` section. */
 export const DEFAULTS = {
+  target: "docker",
+  sshUser: "root",
+  sshPort: 22,
   dnsHost: "dns",
   mailHost: "mail",
   subnet: "192.168.100.0/24",
@@ -303,14 +332,24 @@ export function validateConfig(
     aliases.push(alias);
   });
 
-  // Network: the subnet and three distinct host addresses inside it.
+  const targetRaw = raw.target ?? DEFAULTS.target;
+  const target = targetRaw === "docker" || targetRaw === "ssh" ? targetRaw : DEFAULTS.target;
+  if (target !== targetRaw) problem("target", `must be "docker" or "ssh", not ${JSON.stringify(targetRaw)}`);
+
+  // Docker: the lab network and three distinct host addresses inside it.
+  // SSH: each role's host (the addresses come from there).
   const subnetText = str("subnet", DEFAULTS.subnet);
   const subnet = parseSubnet(subnetText);
   if (typeof subnet === "string") problem("subnet", subnet);
   const addressKeys = ["dnsAddress", "dbAddress", "mailAddress"] as const;
   const addresses = {} as Record<(typeof addressKeys)[number], string>;
+  const hosts = target === "ssh" ? validateHosts(raw, problem) : undefined;
   const seen = new Map<string, string>();
   for (const key of addressKeys) {
+    if (hosts) {
+      addresses[key] = hosts[key.replace("Address", "") as Role]?.address ?? "";
+      continue;
+    }
     const value = str(key, DEFAULTS[key]);
     addresses[key] = value;
     const ip = parseIPv4(value);
@@ -332,12 +371,16 @@ export function validateConfig(
     else seen.set(value, key);
   }
 
-  const purgeRaw = raw.purgeRemovedMailboxes;
-  let purgeRemovedMailboxes = false;
-  if (purgeRaw === true || purgeRaw === "true") purgeRemovedMailboxes = true;
-  else if (purgeRaw !== undefined && purgeRaw !== null && purgeRaw !== false && purgeRaw !== "false" && purgeRaw !== "") {
-    problem("purgeRemovedMailboxes", `must be true or false, not ${JSON.stringify(purgeRaw)}`);
-  }
+  const bool = (key: "purgeRemovedMailboxes" | "purgeMailOnDestroy"): boolean => {
+    const v = raw[key];
+    if (v === true || v === "true") return true;
+    if (v !== undefined && v !== null && v !== false && v !== "false" && v !== "") {
+      problem(key, `must be true or false, not ${JSON.stringify(v)}`);
+    }
+    return false;
+  };
+  const purgeRemovedMailboxes = bool("purgeRemovedMailboxes");
+  const purgeMailOnDestroy = bool("purgeMailOnDestroy");
 
   const baseImage = str("baseImage", DEFAULTS.baseImage);
   if (!/^[a-z0-9][a-z0-9._/:@-]*$/.test(baseImage)) problem("baseImage", `"${baseImage}" is not an image reference`);
@@ -394,6 +437,9 @@ export function validateConfig(
   return {
     problems,
     config: {
+      target,
+      ...(hosts ? { hosts: hosts as Record<Role, SshHostConfig> } : {}),
+      purgeMailOnDestroy,
       domain,
       dnsHost,
       mailHost,
@@ -415,8 +461,90 @@ export function validateConfig(
   };
 }
 
-const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases"]);
+const HOST_FIELDS = ["address", "port", "user", "privateKey", "hostKey"] as const;
+const PRIVATE_KEY = /^-----BEGIN (?:OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END (?:OPENSSH|RSA|EC) PRIVATE KEY-----\s*$/;
+const HOST_KEY = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** Validates `hosts` (and `sshPrivateKey`) for target ssh; returns the hosts it could read. */
+function validateHosts(
+  raw: RawConfig,
+  problem: (key: string, message: string) => void,
+): Partial<Record<Role, SshHostConfig>> {
+  const out: Partial<Record<Role, SshHostConfig>> = {};
+  const sharedKey = typeof raw.sshPrivateKey === "string" ? raw.sshPrivateKey.trim() : "";
+  if (raw.sshPrivateKey !== undefined && raw.sshPrivateKey !== null && raw.sshPrivateKey !== "" && !PRIVATE_KEY.test(sharedKey)) {
+    problem("sshPrivateKey", "is not a PEM or OpenSSH private key");
+  }
+  const hosts = raw.hosts;
+  if (typeof hosts !== "object" || hosts === null || Array.isArray(hosts)) {
+    problem("hosts", `is required with target ssh: { ${ROLES.map((r) => `${r}: { address, user?, port?, privateKey?, hostKey? }`).join(", ")} }`);
+    return out;
+  }
+  for (const k of Object.keys(hosts)) {
+    if (!(ROLES as readonly string[]).includes(k)) problem(`hosts.${k}`, `is not a role (${ROLES.join(", ")})`);
+  }
+  for (const role of ROLES) {
+    const key = `hosts.${role}`;
+    const h = (hosts as Record<string, unknown>)[role];
+    if (typeof h !== "object" || h === null || Array.isArray(h)) {
+      problem(key, "is required with target ssh: { address, user?, port?, privateKey?, hostKey? }");
+      continue;
+    }
+    const fields = h as Record<string, unknown>;
+    for (const k of Object.keys(fields)) {
+      if (!(HOST_FIELDS as readonly string[]).includes(k)) problem(`${key}.${k}`, `is not a known field (${HOST_FIELDS.join(", ")})`);
+    }
+    let ok = true;
+    const address = typeof fields.address === "string" ? fields.address.trim() : "";
+    if (parseIPv4(address) === undefined) {
+      problem(`${key}.address`, `${JSON.stringify(fields.address)} is not an IPv4 address`);
+      ok = false;
+    }
+    const portRaw = fields.port ?? DEFAULTS.sshPort;
+    const port = typeof portRaw === "string" && /^\d+$/.test(portRaw) ? Number(portRaw) : portRaw;
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+      problem(`${key}.port`, `${JSON.stringify(portRaw)} is not a TCP port`);
+      ok = false;
+    }
+    const user = fields.user ?? DEFAULTS.sshUser;
+    if (typeof user !== "string" || !SSH_USER.test(user)) {
+      problem(`${key}.user`, `${JSON.stringify(user)} is not a user name`);
+      ok = false;
+    }
+    const ownKey = fields.privateKey;
+    let privateKey = sharedKey;
+    if (ownKey !== undefined && ownKey !== null && ownKey !== "") {
+      privateKey = typeof ownKey === "string" ? ownKey.trim() : "";
+      if (!PRIVATE_KEY.test(privateKey)) {
+        problem(`${key}.privateKey`, "is not a PEM or OpenSSH private key");
+        ok = false;
+      }
+    } else if (!sharedKey) {
+      problem(`${key}.privateKey`, "is required (or set sshPrivateKey for every host): set it as a secret");
+      ok = false;
+    }
+    const hostKey = fields.hostKey;
+    if (hostKey !== undefined && hostKey !== null && hostKey !== "" && (typeof hostKey !== "string" || !HOST_KEY.test(hostKey.trim()))) {
+      problem(`${key}.hostKey`, `is not a public key like "ssh-ed25519 AAAA..." (type and base64, as in known_hosts)`);
+      ok = false;
+    }
+    if (ok) {
+      out[role] = {
+        address,
+        port: port as number,
+        user: user as string,
+        privateKey: privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`,
+        ...(typeof hostKey === "string" && hostKey.trim() ? { hostKey: hostKey.trim() } : {}),
+      };
+    }
+  }
+  return out;
+}
+
+const LIST_KEYS = new Set<keyof RawConfig>(["mailDomains", "users", "aliases", "hosts"]);
 const ALL_KEYS: (keyof RawConfig)[] = [
+  "target", "hosts", "sshPrivateKey", "purgeMailOnDestroy",
   "domain", "dnsHost", "mailHost", "mailDomains", "users", "aliases", "purgeRemovedMailboxes", "subnet",
   "dnsAddress", "dbAddress", "mailAddress", "baseImage", "databaseImage", "tlsCertificate", "tlsPrivateKey", "namePrefix",
   "spf", "dmarc", "dkimSelector",

@@ -5,17 +5,22 @@
 // per mail domain, from DkimKeys), and publishing the DNS records the zone
 // needs for it, the DKIM public keys included.
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
+import { PACKAGES } from "./packages";
 import { renderDovecotFiles } from "./render/dovecot";
 import { dkimTxtValue, opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
 import { renderPostfixFiles } from "./render/postfix";
+import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
-import { DockerPlacement, DockerServer, dockerExec } from "./targets/docker";
+import { both } from "./targets/hostScripts";
+import { ServerSpec, ServerTarget } from "./targets/server";
 
 export interface MailServerArgs {
-  /** Where the server runs. */
-  readonly placement: DockerPlacement;
-  /** The server's address on the lab network. */
+  /** Where the server runs: a container or a host over SSH. */
+  readonly target: ServerTarget;
+  /** The server's address (its A record, and what Postfix treats as itself). */
   readonly address: pulumi.Input<string>;
   /** The zone the server lives in, e.g. "rockylinux.me". */
   readonly zone: string;
@@ -35,6 +40,12 @@ export interface MailServerArgs {
    * is kept, and comes back if the user is added again.
    */
   readonly purgeRemovedMailboxes?: boolean;
+  /**
+   * Delete all mail (/var/mail/vhosts) when the server is destroyed. Default
+   * false: the mail outlives `pulumi destroy` (a volume kept, or the host's
+   * directory) and is there again on the next `up`.
+   */
+  readonly purgeMailOnDestroy?: boolean;
   /** MX preference of the records this server publishes. Default 2 (the seed's). */
   readonly mxPreference?: number;
   /** SPF record (TXT) to publish at each mail domain; empty or absent publishes none. */
@@ -44,6 +55,9 @@ export interface MailServerArgs {
   /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. Default "mail". */
   readonly dkimSelector?: string;
 }
+
+/** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
+const ACCOUNTS_SCRIPT = fs.readFileSync(path.join(FILES_DIR, "mail", "accounts.sh"), "utf8").trimEnd();
 
 /** Where the server keeps its certificate and key. */
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
@@ -81,9 +95,9 @@ export class MailServer extends pulumi.ComponentResource {
   readonly dnsRecords: pulumi.Output<DnsRecord[]>;
   /** host:port of each service. */
   readonly endpoints: pulumi.Output<MailEndpoints>;
-  /** The container's name. */
-  readonly containerName: pulumi.Output<string>;
-  /** The container's id: changes whenever the server is replaced. */
+  /** Where the server is: its container's name, or user@host. */
+  readonly location: pulumi.Output<string>;
+  /** Changes whenever the server is replaced or reconfigured. */
   readonly serverId: pulumi.Output<string>;
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -104,22 +118,38 @@ export class MailServer extends pulumi.ComponentResource {
         ];
       });
 
-    const server = new DockerServer(
-      name,
-      {
-        role: "mail",
-        files,
-        healthcheck: ["/usr/local/sbin/mail-healthcheck"],
-        dataDirectories: ["/var/mail/vhosts"],
+    const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
+    const spec: ServerSpec = {
+      role: "mail",
+      packages: PACKAGES.mail,
+      debconf: ["postfix postfix/main_mailer_type select No configuration"],
+      files: () => files,
+      // Dovecot first (its auth and LMTP sockets), OpenDKIM before Postfix (the
+      // first message is signed), as the container's entrypoint does.
+      services: [
+        { id: "dovecot", unit: both("dovecot"), reads: readsUnder("/etc/dovecot/", "/etc/ssl/mail/"), onChange: "reload", check: both("doveconf -n >/dev/null") },
+        {
+          id: "opendkim",
+          unit: both("opendkim"),
+          reads: readsUnder("/etc/opendkim", "/etc/default/opendkim"),
+          onChange: "restart",
+          check: both("opendkim -n -x /etc/opendkim.conf"),
+        },
+        { id: "postfix", unit: both("postfix"), reads: readsUnder("/etc/postfix/", "/etc/ssl/mail/"), onChange: "reload", check: both("postfix check") },
+      ],
+      prepare: {
+        apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
+        revert: `sh -s delete <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
       },
-      { ...args.placement, address: args.address },
-      this,
-    );
+      dataDirectories: ["/var/mail/vhosts"],
+      deleteDataOnDestroy: args.purgeMailOnDestroy ?? false,
+    };
+    const server = args.target.place(name, spec, args.address, this);
 
     this.address = pulumi.output(args.address);
     this.hostname = pulumi.output(hostname);
-    this.containerName = server.containerName;
-    this.serverId = server.container.id;
+    this.location = server.location;
+    this.serverId = server.readyId;
 
     // With purging on, each mailbox is a resource whose deletion (the user's
     // removal from the configuration) deletes the maildir. Addresses are
@@ -127,10 +157,10 @@ export class MailServer extends pulumi.ComponentResource {
     if (args.purgeRemovedMailboxes) {
       for (const email of args.mailboxes ?? []) {
         const [local, domain] = email.split("@");
-        dockerExec(`${name}-mailbox-${email}`, server.containerName, ["sh"], {
+        server.exec(`${name}-mailbox-${email}`, ["sh"], {
           apply: ":",
           revert: `rm -rf -- '/var/mail/vhosts/${domain}/${local}'`,
-        }, { parent: this });
+        });
       }
     }
     const preference = args.mxPreference ?? 2;
@@ -154,8 +184,8 @@ export class MailServer extends pulumi.ComponentResource {
           .map((k): DnsRecord => ({ name: under(`${dkim.selector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
       ]),
     ]);
-    // Ready once the container is healthy.
-    this.endpoints = pulumi.all([this.address, server.container.id]).apply(
+    // Known once the server is healthy.
+    this.endpoints = pulumi.all([this.address, server.readyId]).apply(
       ([a]) => Object.fromEntries(Object.entries(PORTS).map(([k, port]) => [k, `${a}:${port}`])) as MailEndpoints,
     );
     this.registerOutputs({
@@ -163,7 +193,7 @@ export class MailServer extends pulumi.ComponentResource {
       hostname: this.hostname,
       dnsRecords: this.dnsRecords,
       endpoints: this.endpoints,
-      containerName: this.containerName,
+      location: this.location,
       serverId: this.serverId,
     });
   }

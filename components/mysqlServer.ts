@@ -14,8 +14,10 @@ import {
   upsertDomainSql,
   upsertUserSql,
 } from "./render/mailSql";
+import { adminAccountSql, dropAdminAccountSql, renderDbServerFiles } from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
-import { DockerPlacement, DockerServer, dockerExec } from "./targets/docker";
+import { PACKAGES } from "./packages";
+import { ServerSpec, ServerTarget } from "./targets/server";
 
 export interface MailboxRow {
   readonly email: string;
@@ -24,26 +26,18 @@ export interface MailboxRow {
 }
 
 export interface MysqlServerArgs {
-  /** Where the server runs. */
-  readonly placement: DockerPlacement;
-  /** The server's address on the lab network. */
+  /** Where the server runs: a container or a host over SSH. */
+  readonly target: ServerTarget;
+  /** The server's address: it listens there (and only there) on 3306. */
   readonly address: pulumi.Input<string>;
-  /**
-   * The address the Pulumi engine's host has on the lab network (the network's
-   * gateway): the administrator account may log in over TCP only from there.
-   */
-  readonly adminHost: pulumi.Input<string>;
   /** Host part of the application user: where Postfix and Dovecot connect from. Default "%". */
   readonly clientHost?: pulumi.Input<string>;
   /**
-   * Build context of the server's image (absolute path). Default files/db
-   * (MariaDB from Debian). Another image works if it honours the same
-   * contract: its entrypoint sets the administrator's password from
-   * DB_ADMIN_PASSWORD_FILE for DB_ADMIN_USER (root) at DB_ADMIN_HOST,
-   * /usr/local/sbin/db-healthcheck exists, and the `mysql` client can log in
-   * as root over the unix socket.
+   * The administrator account the program manages the database with, allowed
+   * only from the address the Pulumi engine's host connects from. Default
+   * "mail_system_admin".
    */
-  readonly imageContext?: string;
+  readonly adminUser?: string;
   /** Database name. Default "mailserver" (the seed's). */
   readonly databaseName?: string;
   /** Application user. Default "mailrl" (the seed's). */
@@ -61,49 +55,58 @@ export class MysqlServer extends pulumi.ComponentResource {
   readonly address: pulumi.Output<string>;
   /** How Postfix and Dovecot reach the database: the application user's credentials (password secret). */
   readonly connection: pulumi.Output<DatabaseConnection>;
-  /** The container's name. */
-  readonly containerName: pulumi.Output<string>;
-  /** The container's id: changes whenever the server is replaced. */
+  /** Where the server is: its container's name, or user@host. */
+  readonly location: pulumi.Output<string>;
+  /** Changes whenever the server is replaced or reconfigured. */
   readonly serverId: pulumi.Output<string>;
 
   constructor(name: string, args: MysqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:MysqlServer", name, {}, opts);
     const databaseName = args.databaseName ?? "mailserver";
     const appUserName = args.appUser ?? "mailrl";
+    const adminUser = args.adminUser ?? "mail_system_admin";
 
     const adminPassword = new random.RandomPassword(`${name}-admin`, { length: 32, special: false }, { parent: this });
     const appPassword = new random.RandomPassword(`${name}-app`, { length: 32, special: false }, { parent: this });
 
-    const server = new DockerServer(
-      name,
-      {
-        role: "db",
-        ...(args.imageContext ? { imageContext: args.imageContext } : {}),
-        files: adminPassword.result.apply((password) => [
-          { path: "/run/secrets/db-admin-password", content: password, owner: "root", group: "root", mode: "0400", secret: true },
-        ]),
-        env: [
-          "DB_ADMIN_PASSWORD_FILE=/run/secrets/db-admin-password",
-          pulumi.interpolate`DB_ADMIN_HOST=${args.adminHost}`,
-        ],
-        healthcheck: ["/usr/local/sbin/db-healthcheck"],
-        dataDirectories: ["/var/lib/mysql"],
-      },
-      { ...args.placement, address: args.address },
-      this,
-    );
+    const spec: ServerSpec = {
+      role: "db",
+      packages: PACKAGES.db,
+      files: (family) => pulumi.output(args.address).apply((address) => renderDbServerFiles(family, address)),
+      services: [
+        {
+          id: "server",
+          unit: { debian: "mariadb", rhel: "mysqld" },
+          reads: (path) => path.endsWith(".cnf"),
+          // A new bind-address needs a restart.
+          onChange: "restart",
+        },
+      ],
+      dataDirectories: ["/var/lib/mysql"],
+    };
+    const server = args.target.place(name, spec, args.address, this);
 
-    // The provider connects from the engine's host straight to the container
-    // on the lab network (no published port); its address comes from the
-    // running container, which also orders every SQL resource after it.
+    // The administrator account, made with the server's own client (root over
+    // the unix socket) and allowed only from the engine's address; the provider
+    // connects with it over TCP. Re-made whenever the server is replaced.
+    const adminAccount = server.exec(
+      `${name}-admin-account`,
+      ["mysql", "--batch"],
+      {
+        apply: pulumi.secret(
+          pulumi.all([server.engineAddress, adminPassword.result]).apply(([host, password]) => adminAccountSql(adminUser, host, password)),
+        ),
+        revert: server.engineAddress.apply((host) => dropAdminAccountSql(adminUser, host)),
+      },
+    );
     const admin = new mysql.Provider(
       `${name}-admin`,
       {
-        endpoint: server.container.networkDatas.apply((n) => `${n[0].ipAddress}:3306`),
-        username: "root",
+        endpoint: pulumi.all([server.address, server.readyId]).apply(([address]) => `${address}:3306`),
+        username: adminUser,
         password: adminPassword.result,
       },
-      { parent: this },
+      { parent: this, dependsOn: [adminAccount] },
     );
     const database = new mysql.Database(
       `${name}-database`,
@@ -121,13 +124,10 @@ export class MysqlServer extends pulumi.ComponentResource {
       { parent: this, provider: admin },
     );
 
-    // Tables and rows go through the server's own client inside the container
-    // (root over the unix socket), so no extra port or client is needed.
+    // Tables and rows go through the server's own client (root over the unix
+    // socket), in the container or on the host, so no extra client is needed.
     const sql = (resource: string, apply: pulumi.Input<string>, revert: string | undefined, dependsOn: pulumi.Resource[]) =>
-      dockerExec(resource, server.containerName, ["mysql", "--batch", databaseName], { apply, revert }, {
-        parent: this,
-        dependsOn,
-      });
+      server.exec(resource, ["mysql", "--batch", databaseName], { apply, revert }, { dependsOn });
     const schema = sql(`${name}-schema`, MAIL_SCHEMA_SQL, undefined, [database]);
     const domainRows = args.domains.map((d) =>
       sql(`${name}-domain-${d}`, upsertDomainSql(d), deleteDomainSql(d), [schema]),
@@ -150,12 +150,12 @@ export class MysqlServer extends pulumi.ComponentResource {
     );
 
     this.address = pulumi.output(args.address);
-    this.containerName = server.containerName;
-    this.serverId = server.container.id;
+    this.location = server.location;
+    this.serverId = server.readyId;
     this.connection = pulumi
-      .all([server.container.networkDatas, appUser.user, appPassword.result, grant.id])
-      .apply(([networks, user, password]) => ({
-        host: networks[0].ipAddress,
+      .all([server.address, appUser.user, appPassword.result, grant.id])
+      .apply(([host, user, password]) => ({
+        host,
         port: 3306,
         name: databaseName,
         user,
@@ -164,7 +164,7 @@ export class MysqlServer extends pulumi.ComponentResource {
     this.registerOutputs({
       address: this.address,
       connection: this.connection,
-      containerName: this.containerName,
+      location: this.location,
       serverId: this.serverId,
     });
   }

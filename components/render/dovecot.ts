@@ -1,5 +1,6 @@
 // Dovecot's configuration as a pure function of plain settings: one complete
 // dovecot.conf (no conf.d includes) and the SQL passdb's dovecot-sql.conf.ext.
+import { getDiffieHellman } from "crypto";
 import { checkMailServerSettings, MailServerSettings } from "./postfix";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
@@ -17,7 +18,33 @@ function connectValue(db: MailServerSettings["database"]): string {
   return `"${parts.join(" ").replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-/** dovecot.conf and dovecot-sql.conf.ext, with their owners and modes. */
+/** Where the DH parameters go: rendered, so no distribution's copy (or a slow dhparam run) is needed. */
+export const DOVECOT_DH_FILE = "/etc/dovecot/dh.pem";
+
+/**
+ * The RFC 3526 2048-bit MODP group (group 14, generator 2) as PEM "DH
+ * PARAMETERS": a published, well-tested group, the same on every server.
+ */
+export function dhParametersPem(): string {
+  const dh = getDiffieHellman("modp14");
+  const integer = (bytes: Buffer): Buffer => {
+    const body = bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
+    return Buffer.concat([Buffer.from([0x02]), derLength(body.length), body]);
+  };
+  const body = Buffer.concat([integer(dh.getPrime()), integer(dh.getGenerator())]);
+  const der = Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+  const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
+  return ["-----BEGIN DH PARAMETERS-----", ...lines, "-----END DH PARAMETERS-----", ""].join("\n");
+}
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+/** dovecot.conf, dovecot-sql.conf.ext and the DH parameters, with their owners and modes. */
 export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[] {
   const s = checkMailServerSettings(settings);
   const conf = renderTemplate("mail/templates/dovecot.conf", {
@@ -25,11 +52,13 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     domain: s.domain,
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
+    dhFile: DOVECOT_DH_FILE,
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });
   return [
     { path: "/etc/dovecot/dovecot.conf", content: conf, owner: "root", group: "root", mode: "0644" },
     // Read by the auth processes (started as root; service auth then runs as dovecot).
     { path: "/etc/dovecot/dovecot-sql.conf.ext", content: sql, owner: "root", group: "dovecot", mode: "0640", secret: true },
+    { path: DOVECOT_DH_FILE, content: dhParametersPem(), owner: "root", group: "root", mode: "0644" },
   ];
 }

@@ -1,70 +1,77 @@
 // "Where": a server as a container on a Docker engine. A server component
-// says what it needs (a ServerDefinition: image context in files/, rendered
-// files with owners and modes, health check, data volumes); this places it:
-// an image built FROM the configurable base image, a container on the lab
-// network at a fixed address with the files uploaded before it starts.
+// says what it needs (a ServerSpec); this places it: an image built FROM the
+// configurable base image with the spec's debian packages, a container on the
+// lab network at a fixed address with the rendered files uploaded before it
+// starts. The image's entrypoint runs the daemons (the container is the
+// service manager), so a changed file replaces the container.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { FILES_DIR } from "../render/template";
 import { RenderedFile } from "../render/types";
-
-/** What a server needs, independent of where it runs. */
-export interface ServerDefinition {
-  /** The server's role; files/<role> is its image's build context unless `imageContext` says otherwise. */
-  readonly role: string;
-  /** Absolute path of the image's build context (a directory with a Dockerfile). */
-  readonly imageContext?: string;
-  /** Rendered configuration files, written before the server starts. */
-  readonly files: pulumi.Input<RenderedFile[]>;
-  /** Plain (non-secret) environment for the server's entrypoint. */
-  readonly env?: pulumi.Input<string>[];
-  /** Command that succeeds when the server is ready to serve. */
-  readonly healthcheck: string[];
-  /** Directories whose data must outlive the container (kept in named volumes). */
-  readonly dataDirectories?: readonly string[];
-  /** Seconds to wait for the health check to pass on start (default 180). */
-  readonly startTimeout?: number;
-}
+import { PlacedServer, ServerScripts, ServerSpec, ServerTarget } from "./server";
 
 /** Where servers go: a Docker network of the lab, and naming. */
 export interface DockerPlacement {
   /** Name of the lab's Docker network. */
   readonly network: pulumi.Input<string>;
+  /** The network's gateway: the Docker host's (and so the engine's) address on it. */
+  readonly gateway: pulumi.Input<string>;
   /** Prefix of every Docker object's name, e.g. "mail-system-dev". */
   readonly namePrefix: string;
   /** Base image passed to every Dockerfile as BASE_IMAGE. */
   readonly baseImage: string;
   /** DNS servers the containers resolve with (the lab's BIND). */
   readonly dnsServers?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Build contexts (absolute paths) replacing files/<role> for some roles,
+   * e.g. { db: "/path/to/mysql8" }. The image must honour the same contract.
+   */
+  readonly imageContexts?: Readonly<Record<string, string>>;
 }
 
 /** The Docker label that marks every object of a stack (tests and cleanup find them by it). */
 export const STACK_LABEL = "mail-system.stack";
 
+/** Containers on one Docker engine and network. */
+export class DockerTarget implements ServerTarget {
+  constructor(private readonly placement: DockerPlacement) {}
+
+  place(name: string, spec: ServerSpec, address: pulumi.Input<string>, parent: pulumi.Resource): PlacedServer {
+    return new DockerServer(name, spec, { ...this.placement, address }, parent);
+  }
+}
+
 /** The resources that place one server in a container. */
-export class DockerServer {
+export class DockerServer implements PlacedServer {
   readonly image: docker.Image;
   readonly container: docker.Container;
   readonly volumes: docker.Volume[];
+  readonly address: pulumi.Output<string>;
+  readonly readyId: pulumi.Output<string>;
+  readonly engineAddress: pulumi.Output<string>;
+  readonly family = pulumi.output("debian" as const);
   /** The container's name, for `docker exec`. */
-  readonly containerName: pulumi.Output<string>;
+  readonly location: pulumi.Output<string>;
 
   constructor(
     name: string,
-    def: ServerDefinition,
+    spec: ServerSpec,
     where: DockerPlacement & { readonly address: pulumi.Input<string> },
-    parent: pulumi.Resource,
+    private readonly parent: pulumi.Resource,
   ) {
-    const base = `${where.namePrefix}-${def.role}`;
+    const base = `${where.namePrefix}-${spec.role}`;
     const labels = [{ label: STACK_LABEL, value: where.namePrefix }];
 
     this.image = new docker.Image(
       `${name}-image`,
       {
         imageName: `${base}:latest`,
-        build: { context: def.imageContext ?? path.join(FILES_DIR, def.role), args: { BASE_IMAGE: where.baseImage } },
+        build: {
+          context: where.imageContexts?.[spec.role] ?? path.join(FILES_DIR, spec.role),
+          args: { BASE_IMAGE: where.baseImage, PACKAGES: spec.packages.debian.flat().join(" ") },
+        },
         skipPush: true,
       },
       { parent },
@@ -75,34 +82,39 @@ export class DockerServer {
     const imageTag = new command.local.Command(
       `${name}-image-tag`,
       {
-        delete: `docker image inspect "$IMAGE" >/dev/null 2>&1 || exit 0; docker image rm "$IMAGE" >/dev/null`,
+        // Another stack removing a tag of the same image at the same moment can
+        // make `rm` fail although the tag is gone: only a tag left is an error.
+        delete: `docker image rm "$IMAGE" >/dev/null 2>&1 || ! docker image inspect "$IMAGE" >/dev/null 2>&1`,
         environment: { IMAGE: this.image.imageName },
       },
       { parent },
     );
 
-    this.volumes = (def.dataDirectories ?? []).map(
+    // A volume kept on destroy (retainOnDelete) is found again by name on the next up.
+    const retainOnDelete = spec.deleteDataOnDestroy === false;
+    this.volumes = (spec.dataDirectories ?? []).map(
       (dir, i) =>
         new docker.Volume(
           `${name}-data-${i}`,
           { name: `${base}-${dir.replace(/^\/+/, "").replace(/[^A-Za-z0-9]+/g, "-")}`, labels },
-          { parent },
+          { parent, retainOnDelete },
         ),
     );
 
+    const env = Object.entries(spec.healthEnv?.debian ?? {}).map(([k, v]) => `${k}=${v}`);
     this.container = new docker.Container(
       name,
       {
         name: base,
-        hostname: def.role,
+        hostname: spec.role,
         image: this.image.repoDigest,
         networksAdvanced: [{ name: where.network, ipv4Address: where.address }],
         dns: where.dnsServers,
-        envs: def.env,
-        uploads: pulumi.output(def.files).apply((files) => files.map(toUpload)),
-        volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: def.dataDirectories![i] })),
+        envs: env,
+        uploads: pulumi.output(spec.files("debian")).apply((files) => files.map(toUpload)),
+        volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: spec.dataDirectories![i] })),
         healthcheck: {
-          tests: ["CMD", ...def.healthcheck],
+          tests: ["CMD", `/usr/local/sbin/${spec.role}-healthcheck`],
           interval: "5s",
           timeout: "5s",
           startPeriod: "2s",
@@ -110,12 +122,20 @@ export class DockerServer {
         },
         restart: "unless-stopped",
         wait: true,
-        waitTimeout: def.startTimeout ?? 180,
+        waitTimeout: 180,
         labels,
       },
       { parent, dependsOn: [imageTag] },
     );
-    this.containerName = this.container.name;
+    this.location = this.container.name;
+    this.address = pulumi.output(where.address);
+    // Known once the container is healthy (wait: true).
+    this.readyId = this.container.id;
+    this.engineAddress = pulumi.output(where.gateway);
+  }
+
+  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.Resource {
+    return dockerExec(name, this.container.name, program, scripts, { parent: this.parent, ...opts });
   }
 }
 
@@ -129,11 +149,11 @@ function toUpload(f: RenderedFile): docker.types.input.ContainerUpload {
  * input on stdin: `apply` on create and update, `revert` on delete. Used to
  * run SQL with the database server's own client.
  */
-export function dockerExec(
+function dockerExec(
   name: string,
   container: pulumi.Input<string>,
-  program: string[],
-  scripts: { readonly apply: pulumi.Input<string>; readonly revert?: pulumi.Input<string> },
+  program: readonly string[],
+  scripts: ServerScripts,
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command {
   const exec = `docker exec -i "$CONTAINER" ${program.map((a) => `'${a}'`).join(" ")}`;

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import { imagePackages, PACKAGES } from "../../components/packages";
 import { FILES_DIR } from "../../components/render/template";
 import { RenderedFile } from "../../components/render/types";
 
@@ -12,12 +13,13 @@ const run = promisify(execFile);
 const built = new Map<string, Promise<string>>();
 
 /** Builds files/<role> once per test run (Docker's layer cache makes re-runs fast); returns the tag. */
-export function buildImage(role: string): Promise<string> {
+export function buildImage(role: keyof typeof PACKAGES): Promise<string> {
   let image = built.get(role);
   if (!image) {
     const tag = `mail-system-check-${role}:latest`;
     const base = process.env.BASE_IMAGE ?? "debian:bookworm-slim";
-    image = run("docker", ["build", "-q", "--build-arg", `BASE_IMAGE=${base}`, "-t", tag, path.join(FILES_DIR, role)], {
+    const args = ["--build-arg", `BASE_IMAGE=${base}`, "--build-arg", `PACKAGES=${imagePackages(role)}`];
+    image = run("docker", ["build", "-q", ...args, "-t", tag, path.join(FILES_DIR, role)], {
       timeout: 15 * 60_000,
       maxBuffer: 16 * 1024 * 1024,
     }).then(() => tag);

@@ -135,3 +135,55 @@ describe("validateConfig", () => {
     expect(error.message).toMatch(/^Invalid stack configuration \(\d+ problems\):\n  - mail-system:domain: /);
   });
 });
+
+describe("validateConfig: target ssh", () => {
+  const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----";
+  const hosts = { dns: { address: "10.1.0.7" }, db: { address: "10.1.0.5", user: "deploy", port: "2222" }, mail: { address: "10.1.0.5" } };
+
+  test("docker is the default target; mail is kept on destroy unless purgeMailOnDestroy", () => {
+    const { config } = validateConfig(seed, "dev");
+    expect(config.target).toBe("docker");
+    expect(config.hosts).toBeUndefined();
+    expect(config.purgeMailOnDestroy).toBe(false);
+    expect(validateConfig({ ...seed, purgeMailOnDestroy: "true" }, "dev").config.purgeMailOnDestroy).toBe(true);
+  });
+
+  test("each role gets its host; the addresses come from there; roles may share a host; the shared key fills in", () => {
+    const { config, problems } = validateConfig({ ...seed, target: "ssh", hosts, sshPrivateKey: KEY }, "dev");
+    expect(problems).toEqual([]);
+    expect(config.hosts).toEqual({
+      dns: { address: "10.1.0.7", port: 22, user: "root", privateKey: `${KEY}\n` },
+      db: { address: "10.1.0.5", port: 2222, user: "deploy", privateKey: `${KEY}\n` },
+      mail: { address: "10.1.0.5", port: 22, user: "root", privateKey: `${KEY}\n` },
+    });
+    expect(config).toMatchObject({ dnsAddress: "10.1.0.7", dbAddress: "10.1.0.5", mailAddress: "10.1.0.5" });
+  });
+
+  test("a role's own key and pinned host key", () => {
+    const own = { ...hosts, mail: { address: "10.1.0.6", privateKey: KEY.replace("AAAAA", "BBBBB"), hostKey: "ssh-ed25519 AAAAC3Nza" } };
+    const { config, problems } = validateConfig({ ...seed, target: "ssh", hosts: own, sshPrivateKey: KEY }, "dev");
+    expect(problems).toEqual([]);
+    expect(config.hosts?.mail).toMatchObject({ privateKey: `${KEY.replace("AAAAA", "BBBBB")}\n`, hostKey: "ssh-ed25519 AAAAC3Nza" });
+  });
+
+  test.each([
+    [{ target: "kubernetes" }, 'mail-system:target: must be "docker" or "ssh"'],
+    [{ target: "ssh" }, "mail-system:hosts: is required with target ssh"],
+    [{ target: "ssh", hosts: { dns: hosts.dns, db: hosts.db } }, "mail-system:hosts.mail: is required"],
+    [{ target: "ssh", hosts: { ...hosts, web: { address: "10.1.0.9" } }, sshPrivateKey: KEY }, "mail-system:hosts.web: is not a role"],
+    [{ target: "ssh", hosts: { ...hosts, dns: { address: "dns.example" } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.address: "],
+    [{ target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", port: 70000 } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.port: 70000 is not a TCP port"],
+    [{ target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", user: "root;id" } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.user: "],
+    [{ target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", pass: "x" } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.pass: is not a known field"],
+    [{ target: "ssh", hosts }, "mail-system:hosts.dns.privateKey: is required (or set sshPrivateKey for every host)"],
+    [{ target: "ssh", hosts, sshPrivateKey: "hunter2" }, "mail-system:sshPrivateKey: is not a PEM or OpenSSH private key"],
+    [{ target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", hostKey: "AAAA" } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.hostKey: "],
+    [{ purgeMailOnDestroy: "sometimes" }, "mail-system:purgeMailOnDestroy: must be true or false"],
+  ])("%j is reported against its key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  test("with target ssh the lab network's addresses are not checked (the hosts' are)", () => {
+    expect(problemsWith({ target: "ssh", hosts, sshPrivateKey: KEY, dnsAddress: "not-an-address" })).toEqual([]);
+  });
+});

@@ -1,4 +1,5 @@
-import { MailServerSettings, renderDovecotFiles } from "../../components/render/dovecot";
+import { createPublicKey, getDiffieHellman } from "crypto";
+import { DOVECOT_DH_FILE, dhParametersPem, MailServerSettings, renderDovecotFiles } from "../../components/render/dovecot";
 import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
 const settings = (password = SEED_DATABASE.password, over: Partial<MailServerSettings> = {}): MailServerSettings =>
@@ -54,12 +55,27 @@ describe("renderDovecotFiles", () => {
     expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
       ["/etc/dovecot/dovecot.conf", "root", "root", "0644", false],
       ["/etc/dovecot/dovecot-sql.conf.ext", "root", "dovecot", "0640", true],
+      ["/etc/dovecot/dh.pem", "root", "root", "0644", false],
     ]);
     for (const f of files) {
       expect(f.content).not.toMatch(/\{\{|\}\}/);
       expect(f.content.endsWith("\n")).toBe(true);
     }
     for (const f of renderDovecotFiles(settings("S3cret-pw!"))) expect([f.path, f.content.includes("S3cret-pw!")]).toEqual([f.path, f.secret === true]);
+  });
+
+  test("the DH parameters are RFC 3526 group 14 as PEM, named by ssl_dh, identical on every render", () => {
+    const pem = dhParametersPem();
+    expect(fileAt(files, DOVECOT_DH_FILE).content).toBe(pem);
+    expect(fileAt(files, "/etc/dovecot/dovecot.conf").content).toMatch(new RegExp(`^ssl_dh = <${DOVECOT_DH_FILE}$`, "m"));
+    // Decode the DER by hand: SEQUENCE { INTEGER p, INTEGER g }.
+    const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+    expect(der.subarray(0, 4)).toEqual(Buffer.from([0x30, 0x82, 0x01, 0x08]));
+    expect(der.subarray(4, 9)).toEqual(Buffer.from([0x02, 0x82, 0x01, 0x01, 0x00]));
+    expect(der.subarray(9, 9 + 256)).toEqual(getDiffieHellman("modp14").getPrime());
+    expect(der.subarray(265)).toEqual(Buffer.from([0x02, 0x01, 0x02]));
+    expect(dhParametersPem()).toBe(pem);
+    expect(() => createPublicKey(pem)).toThrow(); // parameters, not a key: nothing secret in it
   });
 
   test("dovecot.conf is one complete file: no includes", () => {

@@ -1,6 +1,7 @@
 // Mailbox purging and the deploy's round-trip check, with Pulumi's mocks.
 import { generateKeyPairSync } from "crypto";
 import { mockResources, valueOf } from "../fixtures/mocks";
+import { DockerTarget } from "../../components/targets/docker";
 
 // A real key for the DKIM key commands, whose public half the program derives.
 const DKIM_PEM = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
@@ -13,9 +14,8 @@ const created = mockResources((args) => {
   return {};
 });
 
-const placement = { network: "net", namePrefix: "t", baseImage: "debian:bookworm-slim" };
 const mailArgs = {
-  placement,
+  target: new DockerTarget({ network: "net", gateway: "10.0.0.1", namePrefix: "t", baseImage: "debian:bookworm-slim" }),
   address: "10.0.0.6",
   zone: "example.test",
   hostLabel: "mail",

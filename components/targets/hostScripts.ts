@@ -1,0 +1,343 @@
+// The shell scripts that put a server on a Linux host over SSH, as pure
+// functions of plain values (tests read them and run them). Every script
+// arrives on stdin, never in the command line, so secrets in it stay out of
+// `ps` and the SSH server's logs; the command line only says which phase to
+// run. Each script runs as root (directly, or through `sudo -n`), under one
+// lock per host, so roles sharing a host never run the package manager at
+// the same time, and is written to be run again safely.
+import { createHash } from "crypto";
+import { RenderedFile } from "../render/types";
+import { OsFamily, PerFamily, ServiceSpec } from "./server";
+
+/** Where the program keeps its records on a host (what it installed, wrote and created). */
+export const STATE_DIR = "/var/lib/mail-system";
+/** The lock every script of the program takes on a host. */
+export const LOCK_FILE = "/run/lock/mail-system.lock";
+/** Suffix of the copy of a file the program replaced, put back on destroy. */
+export const ORIGINAL_SUFFIX = ".mail-system-orig";
+/** Where health checks are installed. */
+export const LIBEXEC_DIR = "/usr/local/libexec/mail-system";
+
+export type Phase = "create" | "update" | "delete";
+
+/**
+ * The command line of a phase: reads the script from stdin whole (so nothing
+ * the script runs can eat the rest of it), then runs it as root with the
+ * phase as $1.
+ */
+export function rootCommand(phase: Phase): string {
+  return (
+    `sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"; ` +
+    `$sudo sh -c 'script="$(cat)"; eval "$script"' mail-system ${phase}`
+  );
+}
+
+/** Single-quotes a value for a POSIX shell. */
+export function shq(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A script with an apply part (create, update) and a revert part (delete), under the host's lock. */
+export function phasedScript(title: string, apply: string, revert = ":"): string {
+  return [
+    "set -eu",
+    `# mail-system: ${title.replace(/\n/g, " ")}`,
+    "umask 022",
+    `mkdir -p ${STATE_DIR} /run/lock`,
+    // One lock per host for every script of the program (10 minutes at most);
+    // in /run, so nothing of it outlives the last destroy.
+    `exec 9>${LOCK_FILE}`,
+    "flock -w 600 9 || { echo 'mail-system: another run holds the host lock' >&2; exit 1; }",
+    `mail_system_apply() {\n${indent(apply)}\n}`,
+    `mail_system_revert() {\n${indent(revert)}\n}`,
+    'case "$1" in create|update) mail_system_apply ;; delete) mail_system_revert ;; *) echo "unknown phase $1" >&2; exit 2 ;; esac',
+    // The records directory goes with the last record in it.
+    `[ "$1" != delete ] || rmdir ${STATE_DIR} 2>/dev/null || true`,
+    "",
+  ].join("\n");
+}
+
+// Not indented: bodies hold here-documents and multi-line quoted strings.
+function indent(body: string): string {
+  return body.trim() === "" ? ":" : body.trimEnd();
+}
+
+// ------------------------------------------------------------------ facts
+
+/** What the program learns about a host before rendering anything for it. */
+export interface HostFacts {
+  readonly family: OsFamily;
+  /** e.g. "debian 12", "rocky 8.9". */
+  readonly os: string;
+  /** Whether systemd is PID 1 (else the distribution's service scripts are used). */
+  readonly systemd: boolean;
+  /** The address the SSH client (the Pulumi engine's host) connects from. */
+  readonly clientAddress: string;
+}
+
+/** Run as the SSH user (no root needed): prints key=value lines for parseFacts. */
+export const FACTS_SCRIPT = [
+  "set -eu",
+  ". /etc/os-release",
+  'case " ${ID:-} ${ID_LIKE:-} " in',
+  "  *' debian '*|*' ubuntu '*) family=debian ;;",
+  "  *' rhel '*|*' fedora '*|*' centos '*) family=rhel ;;",
+  '  *) echo "mail-system: unsupported distribution ${ID:-unknown} (${ID_LIKE:-}): need the debian or rhel family" >&2; exit 1 ;;',
+  "esac",
+  "if [ -d /run/systemd/system ]; then init=systemd; else init=sysv; fi",
+  'echo "family=$family"',
+  'echo "os=${ID:-unknown} ${VERSION_ID:-}"',
+  'echo "init=$init"',
+  'echo "client=${SSH_CLIENT%% *}"',
+].join("\n");
+
+/** Parses FACTS_SCRIPT's output; throws with the output when it is not what the script prints. */
+export function parseFacts(stdout: string): HostFacts {
+  const values = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+  }
+  const family = values.get("family");
+  const client = values.get("client") ?? "";
+  if (family !== "debian" && family !== "rhel") throw new Error(`host facts: unknown family in ${JSON.stringify(stdout)}`);
+  if (!/^[0-9a-fA-F.:]+$/.test(client)) throw new Error(`host facts: no SSH client address in ${JSON.stringify(stdout)}`);
+  return { family, os: values.get("os") ?? "", systemd: values.get("init") === "systemd", clientAddress: client };
+}
+
+// --------------------------------------------------------------- packages
+
+const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
+const DEBCONF_LINE = /^[a-z0-9.+-]+ [A-Za-z0-9/_.+-]+ (select|string|boolean|note) [^\n'"\\$`]*$/;
+
+/**
+ * Installs the packages a role needs that are missing, group by group, and
+ * records the ones it installed; the revert removes exactly those (never a
+ * package that was there before), then runs the role's own revert.
+ */
+export function packagesScript(
+  role: string,
+  family: OsFamily,
+  groups: readonly (readonly string[])[],
+  options: { debconf?: readonly string[]; prepare?: { apply: string; revert: string } } = {},
+): string {
+  checkRole(role);
+  for (const p of groups.flat()) if (!PACKAGE_NAME.test(p)) throw new Error(`package ${JSON.stringify(p)} is not a package name`);
+  for (const d of options.debconf ?? []) if (!DEBCONF_LINE.test(d)) throw new Error(`debconf selection ${JSON.stringify(d)} is not one`);
+  const record = `${STATE_DIR}/${role}.packages`;
+  const pm =
+    family === "debian"
+      ? {
+          installed: `dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'`,
+          refresh: "apt-get -o DPkg::Lock::Timeout=600 update -qq",
+          install: "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends",
+          remove: "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 remove -y -qq",
+        }
+      : {
+          installed: `rpm -q "$p" >/dev/null 2>&1`,
+          refresh: ":",
+          install: "dnf install -y -q",
+          remove: "dnf remove -y -q",
+        };
+  const apply = [
+    `record=${record}`,
+    "touch \"$record\"",
+    ...(family === "debian" && options.debconf?.length
+      ? [`printf '%s\\n' ${options.debconf.map(shq).join(" ")} | debconf-set-selections`]
+      : []),
+    "refreshed=no",
+    ...groups.map((g) =>
+      [
+        "missing=",
+        `for p in ${g.join(" ")}; do ${pm.installed} || missing="$missing $p"; done`,
+        'if [ -n "$missing" ]; then',
+        `  if [ "$refreshed" = no ]; then ${pm.refresh}; refreshed=yes; fi`,
+        `  ${pm.install} $missing </dev/null`,
+        '  for p in $missing; do echo "$p"; done >>"$record"',
+        "fi",
+      ].join("\n"),
+    ),
+    ...(options.prepare ? [options.prepare.apply] : []),
+  ].join("\n");
+  const revert = [
+    ...(options.prepare ? [options.prepare.revert] : []),
+    `record=${record}`,
+    'if [ -s "$record" ]; then',
+    `  ${pm.remove} $(sort -u "$record") </dev/null`,
+    "fi",
+    'rm -f "$record"',
+  ].join("\n");
+  return phasedScript(`packages of ${role}`, apply, revert);
+}
+
+// ------------------------------------------------------------------ files
+
+const SAFE_PATH = /^\/(?:[A-Za-z0-9._+@-]+\/)*[A-Za-z0-9._+@-]+$/;
+const ACCOUNT = /^[a-z_][a-z0-9_-]*$/;
+const MODE = /^0?[0-7]{3}$/;
+
+/**
+ * Writes a role's files (each atomically, with its owner, group and mode set
+ * before it appears), keeping a copy of any file of the system it replaces.
+ * Files the role wrote before and no longer has are removed (or their
+ * originals put back); the revert does that for all of them.
+ */
+export function filesScript(role: string, files: readonly RenderedFile[]): string {
+  checkRole(role);
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (!SAFE_PATH.test(f.path) || f.path.split("/").includes("..")) throw new Error(`file path ${JSON.stringify(f.path)} is not a plain absolute path`);
+    if (seen.has(f.path)) throw new Error(`file ${f.path} is listed twice`);
+    seen.add(f.path);
+    if (!ACCOUNT.test(f.owner) || !ACCOUNT.test(f.group)) throw new Error(`file ${f.path}: owner ${f.owner}:${f.group} is not an account name`);
+    if (!MODE.test(f.mode)) throw new Error(`file ${f.path}: mode ${f.mode} is not octal`);
+  }
+  const manifest = `${STATE_DIR}/${role}.files`;
+  const helpers = [
+    `manifest=${manifest}`,
+    `orig=${shq(ORIGINAL_SUFFIX)}`,
+    'touch "$manifest"',
+    // Remove a file the program wrote, putting back what was there before.
+    "unput() {",
+    '  if [ -e "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi',
+    "}",
+  ];
+  const apply = [
+    ...helpers,
+    "put() { # path owner group mode base64",
+    '  mkdir -p "$(dirname "$1")"',
+    '  if [ -e "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest"; then cp -p "$1" "$1$orig"; fi',
+    '  tmp="$1.mail-system-new"',
+    '  rm -f "$tmp"',
+    '  (umask 077; printf \'%s\' "$5" | base64 -d >"$tmp")',
+    '  chown "$2:$3" "$tmp"',
+    '  chmod "$4" "$tmp"',
+    '  mv -f "$tmp" "$1"',
+    "}",
+    ...files.map((f) => `put ${shq(f.path)} ${f.owner} ${f.group} ${f.mode} ${shq(Buffer.from(f.content).toString("base64"))}`),
+    // Files of an earlier run that the role no longer has.
+    `wanted=${shq(files.map((f) => f.path).join("\n"))}`,
+    'while IFS= read -r p; do',
+    '  [ -n "$p" ] || continue',
+    '  printf \'%s\\n\' "$wanted" | grep -qxF "$p" || unput "$p"',
+    'done <"$manifest"',
+    'printf \'%s\\n\' "$wanted" >"$manifest"',
+  ].join("\n");
+  const revert = [
+    ...helpers,
+    'while IFS= read -r p; do [ -z "$p" ] || unput "$p"; done <"$manifest"',
+    'rm -f "$manifest"',
+  ].join("\n");
+  return phasedScript(`files of ${role}`, apply, revert);
+}
+
+/** A digest of the files a service reads (path, owner, group, mode and content): its reload trigger. */
+export function filesDigest(files: readonly RenderedFile[]): string {
+  const h = createHash("sha256");
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
+    h.update(JSON.stringify([f.path, f.owner, f.group, f.mode, f.content]));
+  }
+  return h.digest("hex");
+}
+
+// --------------------------------------------------------------- services
+
+/** A shell function `svc ACTION UNIT`: systemd when it is PID 1, else the distribution's service scripts. */
+const SVC = [
+  "svc() {",
+  "  if [ -d /run/systemd/system ]; then",
+  '    case "$1" in',
+  '      enable) systemctl enable --quiet "$2" ;;',
+  '      disable) systemctl disable --quiet "$2" 2>/dev/null || true ;;',
+  '      running) systemctl is-active --quiet "$2" ;;',
+  '      *) systemctl "$1" "$2" ;;',
+  "    esac",
+  "  else",
+  '    case "$1" in',
+  // Without systemd there is no runlevel to enable a script in; record the
+  // wish where the distribution keeps it, when it has the tool for it.
+  '      enable) if command -v update-rc.d >/dev/null; then update-rc.d "$2" defaults >/dev/null 2>&1 || true; update-rc.d "$2" enable >/dev/null 2>&1 || true; elif command -v chkconfig >/dev/null; then chkconfig "$2" on || true; fi ;;',
+  '      disable) if command -v update-rc.d >/dev/null; then update-rc.d "$2" disable >/dev/null 2>&1 || true; elif command -v chkconfig >/dev/null; then chkconfig "$2" off || true; fi ;;',
+  '      running) service "$2" status >/dev/null 2>&1 ;;',
+  '      *) [ -x "/etc/init.d/$2" ] || { echo "mail-system: no systemd and no /etc/init.d/$2 to run $2" >&2; return 1; }; service "$2" "$1" ;;',
+  "    esac",
+  "  fi",
+  "}",
+].join("\n");
+
+const UNIT = /^[A-Za-z0-9@._-]+$/;
+
+function unitOf(service: ServiceSpec, family: OsFamily): string {
+  const unit = service.unit[family];
+  if (!UNIT.test(unit)) throw new Error(`service name ${JSON.stringify(unit)} is not one`);
+  return unit;
+}
+
+/**
+ * Enables a daemon and (re)starts it so the written configuration is live
+ * (a package may have started it with its own); the revert stops and disables it.
+ */
+export function serviceScript(role: string, service: ServiceSpec, family: OsFamily): string {
+  checkRole(role);
+  const unit = unitOf(service, family);
+  const check = service.check?.[family];
+  const apply = [SVC, ...(check ? [check] : []), `svc enable ${unit}`, `svc restart ${unit}`].join("\n");
+  const revert = [SVC, `if svc running ${unit}; then svc stop ${unit}; fi`, `svc disable ${unit}`].join("\n");
+  return phasedScript(`service ${unit} of ${role}`, apply, revert);
+}
+
+/** Checks the configuration, then has the running daemon pick it up (reload or restart). */
+export function reloadScript(role: string, service: ServiceSpec, family: OsFamily): string {
+  checkRole(role);
+  const unit = unitOf(service, family);
+  const check = service.check?.[family];
+  const action = service.onChange === "reload" ? `svc reload ${unit} || svc restart ${unit}` : `svc restart ${unit}`;
+  return phasedScript(`reload ${unit} of ${role}`, [SVC, ...(check ? [check] : []), action].join("\n"));
+}
+
+// ----------------------------------------------------------- health, exec
+
+/** Where a role's health check is installed on a host. */
+export function healthcheckPath(role: string): string {
+  checkRole(role);
+  return `${LIBEXEC_DIR}/${role}-healthcheck`;
+}
+
+/** Waits (bounded) until the role's health check passes; fails with its last message. */
+export function healthScript(role: string, env: Readonly<Record<string, string>>, timeoutSeconds = 120): string {
+  const exports = Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(k)) throw new Error(`health check variable ${JSON.stringify(k)} is not a name`);
+    return `export ${k}=${shq(v)}`;
+  });
+  const apply = [
+    ...exports,
+    `deadline=$(( $(date +%s) + ${Math.trunc(timeoutSeconds)} ))`,
+    "while :; do",
+    `  if out="$(${healthcheckPath(role)} 2>&1)"; then exit 0; fi`,
+    '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+    `    echo "mail-system: ${role} is not healthy after ${Math.trunc(timeoutSeconds)}s: $out" >&2`,
+    "    exit 1",
+    "  fi",
+    "  sleep 2",
+    "done",
+  ].join("\n");
+  return phasedScript(`health of ${role}`, apply);
+}
+
+/** Runs argv as root with `input` on its stdin (a here-document whose delimiter the input cannot contain). */
+export function execScript(program: readonly string[], apply: string, revert?: string): string {
+  const argv = program.map(shq).join(" ");
+  const feed = (input: string) => {
+    let tag = "MAIL_SYSTEM_INPUT";
+    for (let i = 0; input.split("\n").includes(tag); i++) tag = `MAIL_SYSTEM_INPUT_${i}`;
+    return `${argv} <<'${tag}'\n${input}\n${tag}`;
+  };
+  return phasedScript(`run ${program[0]}`, feed(apply), revert === undefined ? ":" : feed(revert));
+}
+
+function checkRole(role: string): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(role)) throw new Error(`role ${JSON.stringify(role)} is not a lower-case name`);
+}
+
+/** Family-specific value helper for specs. */
+export const both = <T>(value: T): PerFamily<T> => ({ debian: value, rhel: value });

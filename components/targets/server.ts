@@ -1,0 +1,95 @@
+// "What" a server needs, said once for every place it can run: packages per
+// distribution family, rendered files with owners and modes, services with
+// the files each one reads, a health check. A target ("where": a container on
+// a Docker engine, or a Linux host over SSH) turns a ServerSpec into
+// resources and gives back a PlacedServer the component keeps working with.
+import * as pulumi from "@pulumi/pulumi";
+import { RenderedFile } from "../render/types";
+
+/** Linux distribution families the program knows how to configure. */
+export type OsFamily = "debian" | "rhel";
+export const OS_FAMILIES: readonly OsFamily[] = ["debian", "rhel"];
+
+/** Per-family values (package names, service names, paths). */
+export type PerFamily<T> = Readonly<Record<OsFamily, T>>;
+
+/** A daemon of a server, as the host's service manager knows it. */
+export interface ServiceSpec {
+  /** A stable name for the daemon within its server (resource names derive from it), e.g. "postfix". */
+  readonly id: string;
+  /** Unit / init script name per family, e.g. { debian: "mariadb", rhel: "mysqld" }. */
+  readonly unit: PerFamily<string>;
+  /** The rendered files it reads: when one of them changes, it is reloaded (and only then). */
+  readonly reads: (path: string) => boolean;
+  /** "reload" (re-read configuration, keep serving) or "restart" when the daemon cannot reload. */
+  readonly onChange: "reload" | "restart";
+  /** Shell command (run as root) that validates the written configuration before the daemon picks it up. */
+  readonly check?: PerFamily<string>;
+}
+
+/** What a server needs, independent of where it runs. */
+export interface ServerSpec {
+  /** The server's role ("dns", "db", "mail"): files/<role> holds its image context and health check. */
+  readonly role: string;
+  /**
+   * Packages per family, installed in order, group by group (a later group may
+   * need a repository an earlier one adds). Docker images install the debian list.
+   */
+  readonly packages: PerFamily<readonly (readonly string[])[]>;
+  /** debconf selections made before installing on the debian family (answers to install-time questions). */
+  readonly debconf?: readonly string[];
+  /** The rendered files for a family (paths and accounts differ between families). */
+  readonly files: (family: OsFamily) => pulumi.Input<RenderedFile[]>;
+  /** Daemons, started in this order. */
+  readonly services: readonly ServiceSpec[];
+  /**
+   * Shell (run as root after the packages, before the files) that creates
+   * accounts and directories the server needs, and its inverse run on destroy.
+   * Both must be idempotent.
+   */
+  readonly prepare?: { readonly apply: string; readonly revert: string };
+  /** Environment of the health check, files/<role>/healthcheck.sh, per family. */
+  readonly healthEnv?: PerFamily<Readonly<Record<string, string>>>;
+  /** Directories whose data must outlive the server's replacement (volumes in Docker). */
+  readonly dataDirectories?: readonly string[];
+  /**
+   * Whether destroying the server deletes the data in dataDirectories. Default:
+   * yes for a container's volumes, no for a host's directories (they may hold
+   * more than this program put there). The mail server says so explicitly.
+   */
+  readonly deleteDataOnDestroy?: boolean;
+}
+
+/** A command the server runs with its input on stdin: `apply` on create and update, `revert` on delete. */
+export interface ServerScripts {
+  readonly apply: pulumi.Input<string>;
+  readonly revert?: pulumi.Input<string>;
+}
+
+/** A server once placed somewhere: what components wire their other resources to. */
+export interface PlacedServer {
+  /** The address the server's clients reach it at. */
+  readonly address: pulumi.Output<string>;
+  /**
+   * Changes whenever the server is (re)created or its configuration applied;
+   * known only once it passed its health check, so it orders work after that.
+   */
+  readonly readyId: pulumi.Output<string>;
+  /** The address the Pulumi engine's host connects from, as the server sees it. */
+  readonly engineAddress: pulumi.Output<string>;
+  /** The distribution family the server runs on. */
+  readonly family: pulumi.Output<OsFamily>;
+  /** Where it is, for people: the container's name or user@host. */
+  readonly location: pulumi.Output<string>;
+  /**
+   * Runs `program` (argv, run as root on the server) with the scripts on
+   * stdin. Used for SQL through the database server's own client.
+   */
+  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.Resource;
+}
+
+/** Where servers go: a Docker engine or hosts over SSH. */
+export interface ServerTarget {
+  /** Places `spec` at `address` (the role's host for SSH); children get `parent`. */
+  place(name: string, spec: ServerSpec, address: pulumi.Input<string>, parent: pulumi.Resource): PlacedServer;
+}

@@ -1,0 +1,231 @@
+// The SSH target's scripts, for both families: what they run (apt or dnf,
+// systemd or the service scripts), that they parse (sh -n), and that they
+// refuse values that could change their meaning.
+import { execFileSync } from "child_process";
+import { PACKAGES } from "../../components/packages";
+import {
+  FACTS_SCRIPT,
+  execScript,
+  filesDigest,
+  filesScript,
+  healthScript,
+  packagesScript,
+  parseFacts,
+  reloadScript,
+  rootCommand,
+  serviceScript,
+} from "../../components/targets/hostScripts";
+import { ServiceSpec } from "../../components/targets/server";
+
+/** sh -n: the script parses (dash, as /bin/sh on Debian). */
+function parses(script: string): void {
+  execFileSync("sh", ["-n"], { input: script });
+}
+
+const named: ServiceSpec = {
+  id: "named",
+  unit: { debian: "named", rhel: "named" },
+  reads: () => true,
+  onChange: "reload",
+  check: { debian: "/usr/bin/named-checkconf -z /etc/bind/named.conf", rhel: "/usr/sbin/named-checkconf -z /etc/named.conf" },
+};
+const database: ServiceSpec = { id: "server", unit: { debian: "mariadb", rhel: "mysqld" }, reads: () => true, onChange: "restart" };
+
+describe("rootCommand", () => {
+  test.each(["create", "update", "delete"] as const)("%s: script from stdin, as root directly or through sudo -n", (phase) => {
+    const cmd = rootCommand(phase);
+    expect(cmd).toContain('[ "$(id -u)" -eq 0 ] || sudo="sudo -n"');
+    expect(cmd).toContain(`mail-system ${phase}`);
+    expect(cmd).toContain('script="$(cat)"');
+    parses(cmd);
+  });
+
+  test("runs the phase it names, with the script read whole from stdin", () => {
+    const script = 'case "$1" in create) echo made ;; delete) echo gone ;; esac\ncat >/dev/null; echo after';
+    expect(execFileSync("sh", ["-c", rootCommand("create")], { input: script }).toString()).toBe("made\nafter\n");
+    expect(execFileSync("sh", ["-c", rootCommand("delete")], { input: script }).toString()).toBe("gone\nafter\n");
+  });
+});
+
+describe("facts", () => {
+  test("parses the facts script's output", () => {
+    expect(parseFacts("family=rhel\nos=rocky 8.9\ninit=systemd\nclient=10.0.0.1\n")).toEqual({
+      family: "rhel",
+      os: "rocky 8.9",
+      systemd: true,
+      clientAddress: "10.0.0.1",
+    });
+    expect(parseFacts("family=debian\nos=debian 12\ninit=sysv\nclient=192.168.1.9").systemd).toBe(false);
+  });
+
+  test.each(["family=arch\nclient=10.0.0.1", "family=debian\nclient=", "nothing"])("refuses %j", (out) => {
+    expect(() => parseFacts(out)).toThrow(/host facts/);
+  });
+
+  test.each([
+    ["ID=debian\nVERSION_ID=12", "debian", "debian 12"],
+    ['ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"', "debian", "ubuntu 24.04"],
+    ['ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.9"', "rhel", "rocky 8.9"],
+    ['ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"', "rhel", "almalinux 9.4"],
+  ])("the facts script reads the family from os-release (%j)", (osRelease, family, os) => {
+    const script = FACTS_SCRIPT.replace(". /etc/os-release", osRelease.replace(/\n/g, "; "));
+    const out = execFileSync("sh", ["-c", script], { env: { PATH: process.env.PATH, SSH_CLIENT: "10.9.8.7 50000 22" } }).toString();
+    expect(parseFacts(out)).toMatchObject({ family, os, clientAddress: "10.9.8.7" });
+  });
+
+  test("an unknown distribution fails with its name", () => {
+    const script = FACTS_SCRIPT.replace(". /etc/os-release", "ID=arch");
+    expect(() => execFileSync("sh", ["-c", script], { stdio: "pipe" })).toThrow(/unsupported distribution arch/);
+  });
+});
+
+describe("packagesScript", () => {
+  test("debian: apt-get with a lock timeout, debconf answers first, only missing packages, recorded for removal", () => {
+    const s = packagesScript("mail", "debian", PACKAGES.mail.debian, {
+      debconf: ["postfix postfix/main_mailer_type select No configuration"],
+    });
+    expect(s).toContain("debconf-set-selections");
+    expect(s).toContain("'postfix postfix/main_mailer_type select No configuration'");
+    expect(s).toContain("dpkg-query -W");
+    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing </dev/null");
+    expect(s).toContain(`for p in ${PACKAGES.mail.debian[0].join(" ")}; do`);
+    expect(s).toContain("/var/lib/mail-system/mail.packages");
+    expect(s).toMatch(/apt-get -o DPkg::Lock::Timeout=600 remove -y -qq \$\(sort -u "\$record"\)/);
+    expect(s).not.toContain("dnf");
+    parses(s);
+  });
+
+  test("rhel: dnf, rpm -q, EPEL installed before the group that needs it", () => {
+    const s = packagesScript("mail", "rhel", PACKAGES.mail.rhel);
+    expect(s).toContain('rpm -q "$p"');
+    expect(s).toContain("dnf install -y -q $missing");
+    expect(s).toContain("dnf remove -y -q $(sort -u");
+    expect(s.indexOf("for p in epel-release;")).toBeGreaterThan(0);
+    expect(s.indexOf("for p in epel-release;")).toBeLessThan(s.indexOf("for p in postfix postfix-mysql dovecot"));
+    expect(s).not.toContain("apt-get");
+    expect(s).not.toContain("debconf");
+    parses(s);
+  });
+
+  test("the role's prepare runs after the packages, its revert before they are removed", () => {
+    const s = packagesScript("db", "debian", [["mariadb-server"]], { prepare: { apply: "echo PREPARE", revert: "echo UNPREPARE" } });
+    expect(s.indexOf("echo PREPARE")).toBeGreaterThan(s.indexOf("install -y"));
+    expect(s.indexOf("echo UNPREPARE")).toBeLessThan(s.indexOf("remove -y"));
+  });
+
+  test.each([["x; rm -rf /"], ["$(id)"], ["a b"]])("refuses the package name %j", (bad) => {
+    expect(() => packagesScript("dns", "debian", [[bad]])).toThrow(/not a package name/);
+  });
+
+  test("refuses a debconf line that could escape its quotes", () => {
+    expect(() => packagesScript("mail", "debian", [["postfix"]], { debconf: ["postfix x select '; rm -rf /"] })).toThrow(/debconf/);
+  });
+});
+
+describe("filesScript", () => {
+  const files = [
+    { path: "/etc/postfix/main.cf", content: "myhostname = mail.example.test\n", owner: "root", group: "root", mode: "0644" },
+    { path: "/etc/postfix/mysql-users.cf", content: "password = it's $secret\n", owner: "root", group: "postfix", mode: "0640", secret: true },
+  ];
+
+  test("writes each file atomically with owner, group and mode set before it appears; content as base64", () => {
+    const s = filesScript("mail", files);
+    expect(s).toContain(`put '/etc/postfix/main.cf' root root 0644 '${Buffer.from(files[0].content).toString("base64")}'`);
+    expect(s).toContain(`put '/etc/postfix/mysql-users.cf' root postfix 0640 '${Buffer.from(files[1].content).toString("base64")}'`);
+    // The secret never appears in clear (it travels on stdin, base64).
+    expect(s).not.toContain("$secret");
+    expect(s).toContain('chown "$2:$3" "$tmp"');
+    expect(s.indexOf('chmod "$4" "$tmp"')).toBeLessThan(s.indexOf('mv -f "$tmp" "$1"'));
+    parses(s);
+  });
+
+  test("keeps the system's own copy of a file it replaces and puts it back on delete", () => {
+    const s = filesScript("mail", files);
+    expect(s).toContain(`cp -p "$1" "$1$orig"`);
+    expect(s).toContain(`orig='.mail-system-orig'`);
+    expect(s).toContain('if [ -e "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi');
+  });
+
+  test.each([
+    [{ path: "etc/x", owner: "root", group: "root", mode: "0644" }, /plain absolute path/],
+    [{ path: "/etc/../x", owner: "root", group: "root", mode: "0644" }, /plain absolute path/],
+    [{ path: "/etc/a b", owner: "root", group: "root", mode: "0644" }, /plain absolute path/],
+    [{ path: "/etc/x", owner: "root;id", group: "root", mode: "0644" }, /account name/],
+    [{ path: "/etc/x", owner: "root", group: "root", mode: "rw" }, /not octal/],
+  ])("refuses %j", (f, why) => {
+    expect(() => filesScript("mail", [{ content: "", ...f }])).toThrow(why);
+  });
+
+  test("refuses a path listed twice", () => {
+    expect(() => filesScript("mail", [files[0], files[0]])).toThrow(/listed twice/);
+  });
+
+  test("the digest follows content, owner and mode, not the order of the list", () => {
+    const d = filesDigest(files);
+    expect(filesDigest([...files].reverse())).toBe(d);
+    expect(filesDigest([{ ...files[0], content: "x" }, files[1]])).not.toBe(d);
+    expect(filesDigest([{ ...files[0], mode: "0600" }, files[1]])).not.toBe(d);
+  });
+});
+
+describe("services", () => {
+  test("systemd when it is PID 1, else the distribution's service scripts", () => {
+    const s = serviceScript("dns", named, "debian");
+    expect(s).toContain("if [ -d /run/systemd/system ]; then");
+    expect(s).toContain('enable) systemctl enable --quiet "$2" ;;');
+    expect(s).toContain('service "$2" "$1"');
+    expect(s).toContain("update-rc.d");
+    expect(s).toContain("chkconfig");
+    parses(s);
+  });
+
+  test("apply: check, enable, restart; revert: stop if running, disable", () => {
+    const s = serviceScript("db", database, "rhel");
+    expect(s).toMatch(/svc enable mysqld\nsvc restart mysqld/);
+    expect(s).toContain("if svc running mysqld; then svc stop mysqld; fi\nsvc disable mysqld");
+    const d = serviceScript("db", database, "debian");
+    expect(d).toContain("svc enable mariadb");
+    const n = serviceScript("dns", named, "rhel");
+    expect(n.indexOf("/usr/sbin/named-checkconf -z /etc/named.conf")).toBeLessThan(n.indexOf("svc enable named"));
+  });
+
+  test("reload: the check first, then reload (falling back to restart) or restart, as the service says", () => {
+    const r = reloadScript("dns", named, "debian");
+    expect(r).toContain("/usr/bin/named-checkconf -z /etc/bind/named.conf\nsvc reload named || svc restart named");
+    expect(reloadScript("db", database, "rhel")).toContain("svc restart mysqld");
+    expect(reloadScript("db", database, "rhel")).not.toContain("svc reload");
+    parses(r);
+  });
+
+  test("refuses a unit name that is not one", () => {
+    expect(() => serviceScript("dns", { ...named, unit: { debian: "named; id", rhel: "named" } }, "debian")).toThrow(/service name/);
+  });
+});
+
+describe("health and exec", () => {
+  test("the health check is retried until a deadline, and fails with its last message", () => {
+    const s = healthScript("dns", { DNS_ZONES: "example.test", NAMED_CONF: "/etc/named.conf" }, 90);
+    expect(s).toContain("export DNS_ZONES='example.test'");
+    expect(s).toContain("/usr/local/libexec/mail-system/dns-healthcheck");
+    expect(s).toContain("deadline=$(( $(date +%s) + 90 ))");
+    expect(s).toContain("is not healthy after 90s: $out");
+    parses(s);
+    expect(() => healthScript("dns", { "A;B": "x" })).toThrow(/not a name/);
+  });
+
+  test("exec feeds the input through a here-document whose delimiter it does not contain", () => {
+    const s = execScript(["mysql", "--batch", "mailserver"], "SELECT 1;\nMAIL_SYSTEM_INPUT\n", "DELETE FROM t;");
+    expect(s).toContain("'mysql' '--batch' 'mailserver' <<'MAIL_SYSTEM_INPUT_0'\nSELECT 1;\nMAIL_SYSTEM_INPUT\n\nMAIL_SYSTEM_INPUT_0");
+    expect(s).toContain("<<'MAIL_SYSTEM_INPUT'\nDELETE FROM t;\nMAIL_SYSTEM_INPUT");
+    parses(s);
+  });
+
+  test("every phased script takes the host's lock and dispatches on the phase", () => {
+    for (const s of [execScript(["sh"], ":"), healthScript("db", {}), filesScript("db", []), packagesScript("db", "rhel", [["mysql-server"]])]) {
+      expect(s.startsWith("set -eu\n")).toBe(true);
+      expect(s).toContain("exec 9>/run/lock/mail-system.lock");
+      expect(s).toContain("flock -w 600 9");
+      expect(s).toContain('case "$1" in create|update) mail_system_apply ;; delete) mail_system_revert ;;');
+    }
+  });
+});

@@ -1,0 +1,186 @@
+// The program with `target: ssh`, under Pulumi's mocks: the same components
+// put on hosts with remote commands (facts, packages, files, services,
+// reloads, health), the RHEL family as the facts report it, nothing of Docker.
+import * as pulumi from "@pulumi/pulumi";
+import { generateKeyPairSync } from "crypto";
+import { Created, isSecret, mockResources, valueOf } from "../fixtures/mocks";
+
+const DKIM_PEM = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+const CERT = JSON.stringify({ ca: "CA", certificate: "CERT", key: "KEY" });
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+const created = mockResources((args) => {
+  if (args.type === "command:remote:Command" && args.name.endsWith("-facts")) {
+    return { stdout: "family=rhel\nos=rocky 8.9\ninit=systemd\nclient=10.20.0.99" };
+  }
+  if (args.type === "command:local:Command") {
+    const stdout = args.name.endsWith("-serial") ? "1700000000" : args.name.endsWith("-issue") ? CERT : args.name.includes("-dkim-") ? DKIM_PEM : "";
+    return { stdout };
+  }
+  if (args.type === "random:index/randomPassword:RandomPassword") return { result: `pw-${args.name}` };
+  if (args.type === "random:index/randomString:RandomString") return { result: "SaltSaltSaltSalt" };
+  return {};
+});
+
+/** The plain value of an input that may be a secret envelope. */
+function open(v: unknown): unknown {
+  if (v !== null && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) {
+    return open((v as { value: unknown }).value);
+  }
+  return v;
+}
+const byName = (name: string): Created => {
+  const r = created.find((c) => c.name === name);
+  if (!r) throw new Error(`no resource ${name}; have ${created.map((c) => c.name).join(", ")}`);
+  return r;
+};
+const stdinOf = async (name: string) => open(await byName(name).inputs.stdin) as string;
+/** The files a files script writes: path -> content. */
+function written(script: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of script.matchAll(/^put '([^']+)' \S+ \S+ \S+ '([A-Za-z0-9+/=]*)'$/gm)) out.set(m[1], Buffer.from(m[2], "base64").toString());
+  return out;
+}
+
+describe("the seed's lab on three RHEL hosts over SSH", () => {
+  let outputs: typeof import("../../index");
+
+  beforeAll(async () => {
+    pulumi.runtime.setAllConfig(
+      {
+        "mail-system:domain": "rockylinux.me",
+        "mail-system:mailDomains": JSON.stringify(["rockylinux.me"]),
+        "mail-system:users": JSON.stringify([{ email: "frank@rockylinux.me", password: "onetestandone" }]),
+        "mail-system:target": "ssh",
+        "mail-system:sshPrivateKey": SSH_KEY,
+        "mail-system:hosts": JSON.stringify({
+          dns: { address: "192.168.100.7" },
+          db: { address: "192.168.100.5", user: "admin", port: 2222 },
+          mail: { address: "192.168.100.6", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" },
+        }),
+      },
+      ["mail-system:users", "mail-system:sshPrivateKey"],
+    );
+    outputs = await import("../../index");
+    await valueOf(outputs.endpoints);
+    await valueOf(outputs.zoneSerial);
+    await valueOf(outputs.deployCheck);
+  });
+
+  test("nothing of Docker: every server is remote commands on its host", () => {
+    expect(created.filter((r) => r.type.startsWith("docker:"))).toEqual([]);
+    const remote = created.filter((r) => r.type === "command:remote:Command").map((r) => r.name);
+    for (const role of ["dns", "db", "mail"]) {
+      for (const step of ["facts", "packages", "files", "health"]) expect(remote).toContain(`${role}-${step}`);
+    }
+    expect(remote).toEqual(expect.arrayContaining(["dns-named", "dns-named-reload", "db-server", "db-server-reload"]));
+    expect(remote).toEqual(expect.arrayContaining(["mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload"]));
+  });
+
+  test("each role connects to its own host, user and port; the key is secret; a pinned host key is passed", async () => {
+    const conn = async (name: string) => open(await byName(name).inputs.connection) as Record<string, unknown>;
+    expect(await conn("db-files")).toMatchObject({ host: "192.168.100.5", user: "admin", port: 2222 });
+    expect(await conn("dns-files")).toMatchObject({ host: "192.168.100.7", user: "root", port: 22 });
+    expect(await conn("mail-files")).toMatchObject({ hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" });
+    const raw = (await byName("dns-files").inputs.connection) as Record<string, unknown>;
+    expect(raw[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig); // the key makes it all secret
+    expect(open((open(raw) as Record<string, unknown>).privateKey)).toBe(SSH_KEY);
+  });
+
+  test("packages: dnf on the RHEL family (bind, mysql-server, EPEL then OpenDKIM)", async () => {
+    expect(await stdinOf("dns-packages")).toContain("for p in bind bind-utils; do");
+    expect(await stdinOf("db-packages")).toContain("for p in mysql-server; do");
+    const mail = await stdinOf("mail-packages");
+    expect(mail).toContain("dnf install -y -q $missing");
+    expect(mail).toContain("for p in epel-release; do");
+    expect(mail).toContain("useradd -u 2000 -g vmail"); // files/mail/accounts.sh, the images' own
+  });
+
+  test("files: RHEL's BIND layout, MySQL's my.cnf.d, the same Postfix/Dovecot files as in a container", async () => {
+    const dns = written(await stdinOf("dns-files"));
+    expect([...dns.keys()]).toEqual(expect.arrayContaining(["/etc/named.conf", "/var/named/rockylinux.me.zone"]));
+    expect(dns.get("/var/named/rockylinux.me.zone")).toMatch(/^mail\s+IN\s+A\s+192\.168\.100\.6$/m);
+    expect(dns.get("/usr/local/libexec/mail-system/dns-healthcheck")).toContain("dig +norec");
+    const db = written(await stdinOf("db-files"));
+    expect(db.get("/etc/my.cnf.d/mail-system.cnf")).toContain("bind-address = 192.168.100.5");
+    const mail = written(await stdinOf("mail-files"));
+    expect(mail.get("/etc/postfix/mysql-virtual-mailbox-maps.cf")).toContain("pw-db-app");
+    expect(mail.get("/etc/dovecot/dovecot.conf")).toContain("ssl_dh = </etc/dovecot/dh.pem");
+    expect([...mail.keys()]).toContain("/etc/dovecot/dh.pem");
+    expect(mail.get("/etc/opendkim/keys/rockylinux.me/mail.private")).toBe(DKIM_PEM.endsWith("\n") ? DKIM_PEM : `${DKIM_PEM}\n`);
+  });
+
+  test("scripts holding secrets travel as secrets", async () => {
+    for (const name of ["mail-files", "db-files", "db-admin-account", "db-user-frank@rockylinux.me"]) {
+      const stdin = byName(name).inputs.stdin;
+      expect((await stdin)[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+    }
+  });
+
+  test("services: RHEL unit names, each checked before it is (re)started", async () => {
+    expect(await stdinOf("db-server")).toContain("svc enable mysqld");
+    expect(await stdinOf("dns-named")).toContain("/usr/sbin/named-checkconf -z /etc/named.conf >/dev/null\nsvc enable named");
+    expect(await stdinOf("mail-postfix-reload")).toContain("postfix check\nsvc reload postfix || svc restart postfix");
+    expect(await stdinOf("mail-opendkim-reload")).toContain("opendkim -n -x /etc/opendkim.conf\nsvc restart opendkim");
+  });
+
+  test("the database's administrator is allowed from the engine's address the host reported, and the provider uses it", async () => {
+    const sql = await stdinOf("db-admin-account");
+    expect(sql).toContain("CREATE USER IF NOT EXISTS 'mail_system_admin'@'10.20.0.99'");
+    expect(sql).toContain("DROP USER IF EXISTS 'mail_system_admin'@'10.20.0.99';");
+    const provider = created.find((r) => r.type === "pulumi:providers:mysql")!;
+    expect(await provider.inputs.endpoint).toBe("192.168.100.5:3306");
+    expect(provider.inputs.username).toBe("mail_system_admin");
+    const user = created.find((r) => r.type === "mysql:index/user:User")!;
+    expect(user.inputs).toMatchObject({ user: "mailrl", host: "192.168.100.6" });
+  });
+
+  test("outputs are the Docker target's, with servers as user@host", async () => {
+    expect(await valueOf(outputs.servers.db)).toBe("admin@192.168.100.5");
+    expect(await valueOf(outputs.servers.mail)).toBe("root@192.168.100.6");
+    expect((await valueOf(outputs.endpoints)).submission).toBe("192.168.100.6:587");
+    expect(await isSecret(outputs.userPasswords)).toBe(true);
+  });
+});
+
+describe("reloads follow exactly the files each daemon reads", () => {
+  /** The reload triggers of a MailServer rendered with `change` applied. */
+  async function triggers(name: string, change: { password?: string; selector?: string }) {
+    const { MailServer } = await import("../../components/mailServer");
+    const { SshTarget } = await import("../../components/targets/ssh");
+    const host = { address: "10.0.0.6", privateKey: SSH_KEY };
+    new MailServer(name, {
+      target: new SshTarget({ mail: host }),
+      address: "10.0.0.6",
+      zone: "example.test",
+      hostLabel: "mail",
+      mailDomains: ["example.test"],
+      database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: change.password ?? "pw" },
+      certificate: "CERT",
+      privateKey: "KEY",
+      dkimSelector: change.selector ?? "mail",
+    });
+    const out: Record<string, string> = {};
+    for (const service of ["dovecot", "opendkim", "postfix"]) {
+      // Registered once the facts resolve (bounded wait).
+      for (let i = 0; i < 100 && !created.some((r) => r.name === `${name}-${service}-reload`); i++) await new Promise((r) => setTimeout(r, 20));
+      out[service] = JSON.stringify(open(await byName(`${name}-${service}-reload`).inputs.triggers));
+    }
+    return out;
+  }
+
+  test("a new database password reloads Postfix and Dovecot, not OpenDKIM; a new selector only OpenDKIM", async () => {
+    const base = await triggers("m1", {});
+    const password = await triggers("m2", { password: "other" });
+    expect(password.postfix).not.toBe(base.postfix);
+    expect(password.dovecot).not.toBe(base.dovecot);
+    // DKIM keys are per resource name: compare OpenDKIM against itself across password changes only.
+    const sameKeys = await triggers("m1b", {});
+    expect(sameKeys.postfix).toBe(base.postfix);
+    expect(sameKeys.dovecot).toBe(base.dovecot);
+    const selector = await triggers("m3", { selector: "s2024" });
+    expect(selector.postfix).toBe(base.postfix);
+    expect(selector.dovecot).toBe(base.dovecot);
+    expect(selector.opendkim).not.toBe(base.opendkim);
+  });
+});

@@ -59,7 +59,7 @@ export class BindServer extends pulumi.ComponentResource {
     const spec: ServerSpec = {
       role: "dns",
       packages: PACKAGES.dns,
-      files: (family) =>
+      files: ({ family }) =>
         pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
           renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }], layout: family }),
         ),

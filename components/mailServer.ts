@@ -105,25 +105,35 @@ export class MailServer extends pulumi.ComponentResource {
     const hostname = `${args.hostLabel}.${args.zone}`;
     const dkim = new DkimKeys(`${name}-dkim`, { domains: args.mailDomains, selector: args.dkimSelector ?? "mail" }, { parent: this });
 
-    const files = pulumi
-      .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
-      .apply(([address, database, certificate, privateKey, dkimKeys]): RenderedFile[] => {
-        const settings = { hostname, domain: args.zone, listenAddress: address, database, tls: TLS, milters: [opendkimMilter()] };
-        return [
-          ...renderPostfixFiles(settings),
-          ...renderDovecotFiles(settings),
-          ...renderOpendkimFiles({ selector: dkim.selector, keys: dkimKeys }),
-          { path: TLS.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
-          { path: TLS.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
-        ];
-      });
+    // The same files in a container and on a host, but for where the daemons log.
+    const files = (container: boolean) =>
+      pulumi
+        .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
+        .apply(([address, database, certificate, privateKey, dkimKeys]): RenderedFile[] => {
+          const settings = {
+            hostname,
+            domain: args.zone,
+            listenAddress: address,
+            database,
+            tls: TLS,
+            milters: [opendkimMilter()],
+            logTo: container ? ("stdout" as const) : ("syslog" as const),
+          };
+          return [
+            ...renderPostfixFiles(settings),
+            ...renderDovecotFiles(settings),
+            ...renderOpendkimFiles({ selector: dkim.selector, keys: dkimKeys, syslog: !container }),
+            { path: TLS.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
+            { path: TLS.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
+          ];
+        });
 
     const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
     const spec: ServerSpec = {
       role: "mail",
       packages: PACKAGES.mail,
       debconf: ["postfix postfix/main_mailer_type select No configuration"],
-      files: () => files,
+      files: ({ container }) => files(container),
       // Dovecot first (its auth and LMTP sockets), OpenDKIM before Postfix (the
       // first message is signed), as the container's entrypoint does.
       services: [

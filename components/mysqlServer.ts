@@ -72,7 +72,7 @@ export class MysqlServer extends pulumi.ComponentResource {
     const spec: ServerSpec = {
       role: "db",
       packages: PACKAGES.db,
-      files: (family) => pulumi.output(args.address).apply((address) => renderDbServerFiles(family, address)),
+      files: ({ family }) => pulumi.output(args.address).apply((address) => renderDbServerFiles(family, address)),
       services: [
         {
           id: "server",

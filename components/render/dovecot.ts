@@ -53,6 +53,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     dhFile: DOVECOT_DH_FILE,
+    logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });
   return [

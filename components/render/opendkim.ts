@@ -21,12 +21,16 @@ export interface OpendkimSettings {
   keys: DkimDomainKey[];
   /** TCP port on 127.0.0.1 where OpenDKIM listens; default 8891. */
   port?: number;
+  /** Log to syslog (a host) rather than only report start-up errors on stderr (a container). Default false. */
+  syslog?: boolean;
 }
 
 export const OPENDKIM_DEFAULT_PORT = 8891;
 
 /** Where the rendered files go. */
 export const OPENDKIM_PATHS = {
+  // systemd's unit (Type=forking, PIDFile=) waits for it; the init scripts pass the same path.
+  pidFile: "/run/opendkim/opendkim.pid",
   conf: "/etc/opendkim.conf",
   keyTable: "/etc/opendkim/KeyTable",
   signingTable: "/etc/opendkim/SigningTable",
@@ -96,6 +100,8 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
         keyTable: OPENDKIM_PATHS.keyTable,
         signingTable: OPENDKIM_PATHS.signingTable,
         trustedHosts: OPENDKIM_PATHS.trustedHosts,
+        syslog: settings.syslog ? "yes" : "no",
+        pidFile: OPENDKIM_PATHS.pidFile,
       }),
     ),
     root(OPENDKIM_PATHS.keyTable, table("opendkim-KeyTable", ordered.map((k) => `${keyName(k.domain)} ${k.domain}:${selector}:${dkimKeyPath(k.domain, selector)}`))),

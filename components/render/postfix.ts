@@ -27,6 +27,12 @@ export interface MailServerSettings {
    * non_smtpd_milters), e.g. ["inet:127.0.0.1:8891"] for OpenDKIM. Default none.
    */
   milters?: string[];
+  /**
+   * Where the daemons log: "stdout" (a container: Postfix's postlogd to
+   * stdout, Dovecot to stderr; the container's log) or "syslog" (a host: the
+   * journal or /var/log/mail.log). Default "stdout".
+   */
+  logTo?: "stdout" | "syslog";
 }
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
@@ -75,7 +81,9 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   if (!Number.isSafeInteger(messageSizeLimit) || messageSizeLimit < 1) {
     fail("messageSizeLimit", messageSizeLimit, "must be a positive whole number of bytes");
   }
-  return { ...s, messageSizeLimit, milters };
+  const logTo = s.logTo ?? "stdout";
+  if (logTo !== "stdout" && logTo !== "syslog") fail("logTo", logTo, 'must be "stdout" or "syslog"');
+  return { ...s, messageSizeLimit, milters, logTo };
 }
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
@@ -119,6 +127,10 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     milters: s.milters.join(", "),
+    maillog:
+      s.logTo === "stdout"
+        ? "# In a container: log to stdout (postlogd, see master.cf), no syslog.\nmaillog_file = /dev/stdout"
+        : "# On a host: syslog (the journal, or /var/log/mail.log).",
   });
   const masterCf = renderTemplate("mail/templates/master.cf", {});
   const maps = MAPS.map(

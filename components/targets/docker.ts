@@ -111,7 +111,7 @@ export class DockerServer implements PlacedServer {
         networksAdvanced: [{ name: where.network, ipv4Address: where.address }],
         dns: where.dnsServers,
         envs: env,
-        uploads: pulumi.output(spec.files("debian")).apply((files) => files.map(toUpload)),
+        uploads: pulumi.output(spec.files({ family: "debian", container: true })).apply((files) => files.map(toUpload)),
         volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: spec.dataDirectories![i] })),
         healthcheck: {
           tests: ["CMD", `/usr/local/sbin/${spec.role}-healthcheck`],

@@ -15,8 +15,8 @@ export const STATE_DIR = "/var/lib/mail-system";
 export const LOCK_FILE = "/run/lock/mail-system.lock";
 /** Suffix of the copy of a file the program replaced, put back on destroy. */
 export const ORIGINAL_SUFFIX = ".mail-system-orig";
-/** Where health checks are installed. */
-export const LIBEXEC_DIR = "/usr/local/libexec/mail-system";
+/** Where health checks are installed (a directory every family has, so nothing shared is made). */
+export const HEALTHCHECK_DIR = "/usr/local/sbin";
 
 export type Phase = "create" | "update" | "delete";
 
@@ -152,7 +152,8 @@ export function packagesScript(
         `for p in ${g.join(" ")}; do ${pm.installed} || missing="$missing $p"; done`,
         'if [ -n "$missing" ]; then',
         `  if [ "$refreshed" = no ]; then ${pm.refresh}; refreshed=yes; fi`,
-        `  ${pm.install} $missing </dev/null`,
+        // (A package may start its daemon: it must not inherit the host's lock.)
+        `  ${pm.install} $missing </dev/null 9>&-`,
         '  for p in $missing; do echo "$p"; done >>"$record"',
         "fi",
       ].join("\n"),
@@ -163,7 +164,7 @@ export function packagesScript(
     ...(options.prepare ? [options.prepare.revert] : []),
     `record=${record}`,
     'if [ -s "$record" ]; then',
-    `  ${pm.remove} $(sort -u "$record") </dev/null`,
+    `  ${pm.remove} $(sort -u "$record") </dev/null 9>&-`,
     "fi",
     'rm -f "$record"',
   ].join("\n");
@@ -195,8 +196,9 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
   const manifest = `${STATE_DIR}/${role}.files`;
   const helpers = [
     `manifest=${manifest}`,
+    `dirs=${STATE_DIR}/${role}.dirs`,
     `orig=${shq(ORIGINAL_SUFFIX)}`,
-    'touch "$manifest"',
+    'touch "$manifest" "$dirs"',
     // Remove a file the program wrote, putting back what was there before.
     "unput() {",
     '  if [ -e "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi',
@@ -204,8 +206,15 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
   ];
   const apply = [
     ...helpers,
+    // Make a directory and its missing parents, recording each one made.
+    "mkdirs() {",
+    '  [ -d "$1" ] && return 0',
+    '  mkdirs "$(dirname "$1")"',
+    '  mkdir -m 0755 "$1"',
+    '  echo "$1" >>"$dirs"',
+    "}",
     "put() { # path owner group mode base64",
-    '  mkdir -p "$(dirname "$1")"',
+    '  mkdirs "$(dirname "$1")"',
     '  if [ -e "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest"; then cp -p "$1" "$1$orig"; fi',
     '  tmp="$1.mail-system-new"',
     '  rm -f "$tmp"',
@@ -226,7 +235,9 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
   const revert = [
     ...helpers,
     'while IFS= read -r p; do [ -z "$p" ] || unput "$p"; done <"$manifest"',
-    'rm -f "$manifest"',
+    // The directories it made, deepest first, as far as they are empty.
+    'sort -r "$dirs" | while IFS= read -r d; do [ -z "$d" ] || rmdir "$d" 2>/dev/null || true; done',
+    'rm -f "$manifest" "$dirs"',
   ].join("\n");
   return phasedScript(`files of ${role}`, apply, revert);
 }
@@ -259,7 +270,12 @@ const SVC = [
   '      enable) if command -v update-rc.d >/dev/null; then update-rc.d "$2" defaults >/dev/null 2>&1 || true; update-rc.d "$2" enable >/dev/null 2>&1 || true; elif command -v chkconfig >/dev/null; then chkconfig "$2" on || true; fi ;;',
   '      disable) if command -v update-rc.d >/dev/null; then update-rc.d "$2" disable >/dev/null 2>&1 || true; elif command -v chkconfig >/dev/null; then chkconfig "$2" off || true; fi ;;',
   '      running) service "$2" status >/dev/null 2>&1 ;;',
-  '      *) [ -x "/etc/init.d/$2" ] || { echo "mail-system: no systemd and no /etc/init.d/$2 to run $2" >&2; return 1; }; service "$2" "$1" ;;',
+  '      *) [ -x "/etc/init.d/$2" ] || { echo "mail-system: no systemd and no /etc/init.d/$2 to run $2" >&2; return 1; }',
+  // A daemon started from an init script inherits its open files: were they
+  // the SSH session's, the command would never end (Dovecot keeps them), and
+  // with the lock's descriptor it would hold the host's lock forever.
+  '         svc_log="$(mktemp)"',
+  '         if service "$2" "$1" </dev/null >"$svc_log" 2>&1 9>&-; then rm -f "$svc_log"; else cat "$svc_log" >&2; rm -f "$svc_log"; return 1; fi ;;',
   "    esac",
   "  fi",
   "}",
@@ -300,7 +316,7 @@ export function reloadScript(role: string, service: ServiceSpec, family: OsFamil
 /** Where a role's health check is installed on a host. */
 export function healthcheckPath(role: string): string {
   checkRole(role);
-  return `${LIBEXEC_DIR}/${role}-healthcheck`;
+  return `${HEALTHCHECK_DIR}/mail-system-${role}-healthcheck`;
 }
 
 /** Waits (bounded) until the role's health check passes; fails with its last message. */

@@ -38,8 +38,11 @@ export interface ServerSpec {
   readonly packages: PerFamily<readonly (readonly string[])[]>;
   /** debconf selections made before installing on the debian family (answers to install-time questions). */
   readonly debconf?: readonly string[];
-  /** The rendered files for a family (paths and accounts differ between families). */
-  readonly files: (family: OsFamily) => pulumi.Input<RenderedFile[]>;
+  /**
+   * The rendered files for a place: paths and accounts differ between
+   * families, and logging between a container (its log) and a host (syslog).
+   */
+  readonly files: (place: { readonly family: OsFamily; readonly container: boolean }) => pulumi.Input<RenderedFile[]>;
   /** Daemons, started in this order. */
   readonly services: readonly ServiceSpec[];
   /**

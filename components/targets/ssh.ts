@@ -110,7 +110,7 @@ export class SshServer implements PlacedServer {
       group: "root",
       mode: "0755",
     };
-    const files = this.family.apply((f) => pulumi.output(spec.files(f)).apply((rendered) => [...rendered, healthcheck]));
+    const files = this.family.apply((f) => pulumi.output(spec.files({ family: f, container: false })).apply((rendered) => [...rendered, healthcheck]));
     const written = this.rootCommand(
       `${name}-files`,
       pulumi.secret(files.apply((fs_) => filesScript(spec.role, fs_))),

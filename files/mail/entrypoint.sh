@@ -37,6 +37,7 @@ install -d -o vmail -g vmail -m 0770 /var/mail /var/mail/vhosts
 # After a restart the old PID files name processes that no longer exist, but
 # their numbers may belong to new ones: Dovecot would refuse to start.
 rm -f /run/dovecot/master.pid /var/spool/postfix/pid/master.pid /run/opendkim/opendkim.pid
+install -d -o opendkim -g opendkim -m 0750 /run/opendkim
 
 # Postfix's commands print their messages only to a terminal (or to syslog,
 # which a container lacks): run the check under script(1) so that a broken

@@ -87,7 +87,7 @@ describe("packagesScript", () => {
     expect(s).toContain("debconf-set-selections");
     expect(s).toContain("'postfix postfix/main_mailer_type select No configuration'");
     expect(s).toContain("dpkg-query -W");
-    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing </dev/null");
+    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing </dev/null 9>&-");
     expect(s).toContain(`for p in ${PACKAGES.mail.debian[0].join(" ")}; do`);
     expect(s).toContain("/var/lib/mail-system/mail.packages");
     expect(s).toMatch(/apt-get -o DPkg::Lock::Timeout=600 remove -y -qq \$\(sort -u "\$record"\)/);
@@ -173,7 +173,8 @@ describe("services", () => {
     const s = serviceScript("dns", named, "debian");
     expect(s).toContain("if [ -d /run/systemd/system ]; then");
     expect(s).toContain('enable) systemctl enable --quiet "$2" ;;');
-    expect(s).toContain('service "$2" "$1"');
+    // Without systemd, the daemon must not inherit the SSH session's output nor the lock (fd 9).
+    expect(s).toContain('service "$2" "$1" </dev/null >"$svc_log" 2>&1 9>&-');
     expect(s).toContain("update-rc.d");
     expect(s).toContain("chkconfig");
     parses(s);
@@ -206,7 +207,7 @@ describe("health and exec", () => {
   test("the health check is retried until a deadline, and fails with its last message", () => {
     const s = healthScript("dns", { DNS_ZONES: "example.test", NAMED_CONF: "/etc/named.conf" }, 90);
     expect(s).toContain("export DNS_ZONES='example.test'");
-    expect(s).toContain("/usr/local/libexec/mail-system/dns-healthcheck");
+    expect(s).toContain("/usr/local/sbin/mail-system-dns-healthcheck");
     expect(s).toContain("deadline=$(( $(date +%s) + 90 ))");
     expect(s).toContain("is not healthy after 90s: $out");
     parses(s);

@@ -100,7 +100,7 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
     const dns = written(await stdinOf("dns-files"));
     expect([...dns.keys()]).toEqual(expect.arrayContaining(["/etc/named.conf", "/var/named/rockylinux.me.zone"]));
     expect(dns.get("/var/named/rockylinux.me.zone")).toMatch(/^mail\s+IN\s+A\s+192\.168\.100\.6$/m);
-    expect(dns.get("/usr/local/libexec/mail-system/dns-healthcheck")).toContain("dig +norec");
+    expect(dns.get("/usr/local/sbin/mail-system-dns-healthcheck")).toContain("dig +norec");
     const db = written(await stdinOf("db-files"));
     expect(db.get("/etc/my.cnf.d/mail-system.cnf")).toContain("bind-address = 192.168.100.5");
     const mail = written(await stdinOf("mail-files"));

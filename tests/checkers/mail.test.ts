@@ -262,7 +262,8 @@ describe("the daemons' own checkers on the rendered files", () => {
     }
     expect(service("submission")).toContain("-o smtpd_tls_auth_only=yes");
     expect(service("smtps")).toContain("-o smtpd_tls_wrappermode=yes");
-    expect(service("smtp")).toMatch(/^smtp\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd$/);
+    // Port 25: no AUTH, and no milter (OpenDKIM signs only logged-in users' mail).
+    expect(service("smtp")).toMatch(/^smtp\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd -o smtpd_milters=$/);
     // Nothing chrooted (column 5).
     for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
 

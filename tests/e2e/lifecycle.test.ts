@@ -1,6 +1,7 @@
 // User lifecycle on a deployed system: re-passwording and removing a user is
 // a configuration change and one `up` that restarts nothing and leaves every
-// other mailbox alone; a removed user's maildir is kept unless purging is on.
+// other mailbox alone; a removed user's maildir is kept unless purging is on,
+// and destroy keeps the mail volume.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -18,6 +19,7 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
   const net = (await freeSubnet()).replace(/\.0\/24$/, "");
   const [frank, leeo, ann] = ["frank", "leeo", "ann"].map((u) => `${u}@${domain}`);
   const caDir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-ca-"));
+  const mailVolume = `${name}-mail-var-mail-vhosts`;
   const config: PlainConfig = {
     "mail-system:domain": domain,
     "mail-system:users": [{ email: frank }, { email: leeo }, { email: ann }],
@@ -82,7 +84,17 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
       expect(await containers()).toBe(running);
       expect(changesOf((await stack.preview({ onOutput: log })).changeSummary)).toEqual({});
     });
+
+    // destroy kept the mail (purgeMailOnDestroy is false by default): its
+    // volume outlives the stack, maildirs and all; everything else is gone.
+    expect(await docker("ps", "-a", "-q", "--filter", `label=mail-system.stack=${name}`)).toBe("");
+    expect(await docker("volume", "ls", "-q", "--filter", `name=${name}-`)).toBe(`${mailVolume}\n`);
+    const kept = await docker("run", "--rm", "-v", `${mailVolume}:/m:ro`, process.env.BASE_IMAGE ?? "debian:bookworm-slim", "ls", `/m/${domain}`);
+    // ann's (removed before purging was on). With purgeRemovedMailboxes on,
+    // destroy removes every user and so purges their maildirs: leeo's and frank's.
+    expect(kept.split("\n").filter(Boolean)).toEqual(["ann"]);
   } finally {
     fs.rmSync(caDir, { recursive: true, force: true });
+    await docker("volume", "rm", "-f", mailVolume).catch(() => undefined);
   }
 });

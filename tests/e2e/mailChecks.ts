@@ -8,6 +8,24 @@ import { Resolver } from "dns/promises";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { Lab, mailClient, waitForMail } from "./clients";
 
+/**
+ * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
+ * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both.
+ */
+export function checkedSystem(zone: string): { users: { email: string }[]; config: Record<string, unknown> } {
+  const mailName = `mail.${zone}`;
+  const users = [{ email: `frank@${mailName}` }, { email: `leeo@${mailName}` }];
+  return {
+    users,
+    config: {
+      "mail-system:domain": zone,
+      "mail-system:mailDomains": [mailName, zone],
+      "mail-system:users": users,
+      "mail-system:aliases": users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+    },
+  };
+}
+
 /** The deployed system's clients' view: addresses, CA file, passwords, from the stack's outputs. */
 export function labOf(out: OutputMap, caDir: string, mailName: string): Lab & { dns: string } {
   const caFile = path.join(caDir, "ca.pem");

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { mailClient, waitForMail } from "./clients";
-import { checkMailSystem, labOf } from "./mailChecks";
+import { checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { changesOf, docker, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
@@ -21,12 +21,9 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
   const subnet = await freeSubnet();
   const net = subnet.replace(/\.0\/24$/, "");
   const caDir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-ca-"));
-  const users = [{ email: `frank@${mailName}` }, { email: `leeo@${mailName}` }];
+  const { users, config: system } = checkedSystem(zone);
   const config = {
-    "mail-system:domain": zone,
-    "mail-system:mailDomains": [mailName, zone],
-    "mail-system:users": users,
-    "mail-system:aliases": users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+    ...system,
     "mail-system:subnet": subnet,
     "mail-system:dnsAddress": `${net}.7`,
     "mail-system:dbAddress": `${net}.5`,

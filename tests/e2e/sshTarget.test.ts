@@ -12,7 +12,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { waitForMail } from "./clients";
 import { changesOf, freeSubnet, log, toPathConfig, uniqueName, withStack } from "./lab";
-import { checkMailSystem, labOf } from "./mailChecks";
+import { checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { buildSshHostImage, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
 
 jest.setTimeout(40 * 60_000);
@@ -38,12 +38,9 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
     { name: "mail", address: `${net}.11` },
   ]);
   const [infra, mailHost] = lab.hosts;
-  const users = [{ email: `frank@${mailName}` }, { email: `leeo@${mailName}` }];
+  const { users, config: system } = checkedSystem(zone);
   const config = {
-    "mail-system:domain": zone,
-    "mail-system:mailDomains": [mailName, zone],
-    "mail-system:users": users,
-    "mail-system:aliases": users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+    ...system,
     "mail-system:target": "ssh",
     "mail-system:hosts": {
       dns: { address: infra.address, hostKey: infra.hostKey },

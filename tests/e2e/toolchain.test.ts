@@ -74,9 +74,10 @@ test("a stack using every provider goes up, previews no changes and is destroyed
           .filter(Boolean);
         expect(volumes).toHaveLength(1);
 
-        // mysql: the database exists and the app user logs in with SELECT only.
+        // mysql: the database exists and the app user logs in (on the address the
+        // server listens on) with SELECT only.
         const grants = await docker(
-          "exec", container, "mariadb", "--protocol=tcp", "-h127.0.0.1", "-uapp", `-p${password}`,
+          "exec", container, "mariadb", "--protocol=tcp", `-h${ip.trim()}`, "-uapp", `-p${password}`,
           "-N", "-e", "SHOW GRANTS FOR CURRENT_USER; SHOW DATABASES",
         );
         expect(grants).toContain("GRANT SELECT ON `mailserver`.* TO `app`@`%`");

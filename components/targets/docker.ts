@@ -26,7 +26,11 @@ export interface DockerPlacement {
   readonly dnsServers?: pulumi.Input<pulumi.Input<string>[]>;
   /**
    * Build contexts (absolute paths) replacing files/<role> for some roles,
-   * e.g. { db: "/path/to/mysql8" }. The image must honour the same contract.
+   * e.g. { db: "/path/to/mysql8" }. Such an image must do what files/<role>'s
+   * does: accept the PACKAGES build argument (it may ignore it), run its
+   * daemons from its entrypoint with the uploaded files, and provide
+   * /usr/local/sbin/<role>-healthcheck; a db image must also let `mysql` log in
+   * as root over the unix socket and read server.cnf's bind-address.
    */
   readonly imageContexts?: Readonly<Record<string, string>>;
 }

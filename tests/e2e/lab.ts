@@ -39,6 +39,23 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
 }
 
+/**
+ * The Docker target's settings for a throwaway stack: a subnet of its own
+ * (`net` is its first three octets), the three addresses, its name prefix,
+ * and its mail volume removed on destroy (a test leaves nothing behind).
+ */
+export function dockerLab(name: string, net: string): PlainConfig {
+  return {
+    "mail-system:subnet": `${net}.0/24`,
+    "mail-system:dnsAddress": `${net}.7`,
+    "mail-system:dbAddress": `${net}.5`,
+    "mail-system:mailAddress": `${net}.6`,
+    "mail-system:namePrefix": name,
+    "mail-system:purgeMailOnDestroy": true,
+    ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
+  };
+}
+
 /** Stack configuration as plain values: lists and objects become path-style keys (`key[0].field`). */
 export type PlainConfig = Record<string, unknown>;
 

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { inbox, Lab, mailClient, send, waitForMail } from "./clients";
-import { changesOf, docker, freeSubnet, log, PlainConfig, replaceConfig, uniqueName, withStack } from "./lab";
+import { changesOf, docker, dockerLab, freeSubnet, log, PlainConfig, replaceConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
 
@@ -23,12 +23,9 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
   const config: PlainConfig = {
     "mail-system:domain": domain,
     "mail-system:users": [{ email: frank }, { email: leeo }, { email: ann }],
-    "mail-system:subnet": `${net}.0/24`,
-    "mail-system:dnsAddress": `${net}.7`,
-    "mail-system:dbAddress": `${net}.5`,
-    "mail-system:mailAddress": `${net}.6`,
-    "mail-system:namePrefix": name,
-    ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
+    ...dockerLab(name, net),
+    // The default, whose keeping of the mail volume is checked after destroy.
+    "mail-system:purgeMailOnDestroy": false,
   };
   const maildir = (user: string) => `/var/mail/vhosts/${domain}/${user.split("@")[0]}`;
   const hasMaildir = (user: string) =>

@@ -8,7 +8,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { mailClient, waitForMail } from "./clients";
 import { checkMailSystem, checkedSystem, labOf } from "./mailChecks";
-import { changesOf, docker, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
+import { changesOf, docker, dockerLab, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
 
@@ -24,14 +24,8 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
   const { users, config: system } = checkedSystem(zone);
   const config = {
     ...system,
-    "mail-system:subnet": subnet,
-    "mail-system:dnsAddress": `${net}.7`,
-    "mail-system:dbAddress": `${net}.5`,
-    "mail-system:mailAddress": `${net}.6`,
-    "mail-system:namePrefix": name,
-    // So that destroy leaves nothing (by default the mail volume is kept).
-    "mail-system:purgeMailOnDestroy": true,
-    ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
+    // Its mail volume too is removed on destroy: "destroy leaves nothing" below.
+    ...dockerLab(name, net),
   };
 
   try {

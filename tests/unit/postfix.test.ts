@@ -85,6 +85,9 @@ describe("renderPostfixFiles", () => {
     expect(p.get("disable_vrfy_command")).toBe("yes");
     expect(p.get("smtpd_helo_required")).toBe("yes");
     expect(p.get("strict_rfc821_envelopes")).toBe("yes");
+    // No local recipients: user@[this server's address] is refused, not accepted and bounced.
+    expect(p.get("local_recipient_maps")).toBe("texthash:/dev/null");
+    expect(p.get("mydestination")).toBe("");
     expect(p.get("smtpd_sender_login_maps")).toBe("mysql:/etc/postfix/mysql-sender-login-maps.cf");
   });
 

@@ -145,9 +145,11 @@ func (*Container) Create(ctx context.Context, req infer.CreateRequest[ContainerA
 	id := created.ID
 
 	// From here on a failure removes the container again, so a retry does
-	// not trip over a half-made container holding the name and addresses.
+	// not trip over a half-made container holding the name and addresses;
+	// also when the failure is the deployment being cancelled (Ctrl-C), so
+	// the removal must not share the cancelled context.
 	if err := startContainer(ctx, id, args, spec, true); err != nil {
-		if rmErr := removeContainer(ctx, id, derefOr(args.RemoveVolumes, true), 0); rmErr != nil {
+		if rmErr := removeContainer(context.WithoutCancel(ctx), id, derefOr(args.RemoveVolumes, true), 0); rmErr != nil {
 			err = fmt.Errorf("%w (and removing the failed container %s: %v)", err, shortID(id), rmErr)
 		}
 		return infer.CreateResponse[ContainerState]{}, err

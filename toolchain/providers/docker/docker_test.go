@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blang/semver"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -728,5 +729,44 @@ func TestRemoteImage(t *testing.T) {
 	_, err = h.s.Create(p.CreateRequest{Urn: testURN(tokRemoteImage, "missing"), Properties: missing})
 	if err == nil || !strings.Contains(err.Error(), "could not be pulled") {
 		t.Fatalf("missing image: want a clear pull error, got %v", err)
+	}
+}
+
+// TestContainerCreateCancelled: a `pulumi up` interrupted while a container
+// waits to become healthy (the engine cancels the provider's requests) leaves
+// no container behind: the next up could not create one with its name.
+func TestContainerCreateCancelled(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	prov, err := newProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := integration.NewServer(ctx, "docker", semver.MustParse("5.2.0"), integration.WithProvider(prov))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Configure(p.ConfigureRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	in := h.check(tokContainer, "cancelled", property.Map{}, property.NewMap(map[string]property.Value{
+		"image":       str(testImage),
+		"name":        str(h.prefix + "-cancelled"),
+		"command":     strs("sleep", "300"),
+		"wait":        property.New(true),
+		"waitTimeout": property.New(120.0),
+		"healthcheck": property.New(property.NewMap(map[string]property.Value{
+			"tests":    strs("CMD", "false"),
+			"interval": str("1s"),
+			"retries":  property.New(100.0),
+		})),
+	}))
+	time.AfterFunc(3*time.Second, cancel)
+	if _, err := s.Create(p.CreateRequest{Urn: testURN(tokContainer, "cancelled"), Properties: in}); err == nil {
+		t.Fatal("create succeeded although it was cancelled while waiting for health")
+	}
+	if left := h.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind after a cancelled create: %v", left)
 	}
 }

@@ -1,0 +1,220 @@
+// `npm run bench`: deploy time (Pulumi against plain docker), steady-state
+// cost of the dev stack's shape, and mail throughput (the deployed system
+// against smtp-sink), each next to its baseline from the same run; prints the
+// table and writes bench/results.md. Every stack, container, network, volume
+// and image it makes is its own (unique prefix, free subnet) and is removed
+// at the end, also on failure.
+//   BENCH_REPEAT    deploys of each kind (default 2)
+//   BENCH_MESSAGES  messages per throughput run (default 10000)
+//   BENCH_SESSIONS  parallel SMTP sessions (default 20)
+import * as fs from "fs";
+import * as path from "path";
+import { freeSubnet, log, uniqueName, withStack } from "../tests/e2e/lab";
+import { docker, note, PROGRAM_DIR, ROOT, sh, timed } from "./common";
+import { devShape, devStackConfig, labAddresses } from "./devConfig";
+import { buildArgs, deployWithDocker, destroyDockerLab } from "./dockerBaseline";
+import { conditions, Row, table, writeResults } from "./report";
+import { addUser, noChangePreview, Step, up } from "./steadyState";
+import { opendkimMilter } from "../components/render/opendkim";
+import { DEFAULT_FLOOD, DeliveryResult, flood, FloodOptions, FloodResult, floodMailServer, startSink, withMilterOnPort25 } from "./throughput";
+
+const repeat = Math.max(1, Math.min(10, Number(process.env.BENCH_REPEAT ?? 2)));
+const floodOptions: FloodOptions = {
+  ...DEFAULT_FLOOD,
+  messages: Math.max(1, Math.min(100_000, Number(process.env.BENCH_MESSAGES ?? DEFAULT_FLOOD.messages))),
+  sessions: Math.max(1, Math.min(100, Number(process.env.BENCH_SESSIONS ?? DEFAULT_FLOOD.sessions))),
+};
+const baseImage = process.env.BASE_IMAGE || "debian:bookworm-slim";
+const shape = devShape();
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+const s = (x: number) => `${x.toFixed(1)} s`;
+
+interface Measured {
+  docker: { seconds: number; teardown: number }[];
+  pulumi: { seconds: number; created: number; destroy: number; check: string }[];
+  steady?: { preview: Step; up: Step; addUser: Step; newUser: string };
+  sink?: FloodResult;
+  mail?: DeliveryResult;
+  /** The same flood with the tuning undone (OpenDKIM on port 25). */
+  untuned?: DeliveryResult;
+}
+
+/** Builds the three images once so that every deploy measured is warm (images cached). */
+async function warmImages(): Promise<number> {
+  const prefix = uniqueName("msbw");
+  const r = await timed(async () => {
+    for (const role of ["db", "mail", "dns"]) {
+      await sh("docker", ["build", "-q", "-t", `${prefix}-${role}:latest`, ...buildArgs(role, baseImage), path.join(ROOT, "files", role)], 1_200_000);
+    }
+  });
+  for (const role of ["db", "mail", "dns"]) await docker("image", "rm", `${prefix}-${role}:latest`).catch(() => undefined);
+  return r.seconds;
+}
+
+async function baselineDeploy(m: Measured): Promise<void> {
+  const prefix = uniqueName("msbd");
+  const net = (await freeSubnet()).replace(/\.0\/24$/, "");
+  try {
+    const r = await timed(() => deployWithDocker(shape, net, prefix, baseImage));
+    const t = await timed(() => destroyDockerLab(prefix));
+    m.docker.push({ seconds: r.seconds, teardown: t.seconds });
+    note(`plain docker: deployed and round trip in ${s(r.seconds)}, removed in ${s(t.seconds)}`);
+  } finally {
+    await destroyDockerLab(prefix);
+  }
+}
+
+async function throughput(prefix: string, net: string, recipient: string, m: Measured): Promise<void> {
+  const image = `${prefix}-mail:latest`;
+  const network = `${prefix}-net`;
+  const label = `mail-system.stack=${prefix}`;
+  const sinkName = `${prefix}-sink`;
+  try {
+    const sinkAddress = await startSink(image, network, sinkName, label);
+    m.sink = await flood({ ...floodOptions, image, network, label, target: sinkAddress, sender: "load@client.bench.invalid", recipient, subject: "sink" });
+    note(`smtp-sink: ${m.sink.accepted} messages in ${s(m.sink.sendSeconds)}`);
+  } finally {
+    await docker("rm", "-f", sinkName).catch(() => undefined);
+  }
+  const [local, domain] = recipient.split("@");
+  const container = `${prefix}-mail`;
+  const run = () => floodMailServer({
+    ...floodOptions, image, network, label, container, target: labAddresses(net).mail, recipient,
+    maildir: `/var/mail/vhosts/${domain}/${local}`, timeoutMs: 20 * 60_000,
+  });
+  m.mail = await run();
+  note(`mail server: ${m.mail.accepted} accepted in ${s(m.mail.sendSeconds)}, ${m.mail.files} delivered in ${s(m.mail.deliveredSeconds)}`);
+  m.untuned = await withMilterOnPort25(container, opendkimMilter(), run);
+  note(`mail server, untuned: ${m.untuned.accepted} accepted in ${s(m.untuned.sendSeconds)}, ${m.untuned.files} delivered in ${s(m.untuned.deliveredSeconds)}`);
+}
+
+async function pulumiDeploy(m: Measured, last: boolean): Promise<void> {
+  const prefix = uniqueName("msbp");
+  const net = (await freeSubnet()).replace(/\.0\/24$/, "");
+  await withStack(PROGRAM_DIR, prefix, devStackConfig(shape, net, prefix), async (stack) => {
+    const r = await timed(() => stack.up({ onOutput: log }));
+    const created = r.value.summary.resourceChanges?.create ?? 0;
+    const check = String(r.value.outputs.deployCheck?.value ?? "");
+    note(`pulumi up: ${created} resources and round trip in ${s(r.seconds)} (${check})`);
+    if (last) {
+      const newUser = `bench@${shape.mailDomains[0] ?? shape.domain}`;
+      const preview = await noChangePreview(stack);
+      const again = await up(stack);
+      const added = await addUser(stack, shape.users, newUser);
+      m.steady = { preview, up: again, addUser: added, newUser };
+      note(`steady state: preview ${s(preview.seconds)}, up ${s(again.seconds)}, add user ${s(added.seconds)}`);
+      await throughput(prefix, net, newUser, m);
+    }
+    const d = await timed(() => stack.destroy({ onOutput: log }));
+    m.pulumi.push({ seconds: r.seconds, created, destroy: d.seconds, check });
+  });
+}
+
+function rows(m: Measured, warm: number): Row[] {
+  const d = median(m.docker.map((x) => x.seconds));
+  const p = median(m.pulumi.map((x) => x.seconds));
+  const all = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(", ");
+  const out: Row[] = [
+    {
+      item: "1. deploy, fresh stack, images cached, until the first SMTP-to-IMAP round trip",
+      value: `pulumi up ${s(p)} (median of ${m.pulumi.length}: ${all(m.pulumi.map((x) => x.seconds))}; ${m.pulumi[0]?.created} resources)`,
+      baseline: `plain docker ${s(d)} (median of ${m.docker.length}: ${all(m.docker.map((x) => x.seconds))})`,
+      ratio: `${(p / d).toFixed(2)}x`,
+      notes: `warm-up build of the 3 images before timing: ${s(warm)}`,
+    },
+    {
+      item: "1b. tear down (pulumi destroy / docker rm, volume rm, network rm, image rm)",
+      value: s(median(m.pulumi.map((x) => x.destroy))),
+      baseline: s(median(m.docker.map((x) => x.teardown))),
+      ratio: `${(median(m.pulumi.map((x) => x.destroy)) / median(m.docker.map((x) => x.teardown))).toFixed(2)}x`,
+      notes: "",
+    },
+  ];
+  if (m.steady) {
+    const st = m.steady;
+    const touched = (x: Step) => (Object.keys(x.changes).length === 0 ? "0 resources" : Object.entries(x.changes).map(([k, n]) => `${n} ${k}`).join(", "));
+    out.push(
+      { item: "2a. no-change `pulumi preview`", value: s(st.preview.seconds), baseline: "-", ratio: touched(st.preview), notes: "must touch 0" },
+      { item: "2b. no-change `pulumi up`", value: s(st.up.seconds), baseline: "-", ratio: touched(st.up), notes: "must touch 0" },
+      {
+        item: `2c. \`pulumi up\` adding ${st.newUser}`,
+        value: s(st.addUser.seconds),
+        baseline: "-",
+        ratio: touched(st.addUser),
+        notes: st.addUser.touched.join("; "),
+      },
+    );
+  }
+  if (m.sink && m.mail) {
+    const sinkRate = m.sink.accepted / m.sink.sendSeconds;
+    const accept = m.mail.accepted / m.mail.sendSeconds;
+    const delivered = m.mail.files / m.mail.deliveredSeconds;
+    const exact = m.mail.files === m.mail.accepted && m.mail.filesWithSubject === m.mail.accepted && m.mail.distinctIds === m.mail.accepted && m.mail.duplicatedIds === 0;
+    const o = floodOptions;
+    out.push(
+      {
+        item: `3a. smtp-source into port 25, accepted (${o.messages} messages, ${o.sessions} sessions, ${o.bodyBytes}-byte bodies)`,
+        value: `${accept.toFixed(0)} msg/s (${m.mail.accepted} in ${s(m.mail.sendSeconds)})`,
+        baseline: `smtp-sink ${sinkRate.toFixed(0)} msg/s (${m.sink.accepted} in ${m.sink.sendSeconds.toFixed(2)} s)`,
+        ratio: `${((100 * accept) / sinkRate).toFixed(1)}% of the limit`,
+        notes: m.mail.exitCode === 0 ? "smtp-source exit 0: every message accepted" : `smtp-source exit ${m.mail.exitCode}: ${m.mail.errors}`,
+      },
+      {
+        item: "3b. ... delivered through LMTP into the maildir",
+        value: `${delivered.toFixed(0)} msg/s (${m.mail.files} in ${s(m.mail.deliveredSeconds)})`,
+        baseline: `smtp-sink ${sinkRate.toFixed(0)} msg/s`,
+        ratio: `${((100 * delivered) / sinkRate).toFixed(1)}% of the limit`,
+        notes: `maildir files ${m.mail.files} = accepted ${m.mail.accepted}: ${exact ? "yes" : "NO"}; distinct Message-Ids ${m.mail.distinctIds}, duplicated ${m.mail.duplicatedIds}`,
+      },
+    );
+  }
+  if (m.mail && m.untuned) {
+    const rate = (x: DeliveryResult) => [x.accepted / x.sendSeconds, x.files / x.deliveredSeconds];
+    const [ta, td] = rate(m.mail);
+    const [ua, ud] = rate(m.untuned);
+    const exact = m.untuned.files === m.untuned.accepted && m.untuned.duplicatedIds === 0 && m.untuned.distinctIds === m.untuned.accepted;
+    out.push({
+      item: "3c. tuning: no OpenDKIM milter on port 25 (master.cf), against the same flood with it",
+      value: `accepted ${ta.toFixed(0)} msg/s, delivered ${td.toFixed(0)} msg/s`,
+      baseline: `with the milter: accepted ${ua.toFixed(0)} msg/s, delivered ${ud.toFixed(0)} msg/s`,
+      ratio: `${(ta / ua).toFixed(2)}x accepted, ${(td / ud).toFixed(2)}x delivered`,
+      notes: `untuned run: ${m.untuned.files} files for ${m.untuned.accepted} accepted: ${exact ? "exact" : "NOT exact"}`,
+    });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const conditionsText = conditions();
+  note(`warming the image cache`);
+  const warm = await warmImages();
+  const m: Measured = { docker: [], pulumi: [] };
+  // Alternate the two kinds so that drift in the machine's load hits both alike.
+  for (let i = 0; i < repeat; i++) {
+    await baselineDeploy(m);
+    await pulumiDeploy(m, i === repeat - 1);
+  }
+  const result = rows(m, warm);
+  const text = table(result);
+  process.stdout.write(`${text}\n`);
+  // The pass/fail fault and bad-client cases run in the test suite; their last measured figures are kept beside this file.
+  const testsMeasured = path.join(__dirname, "tests-measured.md");
+  const file = writeResults(result, conditionsText, [
+    ...(fs.existsSync(testsMeasured) ? [fs.readFileSync(testsMeasured, "utf8").trim(), ""] : []),
+    "## How it was measured",
+    "",
+    `- Deploy (1): \`pulumi up\` of a fresh throwaway stack with the dev stack's configuration (Pulumi.dev.yaml: zone ${shape.domain}, mail domains ${shape.mailDomains.join(", ")}, ${shape.users.length} users, ${shape.aliases.length} alias rows) on a free subnet, its own state directory and name prefix (the user's dev stack and state are never touched). It ends with the program's own MailRoundTrip (submission on 587 to IMAPS). The baseline (bench/dockerBaseline.ts) renders the same files with components/render/*, builds the same images and runs the same containers, volumes, network, health checks, SQL rows and the same round trip (files/check/roundtrip.js) with plain \`docker\` commands, independent steps in parallel. Both measured warm (images cached), alternating, ${repeat} of each.`,
+    `- Steady state (2): on the last Pulumi stack: a no-change preview, a no-change up, and an up that adds one user; "touched" is every resource whose operation is not \`same\`.`,
+    `- Throughput (3): \`smtp-source -c -s ${floodOptions.sessions} -m ${floodOptions.messages} -l ${floodOptions.bodyBytes}${floodOptions.reuseConnections ? " -d" : ""}\` from a container on the lab network (the mail image), first against \`smtp-sink\` in another container on the same network (accepts and discards: the limit of client, network and machine), then against the deployed server's port 25 to one virtual mailbox (delivered by Postfix through LMTP to Dovecot's maildir). smtp-source runs without -A, so any refusal is fatal and exit 0 means every message was accepted. Delivered = the maildir holds one file per accepted message and Postfix's queue is empty; the maildir is counted again 2 s later, and each message's Message-Id (unique within a run) must appear once.`,
+  ]);
+  note(`wrote ${file}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

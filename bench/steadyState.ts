@@ -1,0 +1,46 @@
+// Steady-state cost on a deployed stack: a no-change preview, a no-change up,
+// and an up that adds one user. Each reports its seconds and the resources
+// it touched (anything but "same"), which must be none, none, and only the
+// new user's.
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { changesOf, log, PlainConfig, toPathConfig } from "../tests/e2e/lab";
+import { timed } from "./common";
+
+export interface Step {
+  seconds: number;
+  /** Kind of change -> count, e.g. { create: 3 }; {} when nothing changed. */
+  changes: Record<string, number>;
+  /** Names (last part of the URN) of the resources touched, with the operation. */
+  touched: string[];
+}
+
+/** Collects the resources an operation touches from its engine events. */
+function touchedCollector(): { onEvent: (e: EngineEvent) => void; touched: string[] } {
+  const touched: string[] = [];
+  return {
+    touched,
+    onEvent: (e) => {
+      const m = e.resourcePreEvent?.metadata;
+      if (m && m.op !== "same" && m.op !== "read") touched.push(`${m.op} ${m.urn.split("::").pop()}`);
+    },
+  };
+}
+
+export async function noChangePreview(stack: Stack): Promise<Step> {
+  const c = touchedCollector();
+  const r = await timed(() => stack.preview({ onOutput: log, onEvent: c.onEvent }));
+  return { seconds: r.seconds, changes: changesOf(r.value.changeSummary), touched: c.touched };
+}
+
+export async function up(stack: Stack): Promise<Step> {
+  const c = touchedCollector();
+  const r = await timed(() => stack.up({ onOutput: log, onEvent: c.onEvent }));
+  return { seconds: r.seconds, changes: changesOf(r.value.summary.resourceChanges ?? {}), touched: c.touched };
+}
+
+/** Adds `email` to the stack's users (config only) and runs `up`. */
+export async function addUser(stack: Stack, users: { email: string }[], email: string): Promise<Step> {
+  const config: PlainConfig = { "mail-system:users": [...users, { email }] };
+  await stack.setAllConfig(toPathConfig(config), true);
+  return up(stack);
+}

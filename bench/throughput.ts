@@ -1,0 +1,146 @@
+// Mail throughput: Postfix's own smtp-source floods a target on port 25 from
+// a client container on the lab network. The target is either smtp-sink (the
+// physical limit of client, network and machine: it accepts and discards) or
+// the deployed mail server, whose mail must then be found in the recipient's
+// maildir: exactly one file per accepted message, no Message-Id twice.
+// smtp-source runs without -A, so any refusal (MAIL, RCPT, DATA or end of
+// data) is fatal: exit status 0 means every message was accepted.
+import { docker, note, sleep } from "./common";
+
+export interface FloodOptions {
+  /** Messages to send. */
+  messages: number;
+  /** Parallel SMTP sessions. */
+  sessions: number;
+  /** Message body length in bytes (smtp-source -l). */
+  bodyBytes: number;
+  /** Send every message of a session over one connection (smtp-source -d). */
+  reuseConnections: boolean;
+}
+
+export const DEFAULT_FLOOD: FloodOptions = { messages: 10_000, sessions: 20, bodyBytes: 2048, reuseConnections: true };
+
+export interface FloodResult {
+  /** Messages the target accepted (smtp-source's counter; all of them when it exited 0). */
+  accepted: number;
+  exitCode: number;
+  /** Seconds from the first connection to the last reply. */
+  sendSeconds: number;
+  /** Epoch milliseconds when sending started (the container shares the host's clock). */
+  startedAt: number;
+  errors: string;
+}
+
+/** Runs smtp-source in a throwaway container from `image` on `network` against `target` port 25. */
+export async function flood(o: { image: string; network: string; label: string; target: string; sender: string; recipient: string; subject: string } & FloodOptions): Promise<FloodResult> {
+  const args = ["-c", "-s", String(o.sessions), "-m", String(o.messages), "-l", String(o.bodyBytes), "-M", "client.bench.invalid",
+    "-f", o.sender, "-t", o.recipient, "-S", o.subject, ...(o.reuseConnections ? ["-d"] : []), `${o.target}:25`];
+  // The counter is printed with \r after each DATA; its last value is the count sent.
+  const script = `s=$(date +%s%N); /usr/sbin/smtp-source "$@" >/tmp/out 2>/tmp/err; rc=$?; e=$(date +%s%N)
+echo "$s $e $rc $(tr '\\r' '\\n' </tmp/out | grep -E '^[0-9]+$' | tail -n 1)"; tail -c 600 /tmp/err`;
+  const out = await docker("run", "--rm", "--network", o.network, "--label", o.label, "--entrypoint", "sh", o.image, "-c", script, "flood", ...args);
+  const [first, ...rest] = out.split("\n");
+  const [s, e, rc, count] = first.trim().split(" ");
+  return {
+    accepted: Number(rc) === 0 ? Number(count ?? 0) : 0,
+    exitCode: Number(rc),
+    sendSeconds: (Number(e) - Number(s)) / 1e9,
+    startedAt: Number(s) / 1e6,
+    errors: rest.join("\n").trim(),
+  };
+}
+
+/** Starts smtp-sink (accepts and discards every message) in a container on `network`; returns its name and address. */
+export async function startSink(image: string, network: string, name: string, label: string): Promise<string> {
+  await docker("run", "-d", "--name", name, "--network", network, "--label", label, "--entrypoint", "/usr/sbin/smtp-sink",
+    image, "-u", "nobody", "0.0.0.0:25", "1024");
+  const ip = (await docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)).trim();
+  await sleep(500);
+  return ip;
+}
+
+/** Files in a maildir's new/ and cur/: one per delivered message. */
+export async function maildirCount(container: string, maildir: string): Promise<number> {
+  const out = await docker("exec", container, "sh", "-c", `find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l`, "count", maildir);
+  return Number(out.trim());
+}
+
+/**
+ * Among the maildir's messages whose Subject is `subject` (one per run): how
+ * many files, how many distinct Message-Ids, and how many Message-Ids occur
+ * in more than one file (duplicates).
+ */
+export async function messageIds(container: string, maildir: string, subject: string): Promise<{ files: number; distinct: number; duplicated: number }> {
+  // smtp-source writes Message-Id before Subject; headers the servers add come first and match neither.
+  const script = `find "$1/new" "$1/cur" -type f -print0 2>/dev/null | xargs -0 -r grep -h -i -m2 -E '^(Message-Id|Subject):' | paste - - |
+    awk -F '\t' -v s="Subject: $2" '$2 == s { f++; c[$1]++ } END { for (k in c) { n++; if (c[k] > 1) d++ } print f+0, n+0, d+0 }'`;
+  const out = await docker("exec", container, "sh", "-c", script, "ids", maildir, subject);
+  const [files, distinct, duplicated] = out.trim().split(" ").map(Number);
+  return { files, distinct, duplicated };
+}
+
+/** Messages in Postfix's queue (postqueue -j prints one line each). */
+export async function queueSize(container: string): Promise<number> {
+  const out = await docker("exec", container, "sh", "-c", "postqueue -j | wc -l");
+  return Number(out.trim());
+}
+
+export interface DeliveryResult extends FloodResult {
+  /** Seconds from the start of sending until the last message was in the maildir. */
+  deliveredSeconds: number;
+  /** Maildir files added during this run, and those of them carrying this run's Subject. */
+  files: number;
+  filesWithSubject: number;
+  distinctIds: number;
+  duplicatedIds: number;
+}
+
+/** Floods the mail server and waits (bounded) until the maildir holds every accepted message and the queue is empty. */
+export async function floodMailServer(o: {
+  image: string; network: string; label: string; container: string; target: string; recipient: string; maildir: string; timeoutMs: number;
+} & FloodOptions): Promise<DeliveryResult> {
+  const before = await maildirCount(o.container, o.maildir);
+  const subject = `bench ${Date.now().toString(36)}`;
+  const sent = await flood({ ...o, sender: "load@client.bench.invalid", subject });
+  if (sent.exitCode !== 0) note(`smtp-source exited ${sent.exitCode}: ${sent.errors}`);
+  let files = 0;
+  let doneAt = 0;
+  const deadline = Date.now() + o.timeoutMs;
+  for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+    files = (await maildirCount(o.container, o.maildir)) - before;
+    if (files >= sent.accepted && (await queueSize(o.container)) === 0) {
+      doneAt = Date.now();
+      break;
+    }
+    await sleep(250);
+  }
+  // Late duplicates would arrive after the count first matched: look again a moment later.
+  await sleep(2000);
+  files = (await maildirCount(o.container, o.maildir)) - before;
+  const ids = await messageIds(o.container, o.maildir, subject);
+  return {
+    ...sent,
+    deliveredSeconds: doneAt ? (doneAt - sent.startedAt) / 1000 : NaN,
+    files,
+    filesWithSubject: ids.files,
+    distinctIds: ids.distinct,
+    duplicatedIds: ids.duplicated,
+  };
+}
+
+/**
+ * Runs `body` with the throughput tuning of master.cf undone (OpenDKIM called
+ * on port 25 again, as before the tuning), then restores the deployed setting.
+ */
+export async function withMilterOnPort25<T>(container: string, milter: string, body: () => Promise<T>): Promise<T> {
+  await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${milter}`);
+  await docker("exec", container, "postfix", "reload");
+  await sleep(2000);
+  try {
+    return await body();
+  } finally {
+    await docker("exec", container, "postconf", "-P", "smtp/inet/smtpd_milters=");
+    await docker("exec", container, "postfix", "reload");
+    await sleep(2000);
+  }
+}

@@ -1,0 +1,311 @@
+// Bad clients: a bounded battery (several hundred cases) of malformed and
+// fuzzed SMTP and IMAP commands, over-long lines, AUTH before TLS, wrong
+// passwords, SQL metacharacters in user names and relay attempts against one
+// deployed system. Every hostile request must be refused, nobody may log in
+// who should not, nothing may be relayed, and the servers must keep serving.
+import { execFile } from "child_process";
+import { docker } from "./lab";
+import { fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets } from "./badClientCases";
+import { queued } from "./mailLoad";
+import { openStack, SharedStack } from "./sharedStack";
+import { Endpoint, Wire } from "./wire";
+
+jest.setTimeout(20 * 60_000);
+const domain = "bad.test";
+const [frank, leeo] = [`frank@${domain}`, `leeo@${domain}`];
+const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
+const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
+
+/** The container's log: Postfix writes to stdout, Dovecot to stderr. */
+function containerLog(name: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("docker", ["logs", name], { maxBuffer: 1 << 28 }, (e, out, err) => (e ? reject(e) : resolve(out + err))),
+  );
+}
+
+/** Runs `fn` over `items`, `concurrency` at a time; collects what it reports as wrong. */
+async function battery<T>(items: T[], concurrency: number, fn: (item: T) => Promise<string | undefined>): Promise<string[]> {
+  const wrong: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next++];
+        const problem = await fn(item).catch((e: Error) => `${JSON.stringify(item)}: ${e.message}`);
+        if (problem) wrong.push(problem);
+      }
+    }),
+  );
+  return wrong;
+}
+
+describe("bad clients against one deployed system", () => {
+  let s: SharedStack | undefined;
+  let at: (port: number, implicitTls?: boolean) => Endpoint;
+  const cases: Record<string, number> = {};
+  beforeAll(async () => {
+    s = await openStack("bad", domain, [frank, leeo]);
+    at = (port, implicitTls = false) => ({ host: s!.lab.mail, port, tls: implicitTls, ca: s!.lab.ca, servername: s!.lab.servername });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  /**
+   * An SMTP session on 25 after EHLO: the `setup` commands are sent first (if
+   * one is refused, so is the whole attempt), then `probe`, which must be
+   * refused: a 4xx/5xx reply, or a hang-up (Postfix answers a non-SMTP
+   * command with "221 2.7.0 Error: I can break rules, too. Goodbye." and
+   * closes the connection).
+   */
+  async function refusedOn25(setup: string[], probe?: string): Promise<string | undefined> {
+    const w = await Wire.open(at(25));
+    try {
+      await w.smtpReply();
+      await w.smtp("EHLO client.test");
+      for (const line of setup) {
+        const r = await w.smtp(line).catch(() => undefined);
+        if (!r || r.code >= 400) return undefined;
+      }
+      if (probe === undefined) return undefined;
+      w.write(`${probe}\r\n`);
+      const r = await w.smtpReply().catch(() => undefined);
+      if (!r || r.code >= 400) return undefined;
+      if (r.code === 221 && (await w.line(5000).then(() => false, () => true))) return undefined;
+      return `${JSON.stringify(probe.length > 60 ? `${probe.slice(0, 60)}... (${probe.length})` : probe)} -> ${r.text}`;
+    } finally {
+      w.close();
+    }
+  }
+
+  /** A session on 587 after STARTTLS and EHLO. */
+  async function submission(): Promise<Wire> {
+    const w = await Wire.open(at(587));
+    await w.smtpReply();
+    await w.smtp("EHLO client.test");
+    if ((await w.smtp("STARTTLS")).code !== 220) throw new Error("STARTTLS refused");
+    await w.startTls(at(587));
+    await w.smtp("EHLO client.test");
+    return w;
+  }
+
+  /**
+   * SMTP AUTH PLAIN on 587 after STARTTLS; undefined when refused: 535, or
+   * 454 when Dovecot's growing delay for a failing client outlasts Postfix's
+   * wait for the auth server (a temporary failure, still no login).
+   */
+  async function smtpAuthRefused(user: string, password: string): Promise<string | undefined> {
+    const w = await submission();
+    try {
+      const r = await w.smtp(`AUTH PLAIN ${plain(user, password)}`, 60_000);
+      return r.code >= 400 ? undefined : `SMTP AUTH ${JSON.stringify(user)} -> ${r.text}`;
+    } finally {
+      w.close();
+    }
+  }
+
+  /** IMAP on 993: LOGIN (when the name can be quoted) and AUTHENTICATE PLAIN; undefined when both are refused. */
+  async function imapRefused(user: string, password: string): Promise<string | undefined> {
+    const w = await Wire.open(at(993, true));
+    try {
+      await w.line();
+      if (!/["\\\0\x80-\xff]/.test(user + password)) {
+        const r = await w.imap("a1", `LOGIN "${user}" "${password}"`, 60_000).catch(() => undefined);
+        if (r?.status === "OK") return `IMAP LOGIN ${JSON.stringify(user)} -> ${r.line}`;
+        if (!r) return undefined;
+      }
+      const r = await w.imap("a2", `AUTHENTICATE PLAIN ${plain(user, password)}`, 60_000).catch(() => undefined);
+      return r?.status === "OK" ? `IMAP AUTHENTICATE ${JSON.stringify(user)} -> ${r.line}` : undefined;
+    } finally {
+      w.close();
+    }
+  }
+
+  test("malformed, out-of-order and fuzzed SMTP commands on 25 are refused", async () => {
+    const lines = [...MALFORMED_SMTP, ...fuzzLines(25, 150)];
+    cases.smtpMalformed = lines.length;
+    expect(await battery(lines, 10, (l) => refusedOn25([], l))).toEqual([]);
+  });
+
+  test("fuzzed and malformed IMAP commands before login are refused", async () => {
+    const lines = [
+      "LOGIN", "LOGIN frank", "SELECT INBOX", "FETCH 1 BODY[]", "AUTHENTICATE", "AUTHENTICATE FOO", "AUTHENTICATE PLAIN !!!notbase64",
+      "LOGIN {99999999}", "LOGIN {5+}", "STARTTLS", "X".repeat(50), ...fuzzLines(143, 80),
+    ];
+    cases.imapMalformed = lines.length;
+    const wrong = await battery(lines, 10, async (l) => {
+      const w = await Wire.open(at(993, true));
+      try {
+        await w.line();
+        const r = await w.imap("t1", l).catch(() => undefined);
+        return r && r.status === "OK" ? `${JSON.stringify(l)} -> ${r.line}` : undefined;
+      } finally {
+        w.close();
+      }
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  test("over-long lines are refused (SMTP and IMAP), and the SMTP session still answers afterwards", async () => {
+    // Beyond Postfix's line_length_limit (2048) and Dovecot's limits.
+    const sizes = [2_100, 10_000, 100_000, 1_000_000];
+    const smtpCases: [string[], string][] = sizes.flatMap((n): [string[], string][] => [
+      [[], `MAIL FROM:<${"a".repeat(n)}@client.test>`],
+      [[], `XYZZY ${"x".repeat(n)}`],
+      [["MAIL FROM:<someone@example.org>"], `RCPT TO:<${"a".repeat(n)}@${domain}>`],
+      // A long EHLO is answered (Postfix checks the name later): the transaction after it must fail.
+      [[`EHLO ${"a".repeat(n)}`, "MAIL FROM:<someone@example.org>"], `RCPT TO:<${frank}>`],
+    ]);
+    cases.longLines = smtpCases.length + sizes.length * 2;
+    const wrong = await battery(smtpCases, 4, async ([setup, probe]) => {
+      const problem = await refusedOn25(setup, probe);
+      if (problem) return problem;
+      // The server still answers a fresh session.
+      const w = await Wire.open(at(25));
+      try {
+        const greeting = await w.smtpReply();
+        return greeting.code === 220 && (await w.smtp("NOOP")).code === 250 ? undefined : `no service after ${probe.slice(0, 20)}...`;
+      } finally {
+        w.close();
+      }
+    });
+    wrong.push(
+      ...(await battery(sizes.flatMap((n) => [`LOGIN "${"a".repeat(n)}" "x"`, `${"X".repeat(n)}`]), 5, async (l) => {
+        const w = await Wire.open(at(993, true));
+        try {
+          await w.line();
+          const r = await w.imap("t1", l).catch(() => undefined);
+          return r && r.status === "OK" ? `IMAP ${l.slice(0, 20)}... (${l.length}) -> ${r.line}` : undefined;
+        } finally {
+          w.close();
+        }
+      })),
+    );
+    expect(wrong).toEqual([]);
+  });
+
+  test("relay attempts are refused: on 25 without login, and on 587 after STARTTLS without login", async () => {
+    const st = s!;
+    const targets = relayTargets(domain, st.lab.mail);
+    cases.relay = targets.length * 3;
+    const on25 = await battery(targets, 10, (t) => refusedOn25(["MAIL FROM:<someone@example.org>"], `RCPT TO:<${t}>`));
+    // A local sender does not make it better.
+    const forged = await battery(targets, 10, (t) => refusedOn25([`MAIL FROM:<${frank}>`], `RCPT TO:<${t}>`));
+    const on587 = await battery(targets, 10, async (t) => {
+      const w = await submission();
+      try {
+        const from = await w.smtp(`MAIL FROM:<${frank}>`);
+        if (from.code >= 400) return undefined;
+        const r = await w.smtp(`RCPT TO:<${t}>`);
+        return r.code >= 400 ? undefined : `587 RCPT ${t} -> ${r.text}`;
+      } finally {
+        w.close();
+      }
+    });
+    expect([...on25, ...forged, ...on587]).toEqual([]);
+  });
+
+  test("AUTH before TLS is refused everywhere, even with the right password", async () => {
+    const st = s!;
+    const password = st.lab.passwords[frank];
+    const wrong: string[] = [];
+    cases.authBeforeTls = 6;
+    const r25 = await refusedOn25([], `AUTH PLAIN ${plain(frank, password)}`);
+    if (r25) wrong.push(`25: ${r25}`);
+    const w587 = await Wire.open(at(587));
+    try {
+      await w587.smtpReply();
+      await w587.smtp("EHLO client.test");
+      for (const cmd of [`AUTH PLAIN ${plain(frank, password)}`, "AUTH LOGIN", `MAIL FROM:<${frank}>`]) {
+        const r = await w587.smtp(cmd);
+        if (r.code < 500) wrong.push(`587 before STARTTLS: ${cmd.split(" ")[0]} -> ${r.text}`);
+      }
+    } finally {
+      w587.close();
+    }
+    const w143 = await Wire.open(at(143));
+    try {
+      await w143.line();
+      for (const [tag, cmd] of [["a1", `LOGIN "${frank}" "${password}"`], ["a2", `AUTHENTICATE PLAIN ${plain(frank, password)}`]]) {
+        const r = await w143.imap(tag, cmd).catch(() => undefined);
+        if (r?.status === "OK") wrong.push(`143 before STARTTLS: ${cmd.split(" ")[0]} -> ${r.line}`);
+      }
+    } finally {
+      w143.close();
+    }
+    const w110 = await Wire.open(at(110));
+    try {
+      await w110.line();
+      w110.write(`USER ${frank}\r\n`);
+      const user = await w110.line();
+      w110.write(`PASS ${password}\r\n`);
+      const pass = await w110.line().catch(() => "-ERR (closed)");
+      if (!user.startsWith("-ERR") && !pass.startsWith("-ERR")) wrong.push(`110 before STLS: USER/PASS -> ${user} / ${pass}`);
+    } finally {
+      w110.close();
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test("wrong passwords and SQL metacharacters in user names log nobody in (SMTP AUTH on 587, IMAP on 993)", async () => {
+    const st = s!;
+    const right = st.lab.passwords[frank];
+    const attempts: [string, string][] = [
+      ...["wrong", "", right.toUpperCase(), `${right}x`, right.slice(0, -1), st.lab.passwords[leeo], "x".repeat(1000), "' OR 1=1 --", `${right}' OR '1'='1`]
+        .map((p): [string, string] => [frank, p]),
+      ...hostileUserNames(frank).map((u): [string, string] => [u, right]),
+      ...hostileUserNames(leeo).slice(0, 6).map((u): [string, string] => [u, st.lab.passwords[leeo]]),
+    ];
+    cases.logins = attempts.length * 2;
+    // Dovecot delays answers to a client that keeps failing (auth penalty, up to 15 s): many at once keeps this short.
+    const wrong = await battery(attempts, 20, async ([u, p]) => (await smtpAuthRefused(u, p)) ?? (await imapRefused(u, p)));
+    expect(wrong).toEqual([]);
+    // SQL metacharacters as recipients are unknown users, not a way into the table.
+    const names = hostileUserNames(frank).filter((u) => !/[\0\\]/.test(u));
+    cases.sqlRecipients = names.length;
+    const rcpt = await battery(names, 10, (u) =>
+      refusedOn25(["MAIL FROM:<someone@example.org>"], `RCPT TO:<"${u.replace(/"/g, "")}"@${domain}>`),
+    );
+    expect(rcpt).toEqual([]);
+  });
+
+  test("afterwards: the servers still serve, the database is intact, only real users ever logged in, nothing was relayed", async () => {
+    const st = s!;
+    // The right password still works (after the penalty Dovecot imposed on this client).
+    const w = await Wire.open(at(993, true));
+    try {
+      await w.line();
+      expect((await w.imap("a1", `LOGIN "${frank}" "${st.lab.passwords[frank]}"`, 60_000)).status).toBe("OK");
+    } finally {
+      w.close();
+    }
+    const ok = await submission();
+    try {
+      expect((await ok.smtp(`AUTH PLAIN ${plain(leeo, st.lab.passwords[leeo])}`, 60_000)).code).toBe(235);
+      // Postfix logs the login (sasl_username) when the queue file is made: at the first accepted recipient.
+      expect((await ok.smtp(`MAIL FROM:<${leeo}>`)).code).toBe(250);
+      expect((await ok.smtp(`RCPT TO:<${leeo}>`)).code).toBe(250);
+      await ok.smtp("RSET");
+    } finally {
+      ok.close();
+    }
+    const fresh = await Wire.open(at(25));
+    expect((await fresh.smtpReply()).code).toBe(220);
+    expect((await fresh.smtp("EHLO client.test")).code).toBe(250);
+    fresh.close();
+    const rows = await docker("exec", st.db, "mysql", "-N", "-e", "SELECT email FROM mailserver.virtual_users ORDER BY email");
+    expect(rows.trim().split("\n")).toEqual([frank, leeo]);
+    expect(await queued(st.mail)).toBe(0);
+    // The servers' own logs: every login and every delivery concerns a real user.
+    const all = await containerLog(st.mail);
+    const logins = [...all.matchAll(/Login: user=<([^>]*)>/g)].map((m) => m[1]);
+    // Successful SMTP logins: the queue file's "client=..., sasl_username=" line (failures are logged differently).
+    const sasl = [...all.matchAll(/: [0-9A-F]+: client=.*, sasl_username=(\S+)$/gm)].map((m) => m[1]);
+    expect(logins).toContain(frank);
+    expect(sasl).toContain(leeo);
+    expect([...logins, ...sasl].filter((u) => u !== frank && u !== leeo)).toEqual([]);
+    const deliveries = [...all.matchAll(/ to=<([^>]*)>.*status=(sent|deferred|bounced)/g)].map((m) => m[1]);
+    expect(deliveries.filter((d) => !d.endsWith(`@${domain}`))).toEqual([]);
+    process.stdout.write(`bad clients: ${JSON.stringify(cases)} (${Object.values(cases).reduce((a, b) => a + b, 0)} cases)\n`);
+  });
+});

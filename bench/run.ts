@@ -78,7 +78,7 @@ async function throughput(prefix: string, net: string, recipient: string, m: Mea
     m.sink = await flood({ ...floodOptions, image, network, label, target: sinkAddress, sender: "load@client.bench.invalid", recipient, subject: "sink" });
     note(`smtp-sink: ${m.sink.accepted} messages in ${s(m.sink.sendSeconds)}`);
   } finally {
-    await docker("rm", "-f", sinkName).catch(() => undefined);
+    await docker("rm", "-f", "-v", sinkName).catch(() => undefined);
   }
   const [local, domain] = recipient.split("@");
   const container = `${prefix}-mail`;

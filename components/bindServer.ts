@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
 import { bindPaths, renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
 import { DnsRecord } from "./render/types";
-import { OsFamily, PerFamily, ServerSpec, ServerTarget } from "./targets/server";
+import { perFamily, ServerSpec, ServerTarget } from "./targets/server";
 
 export interface BindServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -55,7 +55,6 @@ export class BindServer extends pulumi.ComponentResource {
     this.serial = serialClock.stdout.apply((s) => Number(s.trim()));
 
     // Each family has its own layout (paths, accounts, modes).
-    const perFamily = <T>(f: (family: OsFamily) => T): PerFamily<T> => ({ debian: f("debian"), rhel: f("rhel") });
     const spec: ServerSpec = {
       role: "dns",
       packages: PACKAGES.dns,

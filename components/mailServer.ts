@@ -14,8 +14,7 @@ import { dkimTxtValue, opendkimMilter, renderOpendkimFiles } from "./render/open
 import { renderPostfixFiles } from "./render/postfix";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
-import { both } from "./targets/hostScripts";
-import { ServerSpec, ServerTarget } from "./targets/server";
+import { both, ServerSpec, ServerTarget } from "./targets/server";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */

@@ -6,6 +6,7 @@ import { createHash } from "crypto";
 import { isIPv6 } from "net";
 import { renderTemplate } from "./template";
 import { DnsRecord, RenderedFile } from "./types";
+import { IPV4 } from "./patterns";
 
 /** Where BIND's files live: Debian's /etc/bind, or RHEL's /etc/named.conf and /var/named. */
 export type BindLayout = "debian" | "rhel";
@@ -144,7 +145,6 @@ function integer(value: unknown, min: number, max: number, what: string): number
   return value;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 // ---------------------------------------------------------------- records
 

@@ -5,8 +5,8 @@
 import { sqlString } from "./mailSql";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
+import { IPV4 } from "./patterns";
 
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // MySQL account names: at most 32 characters; kept to plain ones.
 const ACCOUNT = /^[A-Za-z0-9_]{1,32}$/;
 

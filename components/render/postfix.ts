@@ -4,6 +4,7 @@
 // passes can change the meaning of a file (no injected line, no stray `$`).
 import { renderTemplate } from "./template";
 import { DatabaseConnection, RenderedFile } from "./types";
+import { IPV4 } from "./patterns";
 
 /** What the mail server's Postfix and Dovecot configurations are made of. */
 export interface MailServerSettings {
@@ -39,7 +40,6 @@ const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
 
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
 const DNS_NAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 // Unquoted in every file, so only characters no format treats specially.
 const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const DB_USER = /^[A-Za-z0-9_.-]{1,80}$/;

@@ -7,7 +7,7 @@
 // the same time, and is written to be run again safely.
 import { createHash } from "crypto";
 import { RenderedFile } from "../render/types";
-import { OsFamily, PerFamily, ServiceSpec } from "./server";
+import { OsFamily, ServiceSpec } from "./server";
 
 /** Where the program keeps its records on a host (what it installed, wrote and created). */
 export const STATE_DIR = "/var/lib/mail-system";
@@ -354,6 +354,3 @@ export function execScript(program: readonly string[], apply: string, revert?: s
 function checkRole(role: string): void {
   if (!/^[a-z][a-z0-9-]*$/.test(role)) throw new Error(`role ${JSON.stringify(role)} is not a lower-case name`);
 }
-
-/** Family-specific value helper for specs. */
-export const both = <T>(value: T): PerFamily<T> => ({ debian: value, rhel: value });

@@ -13,6 +13,12 @@ export const OS_FAMILIES: readonly OsFamily[] = ["debian", "rhel"];
 /** Per-family values (package names, service names, paths). */
 export type PerFamily<T> = Readonly<Record<OsFamily, T>>;
 
+/** The same value for every family. */
+export const both = <T>(value: T): PerFamily<T> => ({ debian: value, rhel: value });
+
+/** A value computed for each family. */
+export const perFamily = <T>(of: (family: OsFamily) => T): PerFamily<T> => ({ debian: of("debian"), rhel: of("rhel") });
+
 /** A daemon of a server, as the host's service manager knows it. */
 export interface ServiceSpec {
   /** A stable name for the daemon within its server (resource names derive from it), e.g. "postfix". */

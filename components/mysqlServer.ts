@@ -3,7 +3,6 @@
 // user that may only SELECT. Domains, users and aliases are rows, each its
 // own resource, so adding a user changes one row and restarts nothing.
 import * as pulumi from "@pulumi/pulumi";
-import * as mysql from "@pulumi/mysql";
 import * as random from "@pulumi/random";
 import {
   MAIL_SCHEMA_SQL,
@@ -14,10 +13,18 @@ import {
   upsertDomainSql,
   upsertUserSql,
 } from "./render/mailSql";
-import { adminAccountSql, dropAdminAccountSql, renderDbServerFiles } from "./render/dbServer";
+import {
+  createDatabaseSql,
+  createUserSql,
+  dropDatabaseSql,
+  dropUserSql,
+  grantSelectSql,
+  renderDbServerFiles,
+  revokeSelectSql,
+} from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
 import { PACKAGES } from "./packages";
-import { ServerSpec, ServerTarget } from "./targets/server";
+import { ServerScripts, ServerSpec, ServerTarget } from "./targets/server";
 
 export interface MailboxRow {
   readonly email: string;
@@ -30,17 +37,21 @@ export interface MysqlServerArgs {
   readonly target: ServerTarget;
   /** The server's address: it listens there (and only there) on 3306. */
   readonly address: pulumi.Input<string>;
-  /** Host part of the application user: where Postfix and Dovecot connect from. Default "%". */
+  /**
+   * Host part of the application user: where Postfix and Dovecot connect
+   * from (an IPv4 address, or "%" for anywhere).
+   * @default "%"
+   */
   readonly clientHost?: pulumi.Input<string>;
   /**
-   * The administrator account the program manages the database with, allowed
-   * only from the address the Pulumi engine's host connects from. Default
-   * "mail_system_admin".
+   * Database name.
+   * @default "mailserver" (the seed's)
    */
-  readonly adminUser?: string;
-  /** Database name. Default "mailserver" (the seed's). */
   readonly databaseName?: string;
-  /** Application user. Default "mailrl" (the seed's). */
+  /**
+   * Application user.
+   * @default "mailrl" (the seed's)
+   */
   readonly appUser?: string;
   /** Mail domains (virtual_domains rows). */
   readonly domains: readonly string[];
@@ -64,10 +75,13 @@ export class MysqlServer extends pulumi.ComponentResource {
     super("mail-system:index:MysqlServer", name, {}, opts);
     const databaseName = args.databaseName ?? "mailserver";
     const appUserName = args.appUser ?? "mailrl";
-    const adminUser = args.adminUser ?? "mail_system_admin";
+    const clientHost = pulumi.output(args.clientHost ?? "%");
 
-    const adminPassword = new random.RandomPassword(`${name}-admin`, { length: 32, special: false }, { parent: this });
-    const appPassword = new random.RandomPassword(`${name}-app`, { length: 32, special: false }, { parent: this });
+    const appPassword = new random.RandomPassword(
+      `${name}-app-password`,
+      { length: 32, special: false },
+      { parent: this, aliases: [{ name: `${name}-app` }] },
+    );
 
     const spec: ServerSpec = {
       role: "db",
@@ -86,65 +100,58 @@ export class MysqlServer extends pulumi.ComponentResource {
     };
     const server = args.target.place(name, spec, args.address, this);
 
-    // The administrator account, made with the server's own client (root over
-    // the unix socket) and allowed only from the engine's address; the provider
-    // connects with it over TCP. Re-made whenever the server is replaced.
-    const adminAccount = server.exec(
-      `${name}-admin-account`,
-      ["mysql", "--batch"],
+    // Everything in the server goes through its own client (root over the
+    // unix socket), in the container or on the host: the database, the
+    // application user and its grant, the tables and the rows. Each is one
+    // resource, so a change touches one thing, and destroy drops each.
+    // (@pulumi/mysql is not used: it bridges terraform-provider-mysql 1.9,
+    // which reads @@innodb_version, gone from MariaDB 10.10 on.)
+    // `server` runs SQL outside any database, `sql` in the mail database.
+    const exec = (resource: string, program: string[], scripts: ServerScripts, dependsOn: pulumi.Resource[]) =>
+      server.exec(resource, program, scripts, { dependsOn });
+    const serverSql = (resource: string, scripts: ServerScripts, dependsOn: pulumi.Resource[] = []) =>
+      exec(resource, ["mysql", "--batch"], scripts, dependsOn);
+    const sql = (resource: string, scripts: ServerScripts, dependsOn: pulumi.Resource[]) =>
+      exec(resource, ["mysql", "--batch", databaseName], scripts, dependsOn);
+
+    const database = serverSql(`${name}-database`, {
+      apply: server.engineAddress.apply((engine) => createDatabaseSql(databaseName, engine)),
+      revert: dropDatabaseSql(databaseName),
+      replaceOn: [databaseName],
+    });
+    const appUser = serverSql(`${name}-app-user`, {
+      apply: pulumi.secret(pulumi.all([clientHost, appPassword.result]).apply(([host, pw]) => createUserSql(appUserName, host, pw))),
+      revert: clientHost.apply((host) => dropUserSql(appUserName, host)),
+      replaceOn: [appUserName, clientHost],
+    });
+    const grant = serverSql(
+      `${name}-app-grant`,
       {
-        apply: pulumi.secret(
-          pulumi.all([server.engineAddress, adminPassword.result]).apply(([host, password]) => adminAccountSql(adminUser, host, password)),
-        ),
-        revert: server.engineAddress.apply((host) => dropAdminAccountSql(adminUser, host)),
+        apply: clientHost.apply((host) => grantSelectSql(databaseName, appUserName, host)),
+        revert: clientHost.apply((host) => revokeSelectSql(databaseName, appUserName, host)),
+        replaceOn: [databaseName, appUserName, clientHost],
       },
-    );
-    const admin = new mysql.Provider(
-      `${name}-admin`,
-      {
-        endpoint: pulumi.all([server.address, server.readyId]).apply(([address]) => `${address}:3306`),
-        username: adminUser,
-        password: adminPassword.result,
-      },
-      { parent: this, dependsOn: [adminAccount] },
-    );
-    const database = new mysql.Database(
-      `${name}-database`,
-      { name: databaseName, defaultCharacterSet: "utf8mb4", defaultCollation: "utf8mb4_general_ci" },
-      { parent: this, provider: admin },
-    );
-    const appUser = new mysql.User(
-      `${name}-app`,
-      { user: appUserName, host: args.clientHost ?? "%", plaintextPassword: appPassword.result },
-      { parent: this, provider: admin },
-    );
-    const grant = new mysql.Grant(
-      `${name}-app-select`,
-      { user: appUser.user, host: appUser.host, database: database.name, privileges: ["SELECT"] },
-      { parent: this, provider: admin },
+      [database, appUser],
     );
 
-    // Tables and rows go through the server's own client (root over the unix
-    // socket), in the container or on the host, so no extra client is needed.
-    const sql = (resource: string, apply: pulumi.Input<string>, revert: string | undefined, dependsOn: pulumi.Resource[]) =>
-      server.exec(resource, ["mysql", "--batch", databaseName], { apply, revert }, { dependsOn });
-    const schema = sql(`${name}-schema`, MAIL_SCHEMA_SQL, undefined, [database]);
+    const schema = sql(`${name}-schema`, { apply: MAIL_SCHEMA_SQL }, [database]);
     const domainRows = args.domains.map((d) =>
-      sql(`${name}-domain-${d}`, upsertDomainSql(d), deleteDomainSql(d), [schema]),
+      sql(`${name}-domain-${d}`, { apply: upsertDomainSql(d), revert: deleteDomainSql(d) }, [schema]),
     );
     const userRows = args.users.map((u) =>
       sql(
         `${name}-user-${u.email}`,
-        pulumi.secret(pulumi.output(u.passwordHash).apply((hash) => upsertUserSql(u.email, hash))),
-        deleteUserSql(u.email),
+        {
+          apply: pulumi.secret(pulumi.output(u.passwordHash).apply((hash) => upsertUserSql(u.email, hash))),
+          revert: deleteUserSql(u.email),
+        },
         domainRows,
       ),
     );
     args.aliases.forEach((a) =>
       sql(
         `${name}-alias-${a.source}-${a.destination}`,
-        upsertAliasSql(a.source, a.destination),
-        deleteAliasSql(a.source, a.destination),
+        { apply: upsertAliasSql(a.source, a.destination), revert: deleteAliasSql(a.source, a.destination) },
         [...domainRows, ...userRows],
       ),
     );
@@ -153,14 +160,8 @@ export class MysqlServer extends pulumi.ComponentResource {
     this.location = server.location;
     this.serverId = server.readyId;
     this.connection = pulumi
-      .all([server.address, appUser.user, appPassword.result, grant.id])
-      .apply(([host, user, password]) => ({
-        host,
-        port: 3306,
-        name: databaseName,
-        user,
-        password,
-      }));
+      .all([server.address, appPassword.result, grant.id])
+      .apply(([host, password]) => ({ host, port: 3306, name: databaseName, user: appUserName, password }));
     this.registerOutputs({
       address: this.address,
       connection: this.connection,

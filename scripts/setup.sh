@@ -115,6 +115,22 @@ npm_plugin_version() {
   node -p "require('./node_modules/@pulumi/$1/package.json').pulumi.version"
 }
 
+# check_standin NAME VERSION: fails unless our stand-in for plugin NAME
+# implements VERSION (STANDIN_VERSIONS), so that a routine bump of an npm
+# package never silently relabels ours as the new version.
+check_standin() {
+  local name="$1" version="$2" pair implements=""
+  for pair in $STANDIN_VERSIONS; do
+    if [ "${pair%%=*}" = "$name" ]; then implements="${pair#*=}"; fi
+  done
+  [ "$implements" = "$version" ] && return 0
+  echo "@pulumi/$name in package-lock.json asks for plugin $name $version, but our stand-in" \
+    "(toolchain/providers/$name) implements ${implements:-no version} (STANDIN_VERSIONS in" \
+    "toolchain/versions.env). Check it against $version's SDK and docs before changing that line," \
+    "or keep @pulumi/$name at ${implements:-the version it implements}." >&2
+  return 1
+}
+
 installed_plugin_dir() { # NAME VERSION: the plugin cache entry, if any
   local d="$PULUMI_HOME/plugins/resource-$1-v$2"
   [ -x "$d/pulumi-resource-$1" ] && [ ! -e "$d.partial" ] && echo "$d"
@@ -131,6 +147,7 @@ provider() { # provider NAME
     echo "$name $version (official) downloaded"
     return
   fi
+  check_standin "$name" "$version"
   label="$version+$LOCAL_BUILD_LABEL"
   key="$name-$version-$(source_hash "toolchain/providers/$name")"
   bin="$MAIL_SYSTEM_CACHE_DIR/toolchain/$key/pulumi-resource-$name"
@@ -196,6 +213,9 @@ base_image() {
   rm -rf "$rootfs"
   echo "$BASE_IMAGE made with debootstrap"
 }
+
+# Sourced (by tests) for its functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 step node-deps node_deps
 step pulumi-cli pulumi_cli

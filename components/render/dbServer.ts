@@ -1,7 +1,10 @@
-// The database server's own configuration and its administrator account, as
-// pure functions of plain values: server.cnf (where it listens) at the path
-// each family's server reads, and the SQL that makes (or drops) the account
-// the program administers the database with.
+// The database server's own configuration and the objects the program keeps
+// in it, as pure functions of plain values: server.cnf (where it listens) at
+// the path each family's server reads, and the SQL that makes (or drops) the
+// mail database, the application user and its grant. The SQL runs through the
+// server's own client as root over the unix socket, so no account with
+// network access administers the server and nothing but the application user
+// is reachable over TCP.
 import { sqlString } from "./mailSql";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
@@ -9,6 +12,8 @@ import { IPV4 } from "./patterns";
 
 // MySQL account names: at most 32 characters; kept to plain ones.
 const ACCOUNT = /^[A-Za-z0-9_]{1,32}$/;
+// Database names: kept to plain ones (no quoting surprises in any client).
+const DATABASE = /^[A-Za-z0-9_]{1,64}$/;
 
 /** Where each family's server reads extra configuration (after the package's own). */
 export const SERVER_CNF_PATH = {
@@ -16,6 +21,13 @@ export const SERVER_CNF_PATH = {
   debian: "/etc/mysql/mariadb.conf.d/60-mail-system.cnf",
   rhel: "/etc/my.cnf.d/mail-system.cnf",
 } as const;
+
+/**
+ * The account earlier versions of the program administered the server with
+ * over TCP (through @pulumi/mysql). It is dropped when the database is made,
+ * so upgraded servers keep no account with ALL privileges on the network.
+ */
+export const LEGACY_ADMIN_USER = "mail_system_admin";
 
 /** server.cnf for a family: listen on `bindAddress` (and port). */
 export function renderDbServerFiles(family: keyof typeof SERVER_CNF_PATH, bindAddress: string, port = 3306): RenderedFile[] {
@@ -25,27 +37,53 @@ export function renderDbServerFiles(family: keyof typeof SERVER_CNF_PATH, bindAd
   return [{ path: SERVER_CNF_PATH[family], content, owner: "root", group: "root", mode: "0644" }];
 }
 
+/** `'user'@'host'`; host is an IPv4 address or "%" (anywhere). */
 function account(user: string, host: string): string {
   if (!ACCOUNT.test(user)) throw new Error(`database account ${JSON.stringify(user)} must be 1-32 of A-Z a-z 0-9 _`);
-  if (!IPV4.test(host)) throw new Error(`database account host ${JSON.stringify(host)} is not an IPv4 address`);
+  if (host !== "%" && !IPV4.test(host)) throw new Error(`database account host ${JSON.stringify(host)} is not an IPv4 address or "%"`);
   return `${sqlString(user)}@${sqlString(host)}`;
 }
 
+function database(name: string): string {
+  if (!DATABASE.test(name)) throw new Error(`database name ${JSON.stringify(name)} must be 1-64 of A-Z a-z 0-9 _`);
+  return `\`${name}\``;
+}
+
 /**
- * Makes (or re-passwords) the administrator account, allowed from one
- * address only. Run as root over the unix socket; idempotent.
+ * Makes the mail database (utf8mb4, case-insensitive, as mail addresses are
+ * compared) unless it exists; drops the legacy administrator account allowed
+ * from `legacyAdminHost` (the engine's address), if an earlier version made it.
  */
-export function adminAccountSql(user: string, host: string, password: string): string {
-  const a = account(user, host);
-  const pw = sqlString(password);
+export function createDatabaseSql(name: string, legacyAdminHost?: string): string {
   return [
-    `CREATE USER IF NOT EXISTS ${a} IDENTIFIED BY ${pw};`,
-    `ALTER USER ${a} IDENTIFIED BY ${pw};`,
-    `GRANT ALL PRIVILEGES ON *.* TO ${a} WITH GRANT OPTION;`,
+    `CREATE DATABASE IF NOT EXISTS ${database(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;`,
+    ...(legacyAdminHost !== undefined ? [`DROP USER IF EXISTS ${account(LEGACY_ADMIN_USER, legacyAdminHost)};`] : []),
   ].join("\n");
 }
 
-/** Drops the administrator account (destroy). */
-export function dropAdminAccountSql(user: string, host: string): string {
+/** Drops the mail database with its tables (destroy). */
+export function dropDatabaseSql(name: string): string {
+  return `DROP DATABASE IF EXISTS ${database(name)};`;
+}
+
+/** Makes the application user, or sets its password when it exists. Idempotent. */
+export function createUserSql(user: string, host: string, password: string): string {
+  const a = account(user, host);
+  const pw = sqlString(password);
+  return [`CREATE USER IF NOT EXISTS ${a} IDENTIFIED BY ${pw};`, `ALTER USER ${a} IDENTIFIED BY ${pw};`].join("\n");
+}
+
+/** Drops the application user (destroy). */
+export function dropUserSql(user: string, host: string): string {
   return `DROP USER IF EXISTS ${account(user, host)};`;
+}
+
+/** Lets the user read (SELECT) every table of the database, and nothing else. Idempotent. */
+export function grantSelectSql(databaseName: string, user: string, host: string): string {
+  return `GRANT SELECT ON ${database(databaseName)}.* TO ${account(user, host)};`;
+}
+
+/** Takes the grant back (destroy). */
+export function revokeSelectSql(databaseName: string, user: string, host: string): string {
+  return `REVOKE SELECT ON ${database(databaseName)}.* FROM ${account(user, host)};`;
 }

@@ -2,14 +2,16 @@
 // says what it needs (a ServerSpec); this places it: an image built FROM the
 // configurable base image with the spec's debian packages, a container on the
 // lab network at a fixed address with the rendered files uploaded before it
-// starts. The image's entrypoint runs the daemons (the container is the
-// service manager), so a changed file replaces the container.
+// starts (their owners set by the entrypoint from an uploaded table). The
+// image's entrypoint runs the daemons (the container is the service manager),
+// so a changed file replaces the container.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { FILES_DIR } from "../render/template";
 import { RenderedFile } from "../render/types";
+import { checkFiles } from "./hostScripts";
 import { PlacedServer, ServerScripts, ServerSpec, ServerTarget } from "./server";
 
 /** Where servers go: a Docker network of the lab, and naming. */
@@ -28,9 +30,11 @@ export interface DockerPlacement {
    * Build contexts (absolute paths) replacing files/<role> for some roles,
    * e.g. { db: "/path/to/mysql8" }. Such an image must do what files/<role>'s
    * does: accept the PACKAGES build argument (it may ignore it), run its
-   * daemons from its entrypoint with the uploaded files, and provide
-   * /usr/local/sbin/<role>-healthcheck; a db image must also let `mysql` log in
-   * as root over the unix socket and read server.cnf's bind-address.
+   * daemons from its entrypoint with the uploaded files (giving each file
+   * listed in /etc/mail-system/ownership, if uploaded, its owner and group),
+   * and provide /usr/local/sbin/<role>-healthcheck; a db image must also let
+   * `mysql` log in as root over the unix socket and read server.cnf's
+   * bind-address.
    */
   readonly imageContexts?: Readonly<Record<string, string>>;
 }
@@ -115,7 +119,7 @@ export class DockerServer implements PlacedServer {
         networksAdvanced: [{ name: where.network, ipv4Address: where.address }],
         dns: where.dnsServers,
         envs: env,
-        uploads: pulumi.output(spec.files({ family: "debian", container: true })).apply((files) => files.map(toUpload)),
+        uploads: pulumi.output(spec.files({ family: "debian", container: true })).apply((files) => containerUploads(files).map(toUpload)),
         volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: spec.dataDirectories![i] })),
         healthcheck: {
           tests: ["CMD", `/usr/local/sbin/${spec.role}-healthcheck`],
@@ -138,20 +142,42 @@ export class DockerServer implements PlacedServer {
     this.engineAddress = pulumi.output(where.gateway);
   }
 
-  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.Resource {
+  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.CustomResource {
     return dockerExec(name, this.container.name, program, scripts, { parent: this.parent, ...opts });
   }
 }
 
+/**
+ * Where a container finds the owners of its uploaded files. Uploads carry
+ * none: @pulumi/docker resolves owner and group names on the deployer's
+ * machine, where accounts such as postfix or bind do not exist (or have
+ * other ids), so the image's entrypoint sets them from this table by name.
+ */
+export const OWNERSHIP_FILE = "/etc/mail-system/ownership";
+
+/**
+ * The uploads of a container: each rendered file with its mode and no owner
+ * (root's until the entrypoint runs), plus the ownership table when a file
+ * belongs to an account other than root.
+ */
+export function containerUploads(files: readonly RenderedFile[]): RenderedFile[] {
+  checkFiles(files);
+  const owned = files.filter((f) => f.owner !== "root" || f.group !== "root");
+  if (owned.length === 0) return [...files];
+  const table = owned.map((f) => `${f.owner} ${f.group} ${f.path}\n`).join("");
+  return [...files, { path: OWNERSHIP_FILE, content: table, owner: "root", group: "root", mode: "0644" }];
+}
+
 function toUpload(f: RenderedFile): docker.types.input.ContainerUpload {
   const content = f.secret ? pulumi.secret(f.content) : f.content;
-  return { file: f.path, content, owner: f.owner, group: f.group, permissions: f.mode };
+  return { file: f.path, content, permissions: f.mode };
 }
 
 /**
  * A command run in a server's container through `docker exec`, with its
- * input on stdin: `apply` on create and update, `revert` on delete. Used to
- * run SQL with the database server's own client.
+ * input on stdin: `apply` on create and update, `revert` on delete (and
+ * before a replacement `replaceOn` asks for). Used to run SQL with the
+ * database server's own client.
  */
 function dockerExec(
   name: string,
@@ -171,6 +197,7 @@ function dockerExec(
         APPLY: scripts.apply,
         ...(scripts.revert !== undefined ? { REVERT: scripts.revert } : {}),
       },
+      ...(scripts.replaceOn ? { triggers: scripts.replaceOn } : {}),
     },
     opts,
   );

@@ -178,13 +178,11 @@ const ACCOUNT = /^[a-z_][a-z0-9_-]*$/;
 const MODE = /^0?[0-7]{3}$/;
 
 /**
- * Writes a role's files (each atomically, with its owner, group and mode set
- * before it appears), keeping a copy of any file of the system it replaces.
- * Files the role wrote before and no longer has are removed (or their
- * originals put back); the revert does that for all of them.
+ * Throws unless every file has a plain absolute path (listed once), account
+ * names for owner and group, and an octal mode: what the scripts that place
+ * files may put on a shell line unquoted.
  */
-export function filesScript(role: string, files: readonly RenderedFile[]): string {
-  checkRole(role);
+export function checkFiles(files: readonly RenderedFile[]): void {
   const seen = new Set<string>();
   for (const f of files) {
     if (!SAFE_PATH.test(f.path) || f.path.split("/").includes("..")) throw new Error(`file path ${JSON.stringify(f.path)} is not a plain absolute path`);
@@ -193,6 +191,17 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     if (!ACCOUNT.test(f.owner) || !ACCOUNT.test(f.group)) throw new Error(`file ${f.path}: owner ${f.owner}:${f.group} is not an account name`);
     if (!MODE.test(f.mode)) throw new Error(`file ${f.path}: mode ${f.mode} is not octal`);
   }
+}
+
+/**
+ * Writes a role's files (each atomically, with its owner, group and mode set
+ * before it appears), keeping a copy of any file of the system it replaces.
+ * Files the role wrote before and no longer has are removed (or their
+ * originals put back); the revert does that for all of them.
+ */
+export function filesScript(role: string, files: readonly RenderedFile[]): string {
+  checkRole(role);
+  checkFiles(files);
   const manifest = `${STATE_DIR}/${role}.files`;
   const helpers = [
     `manifest=${manifest}`,

@@ -73,6 +73,12 @@ export interface ServerSpec {
 export interface ServerScripts {
   readonly apply: pulumi.Input<string>;
   readonly revert?: pulumi.Input<string>;
+  /**
+   * Values naming what the command makes (e.g. an account's user and host):
+   * when one changes, the old object is reverted and a new one made, instead
+   * of running `apply` again over the old one.
+   */
+  readonly replaceOn?: pulumi.Input<unknown>[];
 }
 
 /** A server once placed somewhere: what components wire their other resources to. */
@@ -94,7 +100,7 @@ export interface PlacedServer {
    * Runs `program` (argv, run as root on the server) with the scripts on
    * stdin. Used for SQL through the database server's own client.
    */
-  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.Resource;
+  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.CustomResource;
 }
 
 /** Where servers go: a Docker engine or hosts over SSH. */

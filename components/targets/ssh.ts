@@ -162,14 +162,16 @@ export class SshServer implements PlacedServer {
     this.location = pulumi.interpolate`${this.connection.user}@${host.address}`;
   }
 
-  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.Resource {
+  exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.CustomResource {
     const script = pulumi
       .all([scripts.apply, scripts.revert])
       .apply(([apply, revert]) => execScript(program, apply, revert));
-    return this.rootCommand(name, pulumi.secret(script), {
-      ...opts,
-      dependsOn: [this.ready, ...toArray(opts?.dependsOn)],
-    });
+    return this.rootCommand(
+      name,
+      pulumi.secret(script),
+      { ...opts, dependsOn: [this.ready, ...toArray(opts?.dependsOn)] },
+      scripts.replaceOn,
+    );
   }
 
   /** A remote.Command running a phased script (stdin) as root for create, update and delete. */

@@ -7,6 +7,11 @@
 set -eu
 conf="${NAMED_CONF:-/etc/bind/named.conf}"
 [ -s "$conf" ] || { echo "dns: $conf is missing or empty (upload it before starting the container)" >&2; exit 1; }
+# Owners of the uploaded files: uploads carry none (the accounts exist only in
+# this image), so they are set by name from the table the program uploads.
+if [ -r /etc/mail-system/ownership ]; then
+  while read -r owner group path; do chown "$owner:$group" "$path"; done </etc/mail-system/ownership
+fi
 named-checkconf -z "$conf" >&2 || { echo "dns: named-checkconf -z $conf failed" >&2; exit 1; }
 # named reads the zone files after dropping to the bind user (the checker ran
 # as root): a file it cannot read would leave its zone unserved, not stop it.

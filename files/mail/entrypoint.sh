@@ -11,17 +11,10 @@ for f in /etc/postfix/main.cf /etc/postfix/master.cf /etc/dovecot/dovecot.conf; 
   [ -s "$f" ] || { echo "mail-entrypoint: $f is missing or empty (upload the rendered files first)" >&2; exit 1; }
 done
 
-# The secrets stay readable only by root and the daemon that needs them,
-# whatever owner an upload gave them (names resolve only inside the image).
-for f in /etc/postfix/mysql-*.cf; do
-  if [ -e "$f" ]; then chown root:postfix "$f" && chmod 0640 "$f"; fi
-done
-if [ -e /etc/dovecot/dovecot-sql.conf.ext ]; then
-  chown root:dovecot /etc/dovecot/dovecot-sql.conf.ext && chmod 0640 /etc/dovecot/dovecot-sql.conf.ext
-fi
-# DKIM private keys: OpenDKIM (RequireSafeKeys) refuses keys others can read.
-if [ -d /etc/opendkim/keys ]; then
-  find /etc/opendkim/keys -type f -exec chown opendkim:opendkim {} + -exec chmod 0600 {} +
+# Owners of the uploaded files: uploads carry none (the accounts exist only in
+# this image), so they are set by name from the table the program uploads.
+if [ -r /etc/mail-system/ownership ]; then
+  while read -r owner group path; do chown "$owner:$group" "$path"; done </etc/mail-system/ownership
 fi
 dkim=0
 if [ -e /etc/opendkim.conf ]; then

@@ -144,3 +144,20 @@ export async function checkMailSystem(
   expect(relay.code).toBeGreaterThanOrEqual(500);
   return { hello, fanout };
 }
+
+/**
+ * The database server's accounts, read as root through `mysql` by `run`
+ * (docker exec or ssh): besides the server's own local ones, only the
+ * application user, allowed from the mail server alone, with SELECT on the
+ * mail database alone. (No administrator account is reachable over TCP.)
+ */
+export async function checkDatabaseAccounts(run: (sql: string) => Promise<string>, mailAddress: string): Promise<void> {
+  const accounts = (await run("SELECT CONCAT(user, '@', host) FROM mysql.user WHERE host <> 'localhost' ORDER BY 1"))
+    .split("\n")
+    .filter(Boolean);
+  expect(accounts).toEqual([`mailrl@${mailAddress}`]);
+  const grants = (await run(`SHOW GRANTS FOR 'mailrl'@'${mailAddress}'`)).split("\n").filter(Boolean);
+  expect(grants).toHaveLength(2);
+  expect(grants[0]).toMatch(new RegExp(`^GRANT USAGE ON \\*\\.\\* TO \`mailrl\`@\`${mailAddress.replace(/\./g, "\\.")}\` IDENTIFIED BY PASSWORD '\\*[0-9A-F]{40}'$`));
+  expect(grants[1]).toBe(`GRANT SELECT ON \`mailserver\`.* TO \`mailrl\`@\`${mailAddress}\``);
+}

@@ -12,7 +12,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { waitForMail } from "./clients";
 import { changesOf, freeSubnet, log, toPathConfig, uniqueName, withStack } from "./lab";
-import { checkMailSystem, checkedSystem, labOf } from "./mailChecks";
+import { checkDatabaseAccounts, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { buildSshHostImage, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
 
 jest.setTimeout(40 * 60_000);
@@ -68,6 +68,7 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       expect(await ssh(lab, mailHost, "root", "stat -c '%U:%G %a' /etc/postfix/mysql-virtual-mailbox-maps.cf /etc/dovecot/dovecot-sql.conf.ext /etc/ssl/mail/privkey.pem")).toBe(
         "root:postfix 640\nroot:dovecot 640\nroot:root 600\n",
       );
+      await checkDatabaseAccounts((sql) => ssh(lab, infra, "root", `mysql -N -e ${JSON.stringify(sql)}`), mailHost.address);
       // The database listens on the host's address, not on every interface.
       expect(await ssh(lab, infra, "root", "cat /etc/mysql/mariadb.conf.d/60-mail-system.cnf")).toContain(`bind-address = ${infra.address}`);
 

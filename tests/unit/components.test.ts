@@ -140,7 +140,8 @@ describe("the seed's lab, wired", () => {
     };
     for (const [domain, owner] of [["rockylinux.me", "mail._domainkey"], ["mail.rockylinux.me", "mail._domainkey.mail"]]) {
       const key = mail.get(`/etc/opendkim/keys/${domain}/mail.private`);
-      expect(key).toMatchObject({ owner: "opendkim", group: "opendkim", permissions: "0600" });
+      expect(key).toMatchObject({ permissions: "0600" });
+      expect(mail.get("/etc/mail-system/ownership")!.content).toContain(`opendkim opendkim /etc/opendkim/keys/${domain}/mail.private\n`);
       expect(createPrivateKey(key!.content).asymmetricKeyDetails?.modulusLength).toBe(2048);
       const p = createPublicKey(key!.content).export({ type: "spki", format: "der" }).toString("base64");
       const value = `v=DKIM1; k=rsa; p=${p}`;
@@ -190,11 +191,36 @@ describe("the seed's lab, wired", () => {
     }
   });
 
-  test("the database user may connect from the mail server only and gets SELECT only", () => {
-    const user = created.find((r) => r.type === "mysql:index/user:User");
-    const grant = created.find((r) => r.type === "mysql:index/grant:Grant");
-    expect(user?.inputs).toMatchObject({ user: "mailrl", host: "192.168.100.6" });
-    expect(grant?.inputs.privileges).toEqual(["SELECT"]);
+  test("the database user may connect from the mail server only and gets SELECT only, through the server's client", async () => {
+    expect(created.filter((r) => r.type.startsWith("mysql:") || r.type === "pulumi:providers:mysql")).toEqual([]);
+    const env = async (name: string) => {
+      const r = created.find((c) => c.name === name && c.type === "command:local:Command")!;
+      return unwrapSecrets({ ...(await r.inputs.environment), triggers: await r.inputs.triggers }) as Record<string, unknown>;
+    };
+    const user = await env("db-app-user");
+    expect(user.CONTAINER).toBe("mail-system-unit-db");
+    expect(user.APPLY).toContain("CREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
+    expect(user.REVERT).toBe("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
+    const grant = await env("db-app-grant");
+    expect(grant.APPLY).toBe("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");
+    expect(grant.REVERT).toBe("REVOKE SELECT ON `mailserver`.* FROM 'mailrl'@'192.168.100.6';");
+    expect(grant.triggers).toEqual(["mailserver", "mailrl", "192.168.100.6"]);
+    // The Docker host's address on the lab network is the engine's: the old admin account from there goes.
+    expect((await env("db-database")).APPLY).toContain("DROP USER IF EXISTS 'mail_system_admin'@'192.168.100.1';");
+  });
+
+  test("uploads name no account: owners travel in a table the image's entrypoint applies", async () => {
+    const mail = await uploadsOf("mail");
+    for (const u of mail.values()) {
+      expect(u).not.toHaveProperty("owner");
+      expect(u).not.toHaveProperty("group");
+    }
+    const table = mail.get("/etc/mail-system/ownership")!.content.split("\n");
+    expect(table).toEqual(expect.arrayContaining(["root postfix /etc/postfix/mysql-virtual-mailbox-maps.cf", "root dovecot /etc/dovecot/dovecot-sql.conf.ext"]));
+    expect(table.filter((l) => l.startsWith("opendkim opendkim /etc/opendkim/keys/"))).toHaveLength(2);
+    expect(table.filter((l) => l.startsWith("root root "))).toEqual([]);
+    // The database's only file is root's: no table.
+    expect([...(await uploadsOf("db")).keys()]).not.toContain("/etc/mail-system/ownership");
   });
 
   test("each user, domain and alias is its own row resource", () => {

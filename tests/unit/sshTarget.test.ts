@@ -111,7 +111,7 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
   });
 
   test("scripts holding secrets travel as secrets", async () => {
-    for (const name of ["mail-files", "db-files", "db-admin-account", "db-user-frank@rockylinux.me"]) {
+    for (const name of ["mail-files", "db-files", "db-app-user", "db-user-frank@rockylinux.me"]) {
       const stdin = byName(name).inputs.stdin;
       expect((await stdin)[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
     }
@@ -124,15 +124,21 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
     expect(await stdinOf("mail-opendkim-reload")).toContain("opendkim -n -x /etc/opendkim.conf\nsvc restart opendkim");
   });
 
-  test("the database's administrator is allowed from the engine's address the host reported, and the provider uses it", async () => {
-    const sql = await stdinOf("db-admin-account");
-    expect(sql).toContain("CREATE USER IF NOT EXISTS 'mail_system_admin'@'10.20.0.99'");
-    expect(sql).toContain("DROP USER IF EXISTS 'mail_system_admin'@'10.20.0.99';");
-    const provider = created.find((r) => r.type === "pulumi:providers:mysql")!;
-    expect(await provider.inputs.endpoint).toBe("192.168.100.5:3306");
-    expect(provider.inputs.username).toBe("mail_system_admin");
-    const user = created.find((r) => r.type === "mysql:index/user:User")!;
-    expect(user.inputs).toMatchObject({ user: "mailrl", host: "192.168.100.6" });
+  test("the database, the application user and its grant go through the server's own client; no mysql provider", async () => {
+    expect(created.filter((r) => r.type.startsWith("mysql:") || r.type === "pulumi:providers:mysql")).toEqual([]);
+    const database = await stdinOf("db-database");
+    expect(database).toContain("'mysql' '--batch' <<'MAIL_SYSTEM_INPUT'\nCREATE DATABASE IF NOT EXISTS `mailserver`");
+    // The administrator account of earlier versions, allowed from the engine's address the host reported, goes.
+    expect(database).toContain("DROP USER IF EXISTS 'mail_system_admin'@'10.20.0.99';");
+    expect(database).toContain("DROP DATABASE IF EXISTS `mailserver`;");
+    const user = await stdinOf("db-app-user");
+    expect(user).toContain("CREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
+    expect(user).toContain("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
+    expect(await stdinOf("db-app-grant")).toContain("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");
+    for (const name of ["db-database", "db-app-user", "db-app-grant"]) expect((open(await byName(name).inputs.connection) as { host: string }).host).toBe("192.168.100.5");
+    // The password travels on stdin, as a secret; a new host for the account replaces it.
+    expect((await byName("db-app-user").inputs.stdin)[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+    expect(open(await byName("db-app-user").inputs.triggers)).toEqual(["mailrl", "192.168.100.6"]);
   });
 
   test("outputs are the Docker target's, with servers as user@host", async () => {

@@ -9,13 +9,13 @@ bash "$here/setup.sh"
 cd "$MAIL_SYSTEM_ROOT"
 
 t0=$SECONDS
-# The providers' Go tests start throwaway MariaDB and OpenSSH servers of their
-# own (on 127.0.0.1) from Debian's packages.
-if ! command -v mariadbd >/dev/null || ! [ -x /usr/sbin/sshd ]; then
-  echo "test: installing test dependencies (mariadb-server, openssh-server)"
+# The command plugin's Go tests start a throwaway OpenSSH server of their own
+# (on 127.0.0.1) from Debian's package.
+if ! [ -x /usr/sbin/sshd ]; then
+  echo "test: installing test dependencies (openssh-server)"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server openssh-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
   else
     echo "test: cannot install them here (not root on Debian); those Go tests will be skipped" >&2
   fi

@@ -168,7 +168,27 @@ provider() { # provider NAME
 providers() {
   local p out=""
   for p in $PROVIDERS; do out="${out:+$out; }$(provider "$p")"; done
+  out="$out$(remove_unused_plugins)"
   echo "$out"
+}
+
+# Plugins the program no longer uses (mysql, since it stopped using
+# @pulumi/mysql) leave the project's own plugin cache: with them gone, a stack
+# that still holds such resources fails before touching them, and
+# scripts/upgrade-state.sh says what to do, instead of the old plugin deleting
+# what the new program now manages itself (the mail database).
+remove_unused_plugins() {
+  [ "$PULUMI_HOME" = "$MAIL_SYSTEM_TOOLCHAIN/pulumi-home" ] || return 0
+  local d name removed=""
+  for d in "$PULUMI_HOME"/plugins/resource-*; do
+    [ -d "$d" ] || continue
+    name="${d##*/resource-}"
+    name="${name%%-v*}"
+    case " $PROVIDERS " in *" $name "*) continue ;; esac
+    rm -rf "$d" "$d.partial" "$d.lock"
+    removed="$removed ${d##*/}"
+  done
+  [ -z "$removed" ] || echo "; removed unused plugins:$removed"
 }
 
 docker_engine() {

@@ -15,7 +15,6 @@ import (
 const (
 	localType  = "command:local:Command"
 	remoteType = "command:remote:Command"
-	copyType   = "command:remote:CopyToRemote"
 )
 
 func server(t *testing.T) integration.Server {
@@ -185,7 +184,7 @@ func TestSchema(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Schema), &schema); err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{localType, remoteType, copyType} {
+	for _, tok := range []string{localType, remoteType} {
 		r, ok := schema.Resources[tok]
 		if !ok {
 			t.Fatalf("schema lacks %s", tok)

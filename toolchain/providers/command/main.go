@@ -1,6 +1,6 @@
 // Command pulumi-resource-command is a Pulumi resource provider that is
 // wire-compatible with the subset of @pulumi/command 1.2.1 used by
-// mail-system: local.Command, remote.Command and remote.CopyToRemote.
+// mail-system: local.Command and remote.Command.
 package main
 
 import (
@@ -19,11 +19,10 @@ var version = "0.0.0-dev"
 func newProvider() (p.Provider, error) {
 	return infer.NewProviderBuilder().
 		WithDisplayName("command").
-		WithDescription("Run commands locally or over SSH, and copy files over SSH.").
+		WithDescription("Run commands locally or over SSH.").
 		WithResources(
 			infer.Resource(&LocalCommand{}),
 			infer.Resource(&RemoteCommand{}),
-			infer.Resource(&CopyToRemote{}),
 		).
 		Build()
 }

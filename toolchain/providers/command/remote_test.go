@@ -1,14 +1,12 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	p "github.com/pulumi/pulumi-go-provider"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 )
@@ -124,14 +122,6 @@ func TestRemoteCommandViaProxy(t *testing.T) {
 	}
 }
 
-func textAsset(t *testing.T, text string) property.Value {
-	a, err := asset.FromText(text)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return property.New(a)
-}
-
 func fileAsset(t *testing.T, path string) property.Value {
 	a, err := asset.FromPath(path)
 	if err != nil {
@@ -140,126 +130,10 @@ func fileAsset(t *testing.T, path string) property.Value {
 	return property.New(a)
 }
 
-func mode(t *testing.T, path string) os.FileMode {
-	t.Helper()
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.Mode().Perm()
-}
-
-func TestCopyToRemote(t *testing.T) {
-	sshd := startSSHD(t)
-	s := server(t)
-	src, dst := t.TempDir(), t.TempDir()
-
-	// A file asset, to a path whose parents do not exist; mode preserved.
-	script := filepath.Join(src, "run.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hi\n"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	r := newResource(t, s, copyType, "file")
-	target := filepath.Join(dst, "a/b/run.sh")
-	in := map[string]any{"connection": sshd.connection(nil), "source": fileAsset(t, script), "remotePath": target}
-	r.mustCreate(in)
-	if readFile(t, target) != "#!/bin/sh\necho hi\n" || mode(t, target) != 0o750 {
-		t.Fatalf("file copy wrong: mode %v", mode(t, target))
-	}
-	if !r.state.Get("connection").Secret() {
-		t.Errorf("connection must be secret in state")
-	}
-	if d, _ := r.diff(in); d.HasChanges {
-		t.Fatalf("unexpected diff: %+v", d)
-	}
-	// Changed content: replace (re-copy).
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho changed\n"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	in["source"] = fileAsset(t, script)
-	if d, _ := r.diff(in); !replaces(d) {
-		t.Fatalf("source change must replace: %+v", d)
-	}
-	// Delete leaves the remote file alone.
-	if err := r.delete(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(target); err != nil {
-		t.Fatalf("delete removed the remote file: %v", err)
-	}
-
-	// A file asset into an existing directory keeps its name.
-	r = newResource(t, s, copyType, "intodir")
-	r.mustCreate(map[string]any{"connection": sshd.connection(nil), "source": fileAsset(t, script), "remotePath": dst})
-	if readFile(t, filepath.Join(dst, "run.sh")) != "#!/bin/sh\necho changed\n" {
-		t.Fatal("file not copied into directory")
-	}
-
-	// A string asset.
-	r = newResource(t, s, copyType, "text")
-	conf := filepath.Join(dst, "etc/app.conf")
-	r.mustCreate(map[string]any{"connection": sshd.connection(nil),
-		"source": textAsset(t, "key = value\n"), "remotePath": conf})
-	if readFile(t, conf) != "key = value\n" || mode(t, conf) != 0o644 {
-		t.Fatalf("string asset copy wrong")
-	}
-
-	// A directory archive: to a new path, then into an existing directory.
-	tree := filepath.Join(src, "tree")
-	for path, m := range map[string]os.FileMode{"x.txt": 0o644, "sub/y.sh": 0o755, "sub/deep/z": 0o600} {
-		full := filepath.Join(tree, path)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(path), m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	arc, err := archive.FromPath(tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, root := range map[string]string{
-		"newpath":  filepath.Join(dst, "copied"),
-		"existing": filepath.Join(dst, "a", "tree"), // dst/a exists, so the tree lands in dst/a/tree
-	} {
-		remote := filepath.Join(dst, "copied")
-		if name == "existing" {
-			remote = filepath.Join(dst, "a")
-		}
-		r = newResource(t, s, copyType, "dir"+name)
-		r.mustCreate(map[string]any{"connection": sshd.connection(nil), "source": property.New(arc),
-			"remotePath": remote})
-		for path, m := range map[string]os.FileMode{"x.txt": 0o644, "sub/y.sh": 0o755, "sub/deep/z": 0o600} {
-			full := filepath.Join(root, path)
-			if readFile(t, full) != path || mode(t, full) != m {
-				t.Fatalf("%s: %s wrong (mode %v)", name, full, mode(t, full))
-			}
-		}
-	}
-
-	// A directory onto an existing file fails.
-	r = newResource(t, s, copyType, "dironfile")
-	if err := r.create(map[string]any{"connection": sshd.connection(nil), "source": property.New(arc),
-		"remotePath": conf}); err == nil || !strings.Contains(err.Error(), "existing file") {
-		t.Fatalf("directory onto a file must fail: %v", err)
-	}
-}
-
-func TestCopyToRemoteCheck(t *testing.T) {
-	s := server(t)
-	u := urn(copyType, "check")
-	// Built by hand: asset.FromURI would fetch the URI to hash it.
-	uri := &asset.Asset{Sig: asset.AssetSig, URI: "https://example.invalid/x"}
-	resp, err := s.Check(p.CheckRequest{Urn: u, Inputs: props(map[string]any{
-		"connection": map[string]any{"host": "127.0.0.1"}, "source": property.New(uri), "remotePath": "/tmp/x"})})
-	if err != nil || len(resp.Failures) == 0 {
-		t.Fatalf("remote URI asset must fail check: %v %+v", err, resp.Failures)
-	}
-	// Defaults of the connection are filled in.
-	resp, err = s.Check(p.CheckRequest{Urn: u, Inputs: props(map[string]any{
-		"connection": map[string]any{"host": "127.0.0.1"}, "source": textAsset(t, "x"),
-		"remotePath": "/tmp/x"})})
+// Check fills in the connection's documented defaults.
+func TestRemoteCommandCheckDefaults(t *testing.T) {
+	resp, err := server(t).Check(p.CheckRequest{Urn: urn(remoteType, "check"), Inputs: props(map[string]any{
+		"connection": map[string]any{"host": "127.0.0.1"}, "create": "true"})})
 	if err != nil || len(resp.Failures) > 0 {
 		t.Fatalf("check: %v %+v", err, resp.Failures)
 	}

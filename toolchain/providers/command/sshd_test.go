@@ -99,7 +99,6 @@ KbdInteractiveAuthentication no
 UsePAM no
 AllowTcpForwarding yes
 AcceptEnv LANG LC_* ACCEPTED_*
-Subsystem sftp internal-sftp
 LogLevel ERROR
 `, hostKeyFile, filepath.Join(dir, "sshd.pid"), authKeys))
 

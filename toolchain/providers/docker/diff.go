@@ -60,11 +60,6 @@ var diffPolicies = map[string]diffPolicy{
 		updatable: set("build", "buildOnPreview", "registry", "skipPush", "contextDigest"),
 		normalize: imageNormalize,
 	},
-	"docker:index/remoteImage:RemoteImage": {
-		inputs:              inputKeys(RemoteImageArgs{}),
-		updatable:           set("keepLocally", "forceRemove"),
-		deleteBeforeReplace: true,
-	},
 }
 
 var configKeys = set("host", "certPath", "caMaterial", "certMaterial", "keyMaterial", "context",

@@ -37,11 +37,10 @@ import (
 const testImage = "debian:bookworm-slim"
 
 const (
-	tokNetwork     = "docker:index/network:Network"
-	tokVolume      = "docker:index/volume:Volume"
-	tokContainer   = "docker:index/container:Container"
-	tokImage       = "docker:index/image:Image"
-	tokRemoteImage = "docker:index/remoteImage:RemoteImage"
+	tokNetwork   = "docker:index/network:Network"
+	tokVolume    = "docker:index/volume:Volume"
+	tokContainer = "docker:index/container:Container"
+	tokImage     = "docker:index/image:Image"
 )
 
 func testURN(tok, name string) presource.URN {
@@ -697,36 +696,14 @@ func (h *harness) fileInImage(ref, path string) string {
 	return string(b)
 }
 
-// TestRemoteImage: a local image is used without pulling; a missing one
-// fails clearly; keepLocally keeps the image on delete.
-func TestRemoteImage(t *testing.T) {
+// TestContainerMissingImage: an image that is neither present nor pullable
+// fails the create clearly.
+func TestContainerMissingImage(t *testing.T) {
 	h := newHarness(t)
-	in := h.check(tokRemoteImage, "base", property.Map{}, property.NewMap(map[string]property.Value{
-		"name": str(testImage), "keepLocally": property.New(true),
+	in := h.check(tokContainer, "missing", property.Map{}, property.NewMap(map[string]property.Value{
+		"name": str(h.prefix + "-missing"), "image": str(h.prefix + "-no-such-image:1"),
 	}))
-	id, out := h.create(tokRemoteImage, "base", in)
-	img, err := h.cl.ImageInspect(h.ctx(), testImage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.Get("imageId").AsString() != img.ID || id != img.ID+testImage {
-		t.Fatalf("remote image: id %q imageId %v (want %s)", id, out.Get("imageId"), img.ID)
-	}
-	if d := h.diff(tokRemoteImage, "base", id, in, out, h.check(tokRemoteImage, "base", in, in.Set("keepLocally", property.New(true)))); d.HasChanges {
-		t.Fatalf("no-op diff: %+v", d)
-	}
-	if d := h.diff(tokRemoteImage, "base", id, in, out, in.Set("pullTriggers", strs("x"))); !isReplace(d.DetailedDiff["pullTriggers"].Kind) {
-		t.Fatalf("pullTriggers must replace: %+v", d)
-	}
-	h.delete(tokRemoteImage, "base", id, out)
-	if _, err := h.cl.ImageInspect(h.ctx(), testImage); err != nil {
-		t.Fatalf("keepLocally: image removed: %v", err)
-	}
-
-	missing := h.check(tokRemoteImage, "missing", property.Map{}, property.NewMap(map[string]property.Value{
-		"name": str(h.prefix + "-no-such-image:1"),
-	}))
-	_, err = h.s.Create(p.CreateRequest{Urn: testURN(tokRemoteImage, "missing"), Properties: missing})
+	_, err := h.s.Create(p.CreateRequest{Urn: testURN(tokContainer, "missing"), Properties: in})
 	if err == nil || !strings.Contains(err.Error(), "could not be pulled") {
 		t.Fatalf("missing image: want a clear pull error, got %v", err)
 	}

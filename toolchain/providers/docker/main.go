@@ -1,7 +1,7 @@
 // Command pulumi-resource-docker is the mail-system's own Pulumi resource
 // provider for Docker. It is wire-compatible with the subset of the npm SDK
 // `@pulumi/docker` 5.2.0 that the project uses (Container, Network, Volume,
-// Image, RemoteImage): same resource tokens, property names, defaults and
+// Image): same resource tokens, property names, defaults and
 // replace/update semantics as the official provider documents. It talks to the
 // Docker Engine API through the official Go client.
 package main
@@ -37,7 +37,7 @@ func main() {
 func newProvider() (p.Provider, error) {
 	prov, err := infer.NewProviderBuilder().
 		WithDisplayName("Docker (mail-system)").
-		WithDescription("Docker provider for the mail-system project (Container, Network, Volume, Image, RemoteImage).").
+		WithDescription("Docker provider for the mail-system project (Container, Network, Volume, Image).").
 		WithNamespace("pulumi").
 		// Nested types get the SDK's module (docker:index:ContainerPort...).
 		WithModuleMap(map[tokens.ModuleName]tokens.ModuleName{"docker": "index"}).
@@ -47,7 +47,6 @@ func newProvider() (p.Provider, error) {
 			infer.Resource(&Volume{}),
 			infer.Resource(&Container{}),
 			infer.Resource(&Image{}),
-			infer.Resource(&RemoteImage{}),
 		).
 		Build()
 	if err != nil {

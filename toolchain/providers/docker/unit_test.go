@@ -47,18 +47,16 @@ func TestSchemaTokensAndNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"docker:index/container:Container":     {"image", "envs", "networksAdvanced", "uploads", "healthcheck", "dnsSearches", "mustRun", "wait"},
-		"docker:index/network:Network":         {"name", "driver", "ipamConfigs", "labels", "internal"},
-		"docker:index/volume:Volume":           {"name", "driver", "driverOpts", "labels"},
-		"docker:index/image:Image":             {"imageName", "build", "skipPush", "buildOnPreview", "registry"},
-		"docker:index/remoteImage:RemoteImage": {"name", "keepLocally", "forceRemove", "pullTriggers", "triggers"},
+		"docker:index/container:Container": {"image", "envs", "networksAdvanced", "uploads", "healthcheck", "dnsSearches", "mustRun", "wait"},
+		"docker:index/network:Network":     {"name", "driver", "ipamConfigs", "labels", "internal"},
+		"docker:index/volume:Volume":       {"name", "driver", "driverOpts", "labels"},
+		"docker:index/image:Image":         {"imageName", "build", "skipPush", "buildOnPreview", "registry"},
 	}
 	outputs := map[string][]string{
-		"docker:index/container:Container":     {"networkDatas", "exitCode", "bridge", "containerLogs"},
-		"docker:index/network:Network":         {"scope"},
-		"docker:index/volume:Volume":           {"mountpoint"},
-		"docker:index/image:Image":             {"repoDigest", "baseImageName", "context", "dockerfile", "registryServer"},
-		"docker:index/remoteImage:RemoteImage": {"imageId", "repoDigest"},
+		"docker:index/container:Container": {"networkDatas", "exitCode", "bridge", "containerLogs"},
+		"docker:index/network:Network":     {"scope"},
+		"docker:index/volume:Volume":       {"mountpoint"},
+		"docker:index/image:Image":         {"repoDigest", "baseImageName", "context", "dockerfile", "registryServer"},
 	}
 	for tok, props := range want {
 		r, ok := schema.Resources[tok]

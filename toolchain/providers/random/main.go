@@ -1,6 +1,6 @@
 // Command pulumi-resource-random is a Pulumi resource provider that is
 // wire-compatible with the subset of @pulumi/random 4.21.2 used by
-// mail-system: RandomPassword, RandomString and RandomId.
+// mail-system: RandomPassword and RandomString.
 package main
 
 import (
@@ -19,11 +19,10 @@ var version = "0.0.0-dev"
 func newProvider() (p.Provider, error) {
 	return infer.NewProviderBuilder().
 		WithDisplayName("random").
-		WithDescription("Random values (passwords, strings, ids) generated with crypto/rand.").
+		WithDescription("Random values (passwords, strings) generated with crypto/rand.").
 		WithResources(
 			infer.Resource(&RandomPassword{}),
 			infer.Resource(&RandomString{}),
-			infer.Resource(&RandomId{}),
 		).
 		Build()
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"math/big"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -150,7 +147,6 @@ func urn(typ, name string) presource.URN {
 const (
 	pwType  = "random:index/randomPassword:RandomPassword"
 	strType = "random:index/randomString:RandomString"
-	idType  = "random:index/randomId:RandomId"
 )
 
 func check(t *testing.T, s integration.Server, u presource.URN, in map[string]property.Value) property.Map {
@@ -192,7 +188,7 @@ func TestSchemaTokens(t *testing.T) {
 	if err := json.Unmarshal([]byte(resp.Schema), &schema); err != nil {
 		t.Fatal(err)
 	}
-	for _, tok := range []string{pwType, strType, idType} {
+	for _, tok := range []string{pwType, strType} {
 		if _, ok := schema.Resources[tok]; !ok {
 			t.Errorf("schema lacks %s", tok)
 		}
@@ -358,47 +354,5 @@ func TestStringLifecycle(t *testing.T) {
 	d, err = s.Diff(p.DiffRequest{ID: created.ID, Urn: u, State: created.Properties, OldInputs: inputs, Inputs: news})
 	if err != nil || d.DetailedDiff["overrideSpecial"].Kind != p.UpdateReplace {
 		t.Fatalf("overrideSpecial change must replace: %v %+v", err, d)
-	}
-}
-
-func TestRandomId(t *testing.T) {
-	s := server(t)
-	u := urn(idType, "id")
-	inputs := check(t, s, u, map[string]property.Value{
-		"byteLength": property.New(8.0), "prefix": property.New("mx-"),
-	})
-	created, err := s.Create(p.CreateRequest{Urn: u, Properties: inputs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := created.Properties
-	raw, err := base64.RawURLEncoding.DecodeString(created.ID)
-	if err != nil || len(raw) != 8 {
-		t.Fatalf("ID %q is not 8 bytes of base64url: %v", created.ID, err)
-	}
-	want := map[string]string{
-		"b64Url": "mx-" + created.ID,
-		"b64Std": "mx-" + base64.StdEncoding.EncodeToString(raw),
-		"hex":    "mx-" + hex.EncodeToString(raw),
-		"dec":    "mx-" + new(big.Int).SetBytes(raw).String(),
-	}
-	for k, v := range want {
-		if got := props.Get(k).AsString(); got != v {
-			t.Errorf("%s = %q, want %q", k, got, v)
-		}
-	}
-	d, err := s.Diff(p.DiffRequest{ID: created.ID, Urn: u, State: props, OldInputs: inputs, Inputs: inputs})
-	if err != nil || d.HasChanges {
-		t.Fatalf("unexpected diff: %v %+v", err, d)
-	}
-	news := check(t, s, u, map[string]property.Value{"byteLength": property.New(4.0), "prefix": property.New("mx-")})
-	d, err = s.Diff(p.DiffRequest{ID: created.ID, Urn: u, State: props, OldInputs: inputs, Inputs: news})
-	if err != nil || d.DetailedDiff["byteLength"].Kind != p.UpdateReplace {
-		t.Fatalf("byteLength change must replace: %v %+v", err, d)
-	}
-	resp, err := s.Check(p.CheckRequest{Urn: u, Inputs: property.NewMap(map[string]property.Value{
-		"byteLength": property.New(0.0)})})
-	if err != nil || len(resp.Failures) == 0 {
-		t.Fatalf("byteLength 0 must fail check: %v %+v", err, resp.Failures)
 	}
 }

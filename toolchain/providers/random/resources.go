@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
-	"math/big"
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
@@ -237,82 +233,4 @@ func (*RandomString) Create(ctx context.Context, req infer.CreateRequest[StringA
 	state.Result = result
 	// The official provider uses the result itself as the ID.
 	return infer.CreateResponse[StringState]{ID: result, Output: state}, nil
-}
-
-// ---------------------------------------------------------------------------
-// RandomId
-
-// RandomId is random:index/randomId:RandomId.
-type RandomId struct{}
-
-// IdArgs are the inputs of a RandomId.
-type IdArgs struct {
-	ByteLength int               `pulumi:"byteLength"`
-	Prefix     *string           `pulumi:"prefix,optional"`
-	Keepers    map[string]string `pulumi:"keepers,optional"`
-}
-
-// IdState is the recorded state of a RandomId.
-type IdState struct {
-	IdArgs
-	B64Std string `pulumi:"b64Std"`
-	B64Url string `pulumi:"b64Url"`
-	Dec    string `pulumi:"dec"`
-	Hex    string `pulumi:"hex"`
-}
-
-func (r *RandomId) Annotate(a infer.Annotator) {
-	a.SetToken("index/randomId", "RandomId")
-	a.Describe(r, "Generates random bytes intended to be used as unique identifiers.")
-}
-
-func (a *IdArgs) Annotate(an infer.Annotator) {
-	an.Describe(&a.ByteLength, "The number of random bytes to produce. The minimum value is 1.")
-	an.Describe(&a.Prefix, "Arbitrary string to prefix the output value with (not URL-safe or base64 encoded).")
-	an.Describe(&a.Keepers, "Arbitrary map of values that, when changed, will trigger recreation of resource.")
-}
-
-func (s *IdState) Annotate(a infer.Annotator) {
-	a.Describe(&s.B64Std, "The generated id presented in base64 without additional transformations.")
-	a.Describe(&s.B64Url, "The generated id presented in base64, using the URL-friendly character set.")
-	a.Describe(&s.Dec, "The generated id presented in non-padded decimal digits.")
-	a.Describe(&s.Hex, "The generated id presented in padded hexadecimal digits.")
-}
-
-func (*RandomId) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[IdArgs], error) {
-	args, failures, err := infer.DefaultCheck[IdArgs](ctx, req.NewInputs)
-	if err == nil && len(failures) == 0 && isKnown(req.NewInputs, "byteLength") && args.ByteLength < 1 {
-		failures = append(failures, p.CheckFailure{Property: "byteLength",
-			Reason: fmt.Sprintf("byteLength must be at least 1, got %d", args.ByteLength)})
-	}
-	return infer.CheckResponse[IdArgs]{Inputs: args, Failures: failures}, err
-}
-
-func (*RandomId) Create(ctx context.Context, req infer.CreateRequest[IdArgs]) (
-	infer.CreateResponse[IdState], error,
-) {
-	state := IdState{IdArgs: req.Inputs}
-	if req.DryRun {
-		return infer.CreateResponse[IdState]{Output: state}, nil
-	}
-	if req.Inputs.ByteLength < 1 {
-		return infer.CreateResponse[IdState]{}, fmt.Errorf("byteLength must be at least 1, got %d",
-			req.Inputs.ByteLength)
-	}
-	b := make([]byte, req.Inputs.ByteLength)
-	if _, err := rand.Read(b); err != nil {
-		return infer.CreateResponse[IdState]{}, fmt.Errorf("reading randomness: %w", err)
-	}
-	prefix := ""
-	if req.Inputs.Prefix != nil {
-		prefix = *req.Inputs.Prefix
-	}
-	id := base64.RawURLEncoding.EncodeToString(b)
-	// As in the official provider, the prefix is prepended to all four
-	// renderings, while the resource ID is the bare unpadded base64url.
-	state.B64Url = prefix + id
-	state.B64Std = prefix + base64.StdEncoding.EncodeToString(b)
-	state.Hex = prefix + hex.EncodeToString(b)
-	state.Dec = prefix + new(big.Int).SetBytes(b).String()
-	return infer.CreateResponse[IdState]{ID: id, Output: state}, nil
 }

@@ -15,9 +15,10 @@ import (
 // version is overridden at build time with -ldflags "-X main.version=...".
 var version = "0.0.0-dev"
 
-// newProvider builds the provider; shared by main and the tests.
+// newProvider builds the provider; shared by main and the tests. Check
+// rejects input keys the plugin does not implement (checkkeys.go).
 func newProvider() (p.Provider, error) {
-	return infer.NewProviderBuilder().
+	prov, err := infer.NewProviderBuilder().
 		WithDisplayName("command").
 		WithDescription("Run commands locally or over SSH.").
 		WithResources(
@@ -25,6 +26,10 @@ func newProvider() (p.Provider, error) {
 			infer.Resource(&RemoteCommand{}),
 		).
 		Build()
+	if err != nil {
+		return p.Provider{}, err
+	}
+	return rejectUnknownKeys(prov), nil
 }
 
 func main() {

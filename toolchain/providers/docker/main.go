@@ -64,5 +64,6 @@ func newProvider() (p.Provider, error) {
 	prov.DiffConfig = func(ctx context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 		return configDiffPolicy.diff(req), nil
 	}
-	return prov, nil
+	// Check rejects input keys the plugin does not implement (checkkeys.go).
+	return rejectUnknownKeys(prov), nil
 }

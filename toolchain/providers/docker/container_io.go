@@ -5,8 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/user"
 	"path"
@@ -25,14 +25,33 @@ func uploadFiles(ctx context.Context, id string, uploads []ContainerUpload) erro
 	if len(uploads) == 0 {
 		return nil
 	}
+	buf, err := uploadArchive(uploads, time.Now())
+	if err != nil {
+		return err
+	}
+	cl, err := dockerClient(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := withTimeout(ctx, apiTimeout)
+	defer cancel()
+	// Missing parent directories are created by the daemon (mode 0755).
+	if err := cl.CopyToContainer(cctx, id, "/", buf, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("uploading files into the container: %w", err)
+	}
+	return nil
+}
+
+// uploadArchive builds the tar stream of the uploads: one regular file each,
+// with its mode (`permissions`, else 0744 if `executable`, else 0644) and
+// its owner and group as numeric IDs (see hostID).
+func uploadArchive(uploads []ContainerUpload, now time.Time) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	now := time.Now()
-	ids := &idResolver{ctx: ctx, id: id}
 	for _, u := range uploads {
 		data, err := uploadContent(u)
 		if err != nil {
-			return fmt.Errorf("upload %s: %w", u.File, err)
+			return nil, fmt.Errorf("upload %s: %w", u.File, err)
 		}
 		mode := int64(0o644)
 		if deref(u.Executable) {
@@ -41,17 +60,17 @@ func uploadFiles(ctx context.Context, id string, uploads []ContainerUpload) erro
 		if u.Permissions != nil {
 			m, err := strconv.ParseInt(*u.Permissions, 8, 32)
 			if err != nil {
-				return fmt.Errorf("upload %s: permissions %q: %w", u.File, *u.Permissions, err)
+				return nil, fmt.Errorf("upload %s: permissions %q: %w", u.File, *u.Permissions, err)
 			}
 			mode = m
 		}
-		uid, err := ids.resolve(deref(u.Owner), "/etc/passwd", lookupUser)
+		uid, err := hostID("owner", deref(u.Owner), lookupHostUser)
 		if err != nil {
-			return fmt.Errorf("upload %s: owner: %w", u.File, err)
+			return nil, fmt.Errorf("upload %s: %w", u.File, err)
 		}
-		gid, err := ids.resolve(deref(u.Group), "/etc/group", lookupGroup)
+		gid, err := hostID("group", deref(u.Group), lookupHostGroup)
 		if err != nil {
-			return fmt.Errorf("upload %s: group: %w", u.File, err)
+			return nil, fmt.Errorf("upload %s: %w", u.File, err)
 		}
 		hdr := &tar.Header{
 			Typeflag: tar.TypeReg,
@@ -63,26 +82,16 @@ func uploadFiles(ctx context.Context, id string, uploads []ContainerUpload) erro
 			ModTime:  now,
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := tw.Write(data); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	cl, err := dockerClient(ctx)
-	if err != nil {
-		return err
-	}
-	cctx, cancel := withTimeout(ctx, apiTimeout)
-	defer cancel()
-	// Missing parent directories are created by the daemon (mode 0755).
-	if err := cl.CopyToContainer(cctx, id, "/", &buf, container.CopyToContainerOptions{}); err != nil {
-		return fmt.Errorf("uploading files into the container: %w", err)
-	}
-	return nil
+	return &buf, nil
 }
 
 func uploadContent(u ContainerUpload) ([]byte, error) {
@@ -97,80 +106,62 @@ func uploadContent(u ContainerUpload) ([]byte, error) {
 	return nil, fmt.Errorf("one of content, contentBase64 or source must be set")
 }
 
-// idResolver turns upload owners/groups into numeric IDs. A number is used
-// as is; a name is looked up in the container's own /etc/passwd or
-// /etc/group first (where the file lives), then on the provider's host (what
-// the official provider documents). "" is root.
-type idResolver struct {
-	ctx   context.Context
-	id    string
-	files map[string]string // container file -> content ("" if unreadable)
-}
-
-func (r *idResolver) resolve(s, dbFile string, hostLookup func(string) (string, error)) (int, error) {
+// hostID turns an upload's owner or group (kind) into a numeric ID, as the
+// official provider documents: "Names are resolved using the Terraform
+// host's user database; numeric IDs can be used directly." The host is the
+// machine this plugin runs on (the deployer's), not the container: a name
+// that exists only in the image's /etc/passwd or /etc/group is an error, and
+// a host name whose ID differs in the container gives the host's ID. ""
+// is root (0).
+func hostID(kind, s string, lookup func(string) (string, error)) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.Atoi(s); err == nil {
-		return n, nil
+	if n, err := strconv.ParseUint(s, 10, 31); err == nil {
+		return int(n), nil
 	}
-	if r.files == nil {
-		r.files = map[string]string{}
-	}
-	db, ok := r.files[dbFile]
-	if !ok {
-		db, _ = readContainerFile(r.ctx, r.id, dbFile)
-		r.files[dbFile] = db
-	}
-	for _, line := range strings.Split(db, "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 3 && f[0] == s {
-			return strconv.Atoi(f[2])
+	id, err := lookup(s)
+	if err != nil {
+		var unknownUser user.UnknownUserError
+		var unknownGroup user.UnknownGroupError
+		if errors.As(err, &unknownUser) || errors.As(err, &unknownGroup) {
+			return 0, fmt.Errorf("%s %q does not exist on this host (%s): names are resolved in the "+
+				"user database of the machine running Pulumi, as in the official provider; use a "+
+				"numeric ID for an account that exists only in the container", kind, s, hostname())
 		}
+		return 0, fmt.Errorf("%s %q: looking it up on this host: %w", kind, s, err)
 	}
-	id, err := hostLookup(s)
+	n, err := strconv.Atoi(id)
 	if err != nil {
-		return 0, fmt.Errorf("%q is neither in the container's %s nor on the host: %w", s, dbFile, err)
+		return 0, fmt.Errorf("%s %q: the host's ID %q is not numeric", kind, s, id)
 	}
-	return strconv.Atoi(id)
+	return n, nil
 }
 
-// readContainerFile reads one small file from a (possibly not started)
-// container.
-func readContainerFile(ctx context.Context, id, file string) (string, error) {
-	cl, err := dockerClient(ctx)
-	if err != nil {
-		return "", err
+// The host's user and group databases; tests replace them.
+var (
+	lookupHostUser = func(name string) (string, error) {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return "", err
+		}
+		return u.Uid, nil
 	}
-	cctx, cancel := withTimeout(ctx, apiTimeout)
-	defer cancel()
-	rc, _, err := cl.CopyFromContainer(cctx, id, file)
-	if err != nil {
-		return "", err
+	lookupHostGroup = func(name string) (string, error) {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			return "", err
+		}
+		return g.Gid, nil
 	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	if _, err := tr.Next(); err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(io.LimitReader(tr, 4<<20))
-	return string(b), err
-}
+)
 
-func lookupUser(name string) (string, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", err
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown host name"
 	}
-	return u.Uid, nil
-}
-
-func lookupGroup(name string) (string, error) {
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return "", err
-	}
-	return g.Gid, nil
+	return h
 }
 
 // containerLogs returns stdout and stderr of the container (the last `tail`

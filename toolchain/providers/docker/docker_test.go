@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -324,6 +325,7 @@ func TestMailLifecycle(t *testing.T) {
 
 	// --- Container ---
 	cName := h.prefix + "-mx"
+	owner := hostAccount(t)
 	containerIn := func(token string) property.Map {
 		return property.NewMap(map[string]property.Value{
 			"image":       str(testImage),
@@ -339,7 +341,7 @@ func TestMailLifecycle(t *testing.T) {
 			"uploads": arr(
 				obj(map[string]property.Value{"file": str("/etc/app/secret.conf"), "content": secret("password=hunter2\n"), "permissions": str("0640")}),
 				obj(map[string]property.Value{"file": str("/usr/local/bin/hello"), "content": str("#!/bin/sh\necho hello\n"), "executable": property.New(true)}),
-				obj(map[string]property.Value{"file": str("/srv/owned.txt"), "contentBase64": str("b3duZWQ="), "owner": str("www-data"), "group": str("33")}),
+				obj(map[string]property.Value{"file": str("/srv/owned.txt"), "contentBase64": str("b3duZWQ="), "owner": str(owner.Username), "group": str("4321")}),
 			),
 			"healthcheck": obj(map[string]property.Value{
 				"tests":    strs("CMD-SHELL", "test -f /tmp/started && test -s /etc/app/secret.conf"),
@@ -397,8 +399,10 @@ func TestMailLifecycle(t *testing.T) {
 	if got := h.exec(cID, "stat", "-c", "%a", "/usr/local/bin/hello"); got != "744" {
 		t.Fatalf("executable upload mode = %q", got)
 	}
-	if got := h.exec(cID, "stat", "-c", "%a %U:%G", "/srv/owned.txt"); got != "644 www-data:www-data" {
-		t.Fatalf("owned upload = %q", got)
+	// The owner's name was resolved on this host (the deployer's), the
+	// number used as is.
+	if got := h.exec(cID, "stat", "-c", "%a %u:%g", "/srv/owned.txt"); got != "644 "+owner.Uid+":4321" {
+		t.Fatalf("owned upload = %q, want owner %s (%s on this host) and group 4321", got, owner.Uid, owner.Username)
 	}
 	if got := h.exec(cID, "cat", "/srv/owned.txt"); got != "owned" {
 		t.Fatalf("base64 upload = %q", got)
@@ -706,6 +710,41 @@ func TestContainerMissingImage(t *testing.T) {
 	_, err := h.s.Create(p.CreateRequest{Urn: testURN(tokContainer, "missing"), Properties: in})
 	if err == nil || !strings.Contains(err.Error(), "could not be pulled") {
 		t.Fatalf("missing image: want a clear pull error, got %v", err)
+	}
+}
+
+// hostAccount is an account of this host with a non-zero uid if there is
+// one ("nobody"), else the current user.
+func hostAccount(t *testing.T) *user.User {
+	if u, err := user.Lookup("nobody"); err == nil {
+		return u
+	}
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestContainerUploadUnknownOwner: an upload owner that is not an account of
+// this host fails the create, naming the upload and the name, and leaves no
+// container behind.
+func TestContainerUploadUnknownOwner(t *testing.T) {
+	h := newHarness(t)
+	in := h.check(tokContainer, "owner", property.Map{}, property.NewMap(map[string]property.Value{
+		"name": str(h.prefix + "-owner"), "image": str(testImage),
+		"command": strs("sleep", "60"),
+		"uploads": arr(obj(map[string]property.Value{
+			"file": str("/etc/app.conf"), "content": str("x"), "owner": str("mstest-no-such-user"),
+		})),
+	}))
+	_, err := h.s.Create(p.CreateRequest{Urn: testURN(tokContainer, "owner"), Properties: in})
+	if err == nil || !strings.Contains(err.Error(), `upload /etc/app.conf: owner "mstest-no-such-user" does not exist on this host`) {
+		t.Fatalf("want a clear unknown-owner error, got %v", err)
+	}
+	t.Log(err)
+	if left := h.leftovers(); len(left) > 0 {
+		t.Fatalf("failed create left %v", left)
 	}
 }
 

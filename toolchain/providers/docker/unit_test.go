@@ -1,12 +1,18 @@
 package main
 
 import (
+	"archive/tar"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blang/semver"
 	p "github.com/pulumi/pulumi-go-provider"
@@ -387,5 +393,80 @@ func TestRedact(t *testing.T) {
 	}
 	if err := redact(nil, a); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Upload owners and groups: numbers are used as they are, names are looked
+// up in this host's user and group databases (never the container's), and a
+// name the host does not know fails naming the upload and the name.
+func TestUploadOwnerGroupFromHost(t *testing.T) {
+	users := map[string]string{"mailer": "4242"}
+	groups := map[string]string{"mailgrp": "4343"}
+	fake := func(db map[string]string, unknown func(string) error) func(string) (string, error) {
+		return func(name string) (string, error) {
+			if id, ok := db[name]; ok {
+				return id, nil
+			}
+			return "", unknown(name)
+		}
+	}
+	oldUser, oldGroup := lookupHostUser, lookupHostGroup
+	t.Cleanup(func() { lookupHostUser, lookupHostGroup = oldUser, oldGroup })
+	lookupHostUser = fake(users, func(n string) error { return user.UnknownUserError(n) })
+	lookupHostGroup = fake(groups, func(n string) error { return user.UnknownGroupError(n) })
+
+	s := func(v string) *string { return &v }
+	buf, err := uploadArchive([]ContainerUpload{
+		{File: "/a", Content: s("a"), Owner: s("mailer"), Group: s("mailgrp")},
+		{File: "/b", Content: s("b"), Owner: s("1001"), Group: s("1002")},
+		{File: "/c", Content: s("c")},
+		{File: "/d", Content: s("d"), Owner: s("mailer")},
+	}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{"a": {4242, 4343}, "b": {1001, 1002}, "c": {0, 0}, "d": {4242, 0}}
+	tr := tar.NewReader(buf)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want[hdr.Name]; hdr.Uid != w[0] || hdr.Gid != w[1] {
+			t.Errorf("%s: uid:gid %d:%d, want %d:%d", hdr.Name, hdr.Uid, hdr.Gid, w[0], w[1])
+		}
+		delete(want, hdr.Name)
+	}
+	if len(want) > 0 {
+		t.Errorf("files missing from the archive: %v", want)
+	}
+
+	for _, c := range []struct {
+		upload ContainerUpload
+		want   string
+	}{
+		{ContainerUpload{File: "/etc/x.conf", Content: s("x"), Owner: s("postfix")},
+			`upload /etc/x.conf: owner "postfix" does not exist on this host`},
+		{ContainerUpload{File: "/etc/y.conf", Content: s("y"), Owner: s("mailer"), Group: s("opendkim")},
+			`upload /etc/y.conf: group "opendkim" does not exist on this host`},
+	} {
+		_, err := uploadArchive([]ContainerUpload{c.upload}, time.Unix(0, 0))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error containing %q, got %v", c.want, err)
+		}
+	}
+
+	// The real databases: this host's current user by name.
+	lookupHostUser, lookupHostGroup = oldUser, oldGroup
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := hostID("owner", me.Username, lookupHostUser)
+	if err != nil || strconv.Itoa(uid) != me.Uid {
+		t.Fatalf("owner %s: %d %v, want %s", me.Username, uid, err, me.Uid)
 	}
 }

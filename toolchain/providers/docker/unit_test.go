@@ -470,3 +470,46 @@ func TestUploadOwnerGroupFromHost(t *testing.T) {
 		t.Fatalf("owner %s: %d %v, want %s", me.Username, uid, err, me.Uid)
 	}
 }
+
+// Volumes and networks: every input is ForceNew upstream, so any change
+// (labels included, in any order) replaces, deleting first (the name is
+// taken); identical inputs give no diff.
+func TestVolumeAndNetworkDiffPolicy(t *testing.T) {
+	label := func(k, v string) property.Value {
+		return obj(map[string]property.Value{"label": str(k), "value": str(v)})
+	}
+	for tok, base := range map[string]map[string]property.Value{
+		tokVolume: {"name": str("v1"), "driver": str("local"), "labels": arr(label("a", "1"), label("b", "2"))},
+		tokNetwork: {"name": str("n1"), "driver": str("bridge"), "labels": arr(label("a", "1"), label("b", "2")),
+			"ipamConfigs": arr(obj(map[string]property.Value{"subnet": str("10.9.0.0/24"), "gateway": str("10.9.0.1")}))},
+	} {
+		pol := diffPolicies[tok]
+		olds := property.NewMap(base)
+		diff := func(news property.Map) p.DiffResponse {
+			return pol.diff(p.DiffRequest{OldInputs: olds, Inputs: news, State: olds})
+		}
+		if d := diff(olds.Set("labels", arr(label("b", "2"), label("a", "1")))); d.HasChanges {
+			t.Errorf("%s: reordered labels gave a diff: %+v", tok, d)
+		}
+		for _, change := range []property.Map{
+			olds.Set("labels", arr(label("a", "1"), label("b", "3"))),
+			olds.Set("name", str("other")),
+		} {
+			d := diff(change)
+			if !d.HasChanges || !d.DeleteBeforeReplace {
+				t.Errorf("%s: want a replace, delete first: %+v", tok, d)
+			}
+			for k, v := range d.DetailedDiff {
+				if !isReplace(v.Kind) {
+					t.Errorf("%s: %s: want a replace, got %v", tok, k, v.Kind)
+				}
+			}
+		}
+		if tok == tokNetwork {
+			d := diff(olds.Set("ipamConfigs", arr(obj(map[string]property.Value{"subnet": str("10.9.1.0/24"), "gateway": str("10.9.1.1")}))))
+			if !isReplace(d.DetailedDiff["ipamConfigs"].Kind) || !d.DeleteBeforeReplace {
+				t.Errorf("network: an IPAM change must replace, delete first: %+v", d)
+			}
+		}
+	}
+}

@@ -10,9 +10,10 @@ import (
 func keysTestServer(t *testing.T) integration.Server { return server(t) }
 
 func TestCheckRejectsUnknownTopLevelKey(t *testing.T) {
+	// assetPaths and archivePaths are in the SDK but not implemented here.
 	wantUnknownKeys(t, checkKeys(t, localType, props(map[string]any{
-		"create": "true", "foo": 1,
-	})), "foo")
+		"create": "true", "foo": 1, "assetPaths": []any{"*.txt"}, "archivePaths": []any{"**"},
+	})), "archivePaths", "assetPaths", "foo")
 	wantUnknownKeys(t, checkKeys(t, remoteType, props(map[string]any{
 		"connection": map[string]any{"host": "h"}, "create": "true", "env": map[string]any{"A": "1"},
 	})), "env")

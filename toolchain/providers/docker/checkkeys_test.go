@@ -13,9 +13,11 @@ func keysTestServer(t *testing.T) integration.Server { return newTestServer(t) }
 type m = map[string]property.Value
 
 func TestCheckRejectsUnknownTopLevelKey(t *testing.T) {
+	// `cluster` is in the SDK but not implemented here (swarm volumes).
 	wantUnknownKeys(t, checkKeys(t, tokVolume, property.NewMap(m{
 		"name": str("v"), "labels": arr(obj(m{"label": str("a"), "value": str("b")})), "size": str("1G"),
-	})), "size")
+		"cluster": obj(m{"scope": str("single")}),
+	})), "cluster", "size")
 	wantUnknownKeys(t, checkKeys(t, tokContainer, property.NewMap(m{
 		"image": str("debian:bookworm-slim"), "env": strs("A=1"), "restartPolicy": str("always"),
 	})), "env", "restartPolicy")

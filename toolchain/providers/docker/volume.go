@@ -42,15 +42,11 @@ func (s *VolumeState) Annotate(a infer.Annotator) {
 }
 
 func (*Volume) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[VolumeArgs], error) {
-	news := req.NewInputs
-	var failures []p.CheckFailure
-	if v, ok := news.GetOk("cluster"); ok && !v.IsNull() {
-		failures = append(failures, p.CheckFailure{Property: "cluster", Reason: "cluster volumes need swarm mode, which this provider does not support"})
-		news = news.Delete("cluster")
-	}
-	news = nameFor(news, req.OldInputs, req.Name)
-	args, f, err := infer.DefaultCheck[VolumeArgs](ctx, news)
-	return infer.CheckResponse[VolumeArgs]{Inputs: args, Failures: append(failures, f...)}, err
+	// `cluster` (swarm volumes) is not implemented: being absent from
+	// VolumeArgs, it fails as an unknown key (checkkeys.go).
+	news := nameFor(req.NewInputs, req.OldInputs, req.Name)
+	args, failures, err := infer.DefaultCheck[VolumeArgs](ctx, news)
+	return infer.CheckResponse[VolumeArgs]{Inputs: args, Failures: failures}, err
 }
 
 func (*Volume) Create(ctx context.Context, req infer.CreateRequest[VolumeArgs]) (infer.CreateResponse[VolumeState], error) {

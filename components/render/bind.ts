@@ -6,7 +6,7 @@ import { createHash } from "crypto";
 import { isIPv6 } from "net";
 import { renderTemplate } from "./template";
 import { DnsRecord, RenderedFile } from "./types";
-import { IPV4 } from "./patterns";
+import { DnsNameRule, isDnsLabel, isIPv4 } from "./checks";
 
 /** Where BIND's files live: Debian's /etc/bind, or RHEL's /etc/named.conf and /var/named. */
 export type BindLayout = "debian" | "rhel";
@@ -109,16 +109,16 @@ export function bindPaths(layout: BindLayout): {
 // ---------------------------------------------------------------- names
 
 const MAX_TTL = 2147483647; // RFC 2181 §8: TTLs are 31-bit
-const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const HOST_LABEL: DnsNameRule = { underscores: false };
 // Owner names may also hold underscore labels (_dmarc, sel._domainkey, _tcp).
-const OWNER_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+const OWNER_LABEL: DnsNameRule = { underscores: true };
 
-/** Checks a dotted name without final dot against a label pattern; returns it lowercased. */
-function checkLabels(name: string, label: RegExp, what: string): string {
+/** Checks a dotted name without final dot label by label; returns it lowercased. */
+function checkLabels(name: string, label: DnsNameRule, what: string): string {
   const lower = name.toLowerCase();
   if (lower.length === 0 || lower.length > 253) throw new Error(`${what}: ${JSON.stringify(name)} is empty or longer than 253 characters`);
   for (const l of lower.split(".")) {
-    if (!label.test(l)) throw new Error(`${what}: ${JSON.stringify(name)} has an invalid label ${JSON.stringify(l)}`);
+    if (!isDnsLabel(l, label)) throw new Error(`${what}: ${JSON.stringify(name)} has an invalid label ${JSON.stringify(l)}`);
   }
   return lower;
 }
@@ -205,7 +205,7 @@ function checkRecord(r: DnsRecord, index: number, zoneOrigin: string): Rr {
 
   switch (r.type) {
     case "A":
-      if (!IPV4.test(r.value)) throw new Error(`${label}: A value must be an IPv4 address like 192.168.100.6`);
+      if (!isIPv4(r.value)) throw new Error(`${label}: A value must be an IPv4 address like 192.168.100.6`);
       return { ...base, data: r.value };
     case "AAAA":
       if (!isIPv6(r.value)) throw new Error(`${label}: AAAA value must be an IPv6 address`);
@@ -434,7 +434,7 @@ function matchElement(e: string): string {
   if (typeof bare === "string" && ["any", "none", "localhost", "localnets"].includes(bare)) return e;
   const m = typeof bare === "string" ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(bare) : null;
   if (m) {
-    const max = IPV4.test(m[1]) ? 32 : isIPv6(m[1]) ? 128 : -1;
+    const max = isIPv4(m[1]) ? 32 : isIPv6(m[1]) ? 128 : -1;
     if (max > 0 && (m[2] === undefined || Number(m[2]) <= max)) return e;
   }
   throw new Error(`allowQuery: ${JSON.stringify(e)} is not "any", "none", "localhost", "localnets" or an address/prefix`);
@@ -446,7 +446,7 @@ function matchElement(e: string): string {
  */
 export function renderBindFiles(s: BindSettings): RenderedFile[] {
   const layout = layoutInfo(s.layout ?? "debian");
-  if (!IPV4.test(s.listenAddress) || s.listenAddress === "0.0.0.0" || s.listenAddress === "255.255.255.255") {
+  if (!isIPv4(s.listenAddress) || s.listenAddress === "0.0.0.0" || s.listenAddress === "255.255.255.255") {
     throw new Error(`listenAddress must be the server's own IPv4 address, got ${JSON.stringify(s.listenAddress)}`);
   }
   const allowQuery = s.allowQuery ?? ["any"];

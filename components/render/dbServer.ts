@@ -8,7 +8,7 @@
 import { sqlString } from "./mailSql";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
-import { IPV4 } from "./patterns";
+import { isIPv4, isPort } from "./checks";
 
 // MySQL account names: at most 32 characters; kept to plain ones.
 const ACCOUNT = /^[A-Za-z0-9_]{1,32}$/;
@@ -31,8 +31,8 @@ export const LEGACY_ADMIN_USER = "mail_system_admin";
 
 /** server.cnf for a family: listen on `bindAddress` (and port). */
 export function renderDbServerFiles(family: keyof typeof SERVER_CNF_PATH, bindAddress: string, port = 3306): RenderedFile[] {
-  if (!IPV4.test(bindAddress)) throw new Error(`database server: bind address ${JSON.stringify(bindAddress)} is not an IPv4 address`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`database server: port ${JSON.stringify(port)} is not a TCP port`);
+  if (!isIPv4(bindAddress)) throw new Error(`database server: bind address ${JSON.stringify(bindAddress)} is not an IPv4 address`);
+  if (!isPort(port)) throw new Error(`database server: port ${JSON.stringify(port)} is not a TCP port`);
   const content = renderTemplate("db/templates/server.cnf", { bindAddress, port });
   return [{ path: SERVER_CNF_PATH[family], content, owner: "root", group: "root", mode: "0644" }];
 }
@@ -40,7 +40,7 @@ export function renderDbServerFiles(family: keyof typeof SERVER_CNF_PATH, bindAd
 /** `'user'@'host'`; host is an IPv4 address or "%" (anywhere). */
 function account(user: string, host: string): string {
   if (!ACCOUNT.test(user)) throw new Error(`database account ${JSON.stringify(user)} must be 1-32 of A-Z a-z 0-9 _`);
-  if (host !== "%" && !IPV4.test(host)) throw new Error(`database account host ${JSON.stringify(host)} is not an IPv4 address or "%"`);
+  if (host !== "%" && !isIPv4(host)) throw new Error(`database account host ${JSON.stringify(host)} is not an IPv4 address or "%"`);
   return `${sqlString(user)}@${sqlString(host)}`;
 }
 

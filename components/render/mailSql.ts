@@ -2,6 +2,7 @@
 // or alias in step with the program (MariaDB/MySQL, run through the database
 // server's own client). Each upsert touches only its own row and changes
 // nothing when run again, so a `pulumi up` may repeat it safely.
+import { isDnsName, splitAddress } from "./checks";
 
 /**
  * The seed's three tables, plus the UNIQUE keys that make upserts natural:
@@ -56,8 +57,9 @@ export function sqlString(value: string): string {
   return `'${value.replace(/[\0\n\r\x1a\\'"]/g, (c) => ESCAPES[c])}'`;
 }
 
-const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-const DOMAIN = new RegExp(`^(?=.{1,50}$)${LABEL}(?:\\.${LABEL})*$`);
+// virtual_domains.name is VARCHAR(50): a longer name does not fit.
+const DOMAIN_COLUMN_LENGTH = 50;
+const isMailDomain = (name: string) => isDnsName(name) && name.length <= DOMAIN_COLUMN_LENGTH;
 // An alias's local part: no whitespace, control characters, double quotes,
 // commas (Postfix joins multiple results with commas), '@', or other
 // characters that need quoting in an address.
@@ -67,17 +69,17 @@ const LOCAL_PART = /^[^\s\x00-\x1f\x7f@,"<>()[\]\\;:]+$/;
 const LOGIN_LOCAL_PART = /^[A-Za-z0-9._-]+$/;
 
 function domainName(name: string): string {
-  if (!DOMAIN.test(name)) throw new Error(`mail domain ${JSON.stringify(name)} is not a DNS name of at most 50 characters`);
+  if (!isMailDomain(name)) {
+    throw new Error(`mail domain ${JSON.stringify(name)} is not a DNS name of at most ${DOMAIN_COLUMN_LENGTH} characters`);
+  }
   return name;
 }
 
 /** Splits `user@domain`; `allowEmptyLocal` admits a catch-all alias source "@domain". */
 function address(what: string, value: string, maxLength: number, allowEmptyLocal = false, localPart = LOCAL_PART): { local: string; domain: string } {
-  const at = value.lastIndexOf("@");
-  const local = value.slice(0, Math.max(at, 0));
-  const domain = value.slice(at + 1);
+  const { local, domain } = splitAddress(value) ?? { local: "", domain: "" };
   const localOk = local === "" ? allowEmptyLocal : localPart.test(local);
-  if (at < 0 || !localOk || !DOMAIN.test(domain) || value.length > maxLength) {
+  if (!localOk || !isMailDomain(domain) || value.length > maxLength) {
     throw new Error(`${what} ${JSON.stringify(value)} is not an address user@domain of at most ${maxLength} characters`);
   }
   return { local, domain };

@@ -4,6 +4,7 @@
 // a milter on 127.0.0.1 that Postfix calls for every message; it signs mail
 // from logged-in users and from this host itself, and nothing else.
 import { createPublicKey } from "crypto";
+import { isDnsLabel, isDnsName, isPort } from "./checks";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
 
@@ -38,8 +39,9 @@ export const OPENDKIM_PATHS = {
   keyDir: "/etc/opendkim/keys",
 } as const;
 
-const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+// The program lower-cases names and the tables and key paths hold them as given,
+// so only that form is accepted.
+const isLowerCase = (name: string) => name === name.toLowerCase();
 
 function fail(message: string): never {
   throw new Error(`opendkim settings: ${message}`);
@@ -47,7 +49,7 @@ function fail(message: string): never {
 
 /** True for a selector usable as one DNS label (lower-case letters, digits, hyphens). */
 export function isDkimSelector(selector: string): boolean {
-  return LABEL.test(selector);
+  return isDnsLabel(selector) && isLowerCase(selector);
 }
 
 /** The milter address Postfix uses for OpenDKIM (main.cf smtpd_milters). */
@@ -76,11 +78,11 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
   const { selector, keys } = settings;
   const port = settings.port ?? OPENDKIM_DEFAULT_PORT;
   if (!isDkimSelector(selector)) fail(`selector ${JSON.stringify(selector)} is not a DNS label (a-z, 0-9, '-')`);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`port ${JSON.stringify(port)} is not a TCP port`);
+  if (!isPort(port)) fail(`port ${JSON.stringify(port)} is not a TCP port`);
   if (keys.length === 0) fail("no mail domain to sign for");
   const seen = new Set<string>();
   for (const k of keys) {
-    if (!DOMAIN.test(k.domain)) fail(`domain ${JSON.stringify(k.domain)} is not a lower-case DNS name`);
+    if (!isDnsName(k.domain, { minLabels: 2 }) || !isLowerCase(k.domain)) fail(`domain ${JSON.stringify(k.domain)} is not a lower-case DNS name`);
     if (seen.has(k.domain)) fail(`domain ${k.domain} is listed twice`);
     seen.add(k.domain);
     if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(k.privateKey)) fail(`the key of ${k.domain} is not a PEM private key`);

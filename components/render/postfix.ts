@@ -4,7 +4,7 @@
 // passes can change the meaning of a file (no injected line, no stray `$`).
 import { renderTemplate } from "./template";
 import { DatabaseConnection, RenderedFile } from "./types";
-import { IPV4 } from "./patterns";
+import { isDnsName, isIPv4, isPort } from "./checks";
 
 /** What the mail server's Postfix and Dovecot configurations are made of. */
 export interface MailServerSettings {
@@ -38,8 +38,6 @@ export interface MailServerSettings {
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
 
-const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
-const DNS_NAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
 // Unquoted in every file, so only characters no format treats specially.
 const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const DB_USER = /^[A-Za-z0-9_.-]{1,80}$/;
@@ -53,12 +51,12 @@ function fail(what: string, value: unknown, why: string): never {
 
 /** The settings with defaults applied; throws on any value that cannot be rendered safely. */
 export function checkMailServerSettings(s: MailServerSettings): Required<MailServerSettings> {
-  if (!DNS_NAME.test(s.hostname)) fail("hostname", s.hostname, "is not a DNS name (letters, digits, '-', dots)");
-  if (!DNS_NAME.test(s.domain)) fail("domain", s.domain, "is not a DNS name (letters, digits, '-', dots)");
-  if (!IPV4.test(s.listenAddress)) fail("listenAddress", s.listenAddress, "is not an IPv4 address");
+  if (!isDnsName(s.hostname)) fail("hostname", s.hostname, "is not a DNS name (letters, digits, '-', dots)");
+  if (!isDnsName(s.domain)) fail("domain", s.domain, "is not a DNS name (letters, digits, '-', dots)");
+  if (!isIPv4(s.listenAddress)) fail("listenAddress", s.listenAddress, "is not an IPv4 address");
   const db = s.database;
-  if (!DNS_NAME.test(db.host) && !IPV4.test(db.host)) fail("database.host", db.host, "is not a host name or IPv4 address");
-  if (!Number.isInteger(db.port) || db.port < 1 || db.port > 65535) fail("database.port", db.port, "is not a TCP port");
+  if (!isDnsName(db.host) && !isIPv4(db.host)) fail("database.host", db.host, "is not a host name or IPv4 address");
+  if (!isPort(db.port)) fail("database.port", db.port, "is not a TCP port");
   if (!DB_NAME.test(db.name)) fail("database.name", db.name, "must be 1-64 of A-Z a-z 0-9 _");
   if (!DB_USER.test(db.user)) fail("database.user", db.user, "must be 1-80 of A-Z a-z 0-9 _ . -");
   // Postfix map files take the rest of the line, trimmed, and Dovecot 2.3

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BindServer } from "./components/bindServer";
-import { ConfigError, ROLES, readRawConfig, validateConfig } from "./components/config";
+import { describeProblems, ROLES, readRawConfig, validateConfig } from "./components/config";
 import { LabNetwork } from "./components/labNetwork";
 import { MailCertificate } from "./components/mailCertificate";
 import { MailRoundTrip } from "./components/mailRoundTrip";
@@ -18,8 +18,8 @@ import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
 
-const { config, problems } = validateConfig(readRawConfig(new pulumi.Config()), pulumi.getStack());
-if (problems.length > 0) throw new ConfigError(problems);
+const { config, problems } = validateConfig(readRawConfig(pulumi.runtime.allConfig()), pulumi.getStack());
+if (problems.length > 0) throw new Error(describeProblems(problems));
 
 function dockerTarget(): ServerTarget {
   const network = new LabNetwork("lab", { name: `${config.namePrefix}-net`, subnet: config.subnet, gateway: config.gateway });

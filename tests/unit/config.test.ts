@@ -1,4 +1,5 @@
-import { ConfigError, RawConfig, validateConfig } from "../../components/config";
+import { BASE_IMAGE } from "../../components/baseImage";
+import { describeProblems, RawConfig, readRawConfig, validateConfig } from "../../components/config";
 
 // The dev stack's configuration (Pulumi.dev.yaml): the seed's lab.
 const seed: RawConfig = {
@@ -28,7 +29,7 @@ describe("validateConfig", () => {
       dnsAddress: "192.168.100.7",
       dbAddress: "192.168.100.5",
       mailAddress: "192.168.100.6",
-      baseImage: "debian:bookworm-slim",
+      baseImage: BASE_IMAGE,
       databaseImage: expect.stringMatching(/\/files\/db$/),
       namePrefix: "mail-system-dev",
     });
@@ -131,8 +132,8 @@ describe("validateConfig", () => {
     });
     expect(problems.length).toBeGreaterThanOrEqual(5);
     for (const p of problems) expect(p).toMatch(/^mail-system:[A-Za-z]+(\[\d+\](\.[a-z]+)?)?: /);
-    const error = new ConfigError(validateConfig({ ...seed, domain: "bad domain", dbAddress: "1.2.3.4" }, "dev").problems);
-    expect(error.message).toMatch(/^Invalid stack configuration \(\d+ problems\):\n  - mail-system:domain: /);
+    const message = describeProblems(validateConfig({ ...seed, domain: "bad domain", dbAddress: "1.2.3.4" }, "dev").problems);
+    expect(message).toMatch(/^Invalid stack configuration \(\d+ problems\):\n  - mail-system:domain: /);
   });
 });
 
@@ -185,5 +186,68 @@ describe("validateConfig: target ssh", () => {
 
   test("with target ssh the lab network's addresses are not checked (the hosts' are)", () => {
     expect(problemsWith({ target: "ssh", hosts, sshPrivateKey: KEY, dnsAddress: "not-an-address" })).toEqual([]);
+  });
+});
+
+describe("keys the program does not know", () => {
+  test("are reported like bad values, with the key they are probably a typo of", () => {
+    expect(problemsWith({ userz: "x" })).toEqual(["mail-system:userz: unknown key; did you mean mail-system:users?"]);
+    expect(problemsWith({ MailAdress: "192.168.100.6" })).toEqual(["mail-system:MailAdress: unknown key; did you mean mail-system:mailAddress?"]);
+    expect(problemsWith({ toString: "x" })).toEqual([expect.stringMatching(/^mail-system:toString: unknown key/)]);
+    expect(problemsWith({ colour: "blue" })).toEqual([
+      "mail-system:colour: unknown key (the keys are declared in Pulumi.yaml's config section)",
+    ]);
+  });
+
+  test("come first, then every other problem grouped by key", () => {
+    // mailHost's problem comes from a rule across keys, after every key was read.
+    const problems = problemsWith({ mailAddress: "10.0.0.6", dnsHost: "mail", userz: "x", domain: "bad domain" });
+    expect(problems.map((p) => p.split(": ")[0])).toEqual([
+      "mail-system:userz",
+      "mail-system:domain",
+      "mail-system:mailHost",
+      "mail-system:mailAddress",
+    ]);
+  });
+});
+
+describe("readRawConfig", () => {
+  test("takes the project's keys from pulumi.runtime.allConfig(), parsing lists and objects", () => {
+    const raw = readRawConfig({
+      "mail-system:domain": "rockylinux.me",
+      "mail-system:users": '[{"email":"frank@rockylinux.me"}]',
+      "mail-system:hosts": "{}",
+      "mail-system:purgeMailOnDestroy": "true",
+      "mail-system:userz": "[1]",
+      "aws:region": "eu-west-1",
+    });
+    expect(raw).toEqual({
+      domain: "rockylinux.me",
+      users: [{ email: "frank@rockylinux.me" }],
+      hosts: {},
+      purgeMailOnDestroy: "true",
+      userz: "[1]",
+    });
+  });
+
+  test("leaves a malformed list for validation to report", () => {
+    const raw = readRawConfig({ "mail-system:domain": "rockylinux.me", "mail-system:users": "frank" });
+    expect(validateConfig(raw, "dev").problems).toEqual([{ key: "mail-system:users", message: "must be a list" }]);
+  });
+
+  test("the defaults Pulumi.yaml declares read as unset keys do", () => {
+    const declared = readRawConfig({
+      "mail-system:target": "docker",
+      "mail-system:hosts": "{}",
+      "mail-system:sshPrivateKey": "",
+      "mail-system:mailDomains": "[]",
+      "mail-system:aliases": "[]",
+      "mail-system:namePrefix": "",
+      "mail-system:tlsCertificate": "",
+      "mail-system:tlsPrivateKey": "",
+      "mail-system:purgeMailOnDestroy": "false",
+    });
+    const minimal = { domain: "example.test", users: [{ email: "ann@example.test" }] };
+    expect(validateConfig({ ...declared, ...minimal }, "s")).toEqual(validateConfig(minimal, "s"));
   });
 });

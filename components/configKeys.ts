@@ -1,0 +1,245 @@
+// Every key of the stack configuration, once: its type, default and
+// description (Pulumi.yaml's `config:` section must say the same:
+// tests/unit/pulumiYaml.test.ts) and how its value is checked on its own.
+// Rules that relate several keys are in configRules.ts.
+import * as fs from "fs";
+import * as path from "path";
+import { BASE_IMAGE } from "./baseImage";
+import { HOSTS_SHAPE, parseHosts, PRIVATE_KEY } from "./configHosts";
+import { parseAliases, parseMailDomains, parseUsers, USERS_SHAPE } from "./configMailboxes";
+import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
+import { isDnsLabel, isDomainName, isIPv4 } from "./render/checks";
+import { parseSubnet } from "./subnet";
+
+/** The project's root directory, against which relative paths in the configuration resolve. */
+export const PROJECT_ROOT = path.join(__dirname, "..");
+
+/** A single DNS label, lower-cased (host labels, the DKIM selector). */
+function label(value: string, report: Report): string | undefined {
+  const v = value.toLowerCase();
+  return isDnsLabel(v) ? v : void report(`"${v}" is not a single DNS label (letters, digits, hyphens)`);
+}
+
+function ipv4(value: string, report: Report): string | undefined {
+  return isIPv4(value) ? value : void report(`"${value}" is not an IPv4 address`);
+}
+
+const printable = (value: string) => !/[^\x20-\x7e]/.test(value);
+
+export const CONFIG_KEYS = {
+  target: stringKey(
+    {
+      default: "docker",
+      description:
+        'Where the servers go: "docker" (containers on the local Docker engine, on the lab network below) ' +
+        'or "ssh" (Linux hosts reached over SSH, see hosts).',
+    },
+    (v, report) => (v === "docker" || v === "ssh" ? v : void report(`must be "docker" or "ssh", not ${JSON.stringify(v)}`)),
+  ),
+  hosts: objectKey(
+    {
+      default: {},
+      target: "ssh",
+      shape: HOSTS_SHAPE,
+      description:
+        "target ssh: the host of each role, { dns, db, mail }, each { address, user?, port?, privateKey?, " +
+        "hostKey? }. address is the host's IPv4 address (SSH connects to it, the role's services listen " +
+        "on it); user (default root) logs in with the private key and must be root or have passwordless " +
+        "sudo; port defaults to 22; hostKey (\"ssh-ed25519 AAAA...\") pins the host's key. Roles may share " +
+        "a host. Debian/Ubuntu (apt) and RHEL/Rocky/Alma (dnf) are supported; systemd is used when it is " +
+        "PID 1, else the distribution's service scripts. Set keys as secrets: `pulumi config set --secret " +
+        "--path 'hosts.mail.privateKey' < key`.",
+    },
+    parseHosts,
+  ),
+  sshPrivateKey: stringKey(
+    {
+      default: "",
+      target: "ssh",
+      description:
+        "target ssh: the private key of every host without its own hosts.<role>.privateKey. Set it as a " +
+        "secret (`pulumi config set --secret sshPrivateKey < ~/.ssh/id_ed25519`).",
+    },
+    (v, report) => (!v || PRIVATE_KEY.test(v) ? v : void report("is not a PEM or OpenSSH private key")),
+  ),
+  purgeMailOnDestroy: booleanKey({
+    default: false,
+    description:
+      "Whether `pulumi destroy` deletes all mail (/var/mail/vhosts). By default the mail is kept (the " +
+      "container's volume, or the host's directory) and is there again on the next `up`.",
+  }),
+  domain: stringKey(
+    { description: "The DNS zone the system serves (BIND is authoritative for it), e.g. rockylinux.me." },
+    (v, report) => {
+      const d = v.toLowerCase();
+      return isDomainName(d) ? d : void report(`"${d}" is not a valid domain name`);
+    },
+  ),
+  mailDomains: listKey(
+    {
+      items: "string",
+      default: [],
+      description:
+        "Domains whose mail the server accepts (virtual_domains rows); each is the zone or inside it. " +
+        "Empty means just the zone.",
+    },
+    parseMailDomains,
+  ),
+  users: listKey(
+    {
+      items: "object",
+      shape: USERS_SHAPE,
+      description:
+        "Mailboxes, each { email, password? }. A user without a password gets a generated one (see the " +
+        "userPasswords output). Set one as a secret with `pulumi config set --secret --path " +
+        "'users[0].password' ...`.",
+    },
+    parseUsers,
+  ),
+  aliases: listKey(
+    {
+      items: "object",
+      default: [],
+      description:
+        "Aliases, each { source, destination }: one row each, as in the virtual_aliases table; list a " +
+        "source several times to fan out.",
+    },
+    parseAliases,
+  ),
+  purgeRemovedMailboxes: booleanKey({
+    default: false,
+    description:
+      "Whether removing a user from `users` also deletes their maildir. By default the mail is kept " +
+      "(re-adding the user brings it back). Destroy removes every user, so with this on, `pulumi " +
+      "destroy` deletes the maildirs of the users then configured.",
+  }),
+  dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
+  mailHost: stringKey(
+    { default: "mail", description: "Host label of the mail server in the zone (mail -> mail.<domain>); the MX target." },
+    label,
+  ),
+  subnet: stringKey(
+    { default: "192.168.100.0/24", description: "The lab's Docker network. Its first address is the gateway (the Docker host)." },
+    (v, report) => {
+      const subnet = parseSubnet(v);
+      return typeof subnet === "string" ? void report(subnet) : subnet;
+    },
+  ),
+  dnsAddress: stringKey({ default: "192.168.100.7", target: "docker", description: "The DNS server's address in the subnet." }, ipv4),
+  dbAddress: stringKey({ default: "192.168.100.5", target: "docker", description: "The database server's address in the subnet." }, ipv4),
+  mailAddress: stringKey({ default: "192.168.100.6", target: "docker", description: "The mail server's address in the subnet." }, ipv4),
+  baseImage: stringKey(
+    {
+      default: BASE_IMAGE,
+      description:
+        "Base image of every image the program builds (scripts/setup.sh makes it locally when it cannot " +
+        "be pulled).",
+    },
+    (v, report) => (/^[a-z0-9][a-z0-9._/:@-]*$/.test(v) ? v : void report(`"${v}" is not an image reference`)),
+  ),
+  databaseImage: stringKey(
+    {
+      default: "files/db",
+      description:
+        "Directory (relative to the project) whose Dockerfile builds the database server: MariaDB from " +
+        "Debian by default. Any MySQL-compatible image honouring the contract of " +
+        "DockerPlacement.imageContexts (components/targets/docker.ts), e.g. MySQL 8.0 as in the seed, can " +
+        "replace it. Used by target docker only.",
+    },
+    (v, report) => {
+      const dir = path.resolve(PROJECT_ROOT, v);
+      return fs.existsSync(path.join(dir, "Dockerfile")) ? dir : void report(`${dir} has no Dockerfile`);
+    },
+  ),
+  tlsCertificate: stringKey(
+    {
+      default: "",
+      description:
+        "Your own PEM certificate chain for the mail host (e.g. from Let's Encrypt). Empty means a " +
+        "per-stack CA issues one.",
+    },
+    (v, report) =>
+      !v || /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(v) ? v : void report("is not a PEM certificate (chain)"),
+  ),
+  tlsPrivateKey: stringKey(
+    {
+      default: "",
+      description:
+        "The private key of tlsCertificate (PEM). Set it as a secret (`pulumi config set --secret " +
+        "tlsPrivateKey < key.pem`); the program treats it as one.",
+    },
+    (v, report) =>
+      !v || /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+-----END (?:RSA |EC )?PRIVATE KEY-----/.test(v)
+        ? v
+        : void report("is not a PEM private key"),
+  ),
+  namePrefix: stringKey(
+    { default: "", description: "Prefix of the Docker objects' names; empty means mail-system-<stack>." },
+    (v, report, { stack }) => {
+      const prefix = (v || `${PROJECT}-${stack}`).toLowerCase();
+      return /^[a-z0-9][a-z0-9_.-]{0,40}$/.test(prefix)
+        ? prefix
+        : void report(`"${prefix}" must be 1-41 characters of a-z, 0-9, _ . - (a Docker name prefix)`);
+    },
+  ),
+  spf: stringKey(
+    {
+      // Only the mail server (the domain's MX) sends for a mail domain; anything else fails SPF.
+      default: "v=spf1 mx -all",
+      keepsEmpty: true,
+      description:
+        "SPF record (TXT) published at every mail domain: by default only the domain's MX (the mail " +
+        'server) may send for it. Must start with "v=spf1"; "" publishes none.',
+    },
+    (v, report) => {
+      if (v && !/^v=spf1( |$)/i.test(v)) return void report(`"${v}" must start with "v=spf1" (RFC 7208), or be "" for no record`);
+      return printable(v) ? v : void report("must be printable ASCII on one line");
+    },
+  ),
+  dmarc: stringKey(
+    {
+      // Failing mail goes to spam rather than being refused while a domain starts out;
+      // aggregate reports go to the zone's postmaster ({zone} is the zone's name).
+      default: "v=DMARC1; p=quarantine; rua=mailto:postmaster@{zone}",
+      keepsEmpty: true,
+      description:
+        "DMARC record (TXT) published at _dmarc.<domain> of every mail domain; {zone} stands for the " +
+        "zone's name. By default mail failing SPF alignment is quarantined and daily aggregate reports go " +
+        'to postmaster@<zone>. Must start with "v=DMARC1; p=..."; "" publishes none.',
+    },
+    (v, report) => {
+      if (!v) return v;
+      // RFC 7489's grammar: v=DMARC1 first, then the policy (none, quarantine or reject).
+      const tags = v.split(";").map((t) => t.trim().replace(/\s*=\s*/, "="));
+      if (tags[0] !== "v=DMARC1") return void report(`"${v}" must start with "v=DMARC1;" (RFC 7489), or be "" for no record`);
+      if (!/^p=(none|quarantine|reject)$/.test(tags[1] ?? "")) {
+        return void report(`"${v}" needs p=none, p=quarantine or p=reject right after v=DMARC1`);
+      }
+      return printable(v) ? v : void report("must be printable ASCII on one line");
+    },
+  ),
+  dkimSelector: stringKey(
+    {
+      default: "mail",
+      description:
+        "DKIM selector: outgoing mail from logged-in users is signed with one RSA 2048 key per mail " +
+        "domain, published as TXT at <dkimSelector>._domainkey.<domain>. A single DNS label; changing it " +
+        "makes new keys.",
+    },
+    // One label of <selector>._domainkey.<domain>.
+    label,
+  ),
+} as const;
+
+export type ConfigKeyName = keyof typeof CONFIG_KEYS;
+
+/** Each key's value as read: undefined when unusable (and reported) or not read for the target. */
+export type ParsedConfig = {
+  readonly [K in ConfigKeyName]?: (typeof CONFIG_KEYS)[K] extends ConfigKey<infer T> ? T : never;
+};
+
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKeyName[];
+
+export function isConfigKey(name: string): name is ConfigKeyName {
+  return Object.hasOwn(CONFIG_KEYS, name);
+}

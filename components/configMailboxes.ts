@@ -1,0 +1,97 @@
+// The mail domains, users and aliases of the stack configuration, each entry
+// checked on its own. The lists keep a hole (undefined) where an entry is
+// unusable, so the rules across keys (configRules.ts) name entries by their
+// index in the stack's list.
+import { isDomainName, isEmailAddress, splitAddress } from "./render/checks";
+import { Report } from "./configSchema";
+
+/** A mailbox from `mail-system:users`. */
+export interface MailUser {
+  /** Lower-cased address. */
+  readonly email: string;
+  /** The configured password, if any; otherwise the program generates one. */
+  readonly password?: string;
+}
+
+/** One row of the seed's virtual_aliases table. */
+export interface MailAlias {
+  readonly source: string;
+  readonly destination: string;
+}
+
+export const USERS_SHAPE = "a list of { email, password? }";
+
+/** `mailDomains`: lower-cased domains, each once. */
+export function parseMailDomains(list: readonly unknown[], report: Report): (string | undefined)[] {
+  const seen = new Set<string>();
+  return list.map((d, i) => {
+    if (typeof d !== "string" || !isDomainName(d.toLowerCase())) return void report(`${JSON.stringify(d)} is not a valid domain name`, `[${i}]`);
+    const name = d.toLowerCase();
+    if (seen.has(name)) return void report(`"${name}" is listed twice`, `[${i}]`);
+    seen.add(name);
+    return name;
+  });
+}
+
+/** A list entry's fields, reporting any but `fields`. */
+function entry(value: unknown, fields: readonly string[], shape: string, report: Report): Record<string, unknown> | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return void report(`must be an object ${shape}`);
+  for (const k of Object.keys(value)) {
+    if (!fields.includes(k)) report(`is not a known field (${fields.join(", ")})`, `.${k}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An address as the system stores it (trimmed, lower case), or undefined. */
+function address(value: unknown): string | undefined {
+  const a = typeof value === "string" ? value.trim().toLowerCase() : undefined;
+  return a !== undefined && isEmailAddress(a) ? a : undefined;
+}
+
+/** `users`: at least one; each address once, one Dovecot accepts as a login. */
+export function parseUsers(list: readonly unknown[], report: Report): (MailUser | undefined)[] {
+  if (list.length === 0) report("must list at least one user");
+  const users: (MailUser | undefined)[] = [];
+  list.forEach((u, i) => {
+    const at = (message: string, part = "") => report(message, `[${i}]${part}`);
+    const fields = entry(u, ["email", "password"], "{ email, password? }", at);
+    const email = fields && address(fields.email);
+    if (!fields || !email) {
+      if (fields) at(`${JSON.stringify(fields.email)} is not a valid e-mail address`, ".email");
+      users.push(undefined);
+      return;
+    }
+    // Dovecot accepts logins of letters, digits and . _ - only (no "+").
+    if (splitAddress(email)!.local.includes("+")) {
+      at(`"${email}": a mailbox address may not contain "+" (Dovecot refuses such logins; use an alias)`, ".email");
+    }
+    if (users.some((x) => x?.email === email)) at(`"${email}" is listed twice`, ".email");
+    const { password } = fields;
+    if (password !== undefined && password !== null) {
+      if (typeof password !== "string" || password.length < 8) at("must be a string of at least 8 characters", ".password");
+      else if (/[\r\n\0]/.test(password)) at("must not contain line breaks or NUL", ".password");
+    }
+    users.push({ email, ...(typeof password === "string" ? { password } : {}) });
+  });
+  return users;
+}
+
+/** `aliases`: one row per (source, destination), as in the seed's table. */
+export function parseAliases(list: readonly unknown[], report: Report): (MailAlias | undefined)[] {
+  const aliases: (MailAlias | undefined)[] = [];
+  list.forEach((a, i) => {
+    const at = (message: string, part = "") => report(message, `[${i}]${part}`);
+    const fields = entry(a, ["source", "destination"], "{ source, destination }", at);
+    const source = fields && address(fields.source);
+    const destination = fields && address(fields.destination);
+    if (fields && !source) at(`${JSON.stringify(fields.source)} is not a valid e-mail address`, ".source");
+    if (fields && !destination) at(`${JSON.stringify(fields.destination)} is not a valid e-mail address`, ".destination");
+    if (!source || !destination) {
+      aliases.push(undefined);
+      return;
+    }
+    if (aliases.some((x) => x?.source === source && x.destination === destination)) at(`${source} -> ${destination} is listed twice`);
+    aliases.push({ source, destination });
+  });
+  return aliases;
+}

@@ -1,0 +1,108 @@
+// The rules that relate several keys of the stack configuration. Each runs on
+// the values that passed their own checks (configKeys.ts) and skips what did
+// not, so one mistake is reported once.
+import { ROLES } from "./configHosts";
+import { ParsedConfig } from "./configKeys";
+import { splitAddress } from "./render/checks";
+import { hostAddressProblem } from "./subnet";
+
+/** Reports a problem against a key, e.g. ("users[1].email", "..."). */
+export type KeyReport = (key: string, message: string) => void;
+export type ConfigRule = (config: ParsedConfig, report: KeyReport) => void;
+
+const defined = <T>(v: T | undefined): v is T => v !== undefined;
+
+/** The domains whose mail is served: mailDomains, or else the zone itself. */
+export function servedDomains(c: ParsedConfig): string[] {
+  const listed = c.mailDomains ?? [];
+  if (listed.length > 0) return listed.filter(defined);
+  return c.domain ? [c.domain] : [];
+}
+
+/** dns.<zone> and mail.<zone> are different hosts. */
+export const hostLabelsDiffer: ConfigRule = (c, report) => {
+  if (c.dnsHost && c.dnsHost === c.mailHost) report("mailHost", `must differ from dnsHost ("${c.dnsHost}")`);
+};
+
+/** BIND serves the zone only, so each mail domain is the zone or inside it. */
+export const mailDomainsInZone: ConfigRule = (c, report) => {
+  const zone = c.domain;
+  if (!zone) return;
+  (c.mailDomains ?? []).forEach((d, i) => {
+    if (d && d !== zone && !d.endsWith(`.${zone}`)) report(`mailDomains[${i}]`, `"${d}" is not in the zone "${zone}" this system serves`);
+  });
+};
+
+const notServed = (address: string, served: string[]) =>
+  `the domain of "${address}" is not served (mailDomains: ${served.join(", ") || "none"})`;
+
+/** A mailbox's domain is one the server accepts mail for. */
+export const usersInServedDomains: ConfigRule = (c, report) => {
+  const served = servedDomains(c);
+  (c.users ?? []).forEach((u, i) => {
+    if (u && !served.includes(splitAddress(u.email)!.domain)) report(`users[${i}].email`, notServed(u.email, served));
+  });
+};
+
+/** An alias's source is in a served domain (its destination may be anywhere). */
+export const aliasSourcesServed: ConfigRule = (c, report) => {
+  const served = servedDomains(c);
+  (c.aliases ?? []).forEach((a, i) => {
+    if (a && !served.includes(splitAddress(a.source)!.domain)) report(`aliases[${i}].source`, notServed(a.source, served));
+  });
+};
+
+const ADDRESS_KEYS = ["dnsAddress", "dbAddress", "mailAddress"] as const;
+
+/** target docker: each server's address is a host address of the lab's subnet, not its gateway. */
+export const addressesInSubnet: ConfigRule = (c, report) => {
+  if (!c.subnet) return;
+  for (const key of ADDRESS_KEYS) {
+    const problem = c[key] && hostAddressProblem(c.subnet, c[key]);
+    if (problem) report(key, problem);
+  }
+};
+
+/** target docker: the three servers have three addresses. */
+export const addressesDistinct: ConfigRule = (c, report) => {
+  const seen = new Map<string, string>();
+  for (const key of ADDRESS_KEYS) {
+    const address = c[key];
+    if (!address) continue;
+    const other = seen.get(address);
+    if (other) report(key, `${address} is already the address of ${other}`);
+    else seen.set(address, key);
+  }
+};
+
+/** target ssh: every host has a private key, its own or the stack's sshPrivateKey. */
+export const sshHostsHaveKeys: ConfigRule = (c, report) => {
+  // An sshPrivateKey that is set but invalid is reported against itself only.
+  if (!c.hosts || c.sshPrivateKey !== "") return;
+  for (const role of ROLES) {
+    const host = c.hosts[role];
+    if (host && !host.privateKey) {
+      report(`hosts.${role}.privateKey`, "is required (or set sshPrivateKey for every host): set it as a secret");
+    }
+  }
+};
+
+/** Your own certificate comes with its key, and the other way round. */
+export const tlsPair: ConfigRule = (c, report) => {
+  // "" is unset; an invalid value (undefined, reported) still counts as given.
+  const certificate = c.tlsCertificate !== "";
+  const privateKey = c.tlsPrivateKey !== "";
+  if (certificate !== privateKey) report(certificate ? "tlsPrivateKey" : "tlsCertificate", "tlsCertificate and tlsPrivateKey go together");
+};
+
+/** Every rule, in the order their problems are reported. */
+export const CONFIG_RULES: readonly ConfigRule[] = [
+  hostLabelsDiffer,
+  mailDomainsInZone,
+  usersInServedDomains,
+  aliasSourcesServed,
+  addressesInSubnet,
+  addressesDistinct,
+  sshHostsHaveKeys,
+  tlsPair,
+];

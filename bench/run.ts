@@ -9,6 +9,7 @@
 //   BENCH_SESSIONS  parallel SMTP sessions (default 20)
 import * as fs from "fs";
 import * as path from "path";
+import { BASE_IMAGE } from "../components/baseImage";
 import { freeSubnet, log, uniqueName, withStack } from "../tests/e2e/lab";
 import { docker, note, PROGRAM_DIR, ROOT, sh, timed } from "./common";
 import { devShape, devStackConfig, labAddresses } from "./devConfig";
@@ -24,7 +25,7 @@ const floodOptions: FloodOptions = {
   messages: Math.max(1, Math.min(100_000, Number(process.env.BENCH_MESSAGES ?? DEFAULT_FLOOD.messages))),
   sessions: Math.max(1, Math.min(100, Number(process.env.BENCH_SESSIONS ?? DEFAULT_FLOOD.sessions))),
 };
-const baseImage = process.env.BASE_IMAGE || "debian:bookworm-slim";
+const baseImage = process.env.BASE_IMAGE || BASE_IMAGE;
 const shape = devShape();
 const median = (xs: number[]) => {
   const v = [...xs].sort((a, b) => a - b);

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import { BASE_IMAGE } from "../../components/baseImage";
 import { imagePackages, PACKAGES } from "../../components/packages";
 import { FILES_DIR } from "../../components/render/template";
 import { RenderedFile } from "../../components/render/types";
@@ -17,7 +18,7 @@ export function buildImage(role: keyof typeof PACKAGES): Promise<string> {
   let image = built.get(role);
   if (!image) {
     const tag = `mail-system-check-${role}:latest`;
-    const base = process.env.BASE_IMAGE ?? "debian:bookworm-slim";
+    const base = process.env.BASE_IMAGE ?? BASE_IMAGE;
     const args = ["--build-arg", `BASE_IMAGE=${base}`, "--build-arg", `PACKAGES=${imagePackages(role)}`];
     image = run("docker", ["build", "-q", ...args, "-t", tag, path.join(FILES_DIR, role)], {
       timeout: 15 * 60_000,

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { BASE_IMAGE } from "../../components/baseImage";
 import { inbox, Lab, mailClient, send, waitForMail } from "./clients";
 import { changesOf, docker, dockerLab, freeSubnet, log, PlainConfig, replaceConfig, uniqueName, withStack } from "./lab";
 
@@ -86,7 +87,7 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
     // volume outlives the stack, maildirs and all; everything else is gone.
     expect(await docker("ps", "-a", "-q", "--filter", `label=mail-system.stack=${name}`)).toBe("");
     expect(await docker("volume", "ls", "-q", "--filter", `name=${name}-`)).toBe(`${mailVolume}\n`);
-    const kept = await docker("run", "--rm", "-v", `${mailVolume}:/m:ro`, process.env.BASE_IMAGE ?? "debian:bookworm-slim", "ls", `/m/${domain}`);
+    const kept = await docker("run", "--rm", "-v", `${mailVolume}:/m:ro`, process.env.BASE_IMAGE ?? BASE_IMAGE, "ls", `/m/${domain}`);
     // ann's (removed before purging was on). With purgeRemovedMailboxes on,
     // destroy removes every user and so purges their maildirs: leeo's and frank's.
     expect(kept.split("\n").filter(Boolean)).toEqual(["ann"]);

@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { BASE_IMAGE } from "../../components/baseImage";
 import { docker, sh } from "./lab";
 
 export const SSH_HOST_IMAGE = "mail-system-test-sshhost:latest";
@@ -35,7 +36,7 @@ export interface SshLab {
 
 /** Builds the test host image (BASE_IMAGE from the environment, as the program's images). */
 export async function buildSshHostImage(): Promise<void> {
-  const base = process.env.BASE_IMAGE || "debian:bookworm-slim";
+  const base = process.env.BASE_IMAGE || BASE_IMAGE;
   await sh("docker", ["build", "-q", "-t", SSH_HOST_IMAGE, "--build-arg", `BASE_IMAGE=${base}`, fixture], 15 * 60_000);
 }
 

@@ -3,6 +3,7 @@
 // is destroyed without leaving anything behind.
 import * as crypto from "crypto";
 import * as path from "path";
+import { BASE_IMAGE } from "../../components/baseImage";
 import { changesOf, docker, freeSubnet, log, sh, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(20 * 60_000);
@@ -42,7 +43,7 @@ test("a stack using every provider goes up, previews no changes and is destroyed
       {
         "toolchain-proof:prefix": name,
         "toolchain-proof:subnet": subnet,
-        "toolchain-proof:baseImage": process.env.BASE_IMAGE ?? "debian:bookworm-slim",
+        "toolchain-proof:baseImage": process.env.BASE_IMAGE ?? BASE_IMAGE,
       },
       async (stack) => {
         const up = await stack.up({ onOutput: log });

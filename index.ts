@@ -19,7 +19,8 @@ import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
 
 const { config, problems } = validateConfig(readRawConfig(pulumi.runtime.allConfig()), pulumi.getStack());
-if (problems.length > 0) throw new Error(describeProblems(problems));
+// A RunError is reported as its message alone: the problems, no stack trace.
+if (problems.length > 0) throw new pulumi.RunError(describeProblems(problems));
 
 function dockerTarget(): ServerTarget {
   const network = new LabNetwork("lab", { name: `${config.namePrefix}-net`, subnet: config.subnet, gateway: config.gateway });

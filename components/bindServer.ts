@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
 import { bindPaths, renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
 import { DnsRecord } from "./render/types";
-import { perFamily, ServerSpec, ServerTarget } from "./targets/server";
+import { perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface BindServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -21,6 +21,35 @@ export interface BindServerArgs {
   /** Other records of the zone (e.g. MailServer.dnsRecords). */
   readonly records: pulumi.Input<DnsRecord[]>;
 }
+
+/**
+ * named-checkconf -z (its messages on stderr), and every zone file readable
+ * by named's user: named reads them after dropping root, and one it cannot
+ * read would leave its zone unserved rather than stop named.
+ */
+export function namedCheck(p: { checkconf: string; namedConf: string; user: string }): string {
+  return [
+    `${p.checkconf} -z ${p.namedConf} >&2`,
+    `${p.checkconf} -p ${p.namedConf} | sed -n 's/^[[:space:]]*file "\\(\\/.*\\)";$/\\1/p' | while read -r f; do`,
+    `  runuser -u ${p.user} -- test -r "$f" || { echo "named: $f is not readable by the ${p.user} user" >&2; exit 1; }`,
+    "done",
+  ].join("\n");
+}
+
+/** BIND's one daemon, per family. */
+export const NAMED_SERVICES: readonly ServiceSpec[] = [
+  {
+    id: "named",
+    unit: perFamily((f) => bindPaths(f).service),
+    // Everything it is given but its health check.
+    reads: (path) => !path.startsWith("/usr/local/"),
+    // A new zone serial is picked up without dropping a query.
+    onChange: "reload",
+    check: perFamily((f) => namedCheck(bindPaths(f))),
+    // -g: foreground, logging to stderr (the container's log); -4: the lab has no IPv6.
+    container: { run: `exec named -g -4 -u ${bindPaths("debian").user} -c ${bindPaths("debian").namedConf}` },
+  },
+];
 
 export class BindServer extends pulumi.ComponentResource {
   /** The server's address (what resolvers are pointed at). */
@@ -62,16 +91,7 @@ export class BindServer extends pulumi.ComponentResource {
         pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
           renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }], layout: family }),
         ),
-      services: [
-        {
-          id: "named",
-          unit: perFamily((f) => bindPaths(f).service),
-          reads: (path) => !path.startsWith("/usr/local/"),
-          // A new zone serial is picked up without dropping a query.
-          onChange: "reload",
-          check: perFamily((f) => `${bindPaths(f).checkconf} -z ${bindPaths(f).namedConf} >/dev/null`),
-        },
-      ],
+      services: NAMED_SERVICES,
       healthEnv: perFamily((f) => ({ DNS_ZONES: args.zone, NAMED_CONF: bindPaths(f).namedConf })),
     };
     const server = args.target.place(name, spec, args.address, this);

@@ -139,7 +139,7 @@ export const CONFIG_KEYS = {
   ),
   databaseImage: stringKey(
     {
-      default: "files/db",
+      default: "files/image",
       description:
         "Directory (relative to the project) whose Dockerfile builds the database server: MariaDB from " +
         "Debian by default. Any MySQL-compatible image honouring the contract of " +

@@ -10,11 +10,12 @@ import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
 import { PACKAGES } from "./packages";
 import { renderDovecotFiles } from "./render/dovecot";
-import { dkimTxtValue, opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
+import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
+import { opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
 import { renderPostfixFiles } from "./render/postfix";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
-import { both, ServerSpec, ServerTarget } from "./targets/server";
+import { both, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -61,25 +62,52 @@ const ACCOUNTS_SCRIPT = fs.readFileSync(path.join(FILES_DIR, "mail", "accounts.s
 /** Where the server keeps its certificate and key. */
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
 
-/** The ports the server listens on: the endpoints output and the SRV records both come from here. */
-const PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995 } as const;
+export { MailEndpoints } from "./render/mailRecords";
 
-/** host:port of each client-facing service. */
-export type MailEndpoints = { readonly [service in keyof typeof PORTS]: string };
+/** A service reads the files under these directories. */
+const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
 
 /**
- * RFC 6186 (and RFC 8314 for _submissions) service records, so clients
- * configure themselves from an address. Implicit TLS gets the lower priority
- * number, i.e. is preferred, as RFC 8314 recommends.
+ * The mail server's daemons: Dovecot first (its auth and LMTP sockets in
+ * Postfix's spool), OpenDKIM before Postfix (the first message is signed). In
+ * a container a stale PID file of a crashed run would stop a daemon from
+ * starting, so the run commands remove it.
  */
-const SRV: readonly { service: string; port: keyof typeof PORTS; priority: number }[] = [
-  { service: "_submissions._tcp", port: "smtps", priority: 0 },
-  { service: "_submission._tcp", port: "submission", priority: 10 },
-  { service: "_imaps._tcp", port: "imaps", priority: 0 },
-  { service: "_imap._tcp", port: "imap", priority: 10 },
-  { service: "_pop3s._tcp", port: "pop3s", priority: 0 },
-  { service: "_pop3._tcp", port: "pop3", priority: 10 },
+export const MAIL_SERVICES: readonly ServiceSpec[] = [
+  {
+    id: "dovecot",
+    unit: both("dovecot"),
+    reads: readsUnder("/etc/dovecot/", "/etc/ssl/mail/"),
+    onChange: "reload",
+    check: both("doveconf -n >/dev/null"),
+    container: { run: "rm -f /run/dovecot/master.pid; exec dovecot -F" },
+  },
+  {
+    id: "opendkim",
+    unit: both("opendkim"),
+    reads: readsUnder("/etc/opendkim", "/etc/default/opendkim"),
+    onChange: "restart",
+    check: both("opendkim -n -x /etc/opendkim.conf"),
+    container: {
+      run: "install -d -o opendkim -g opendkim -m 0750 /run/opendkim; rm -f /run/opendkim/opendkim.pid; exec opendkim -f -x /etc/opendkim.conf",
+    },
+  },
+  {
+    id: "postfix",
+    unit: both("postfix"),
+    reads: readsUnder("/etc/postfix/", "/etc/ssl/mail/"),
+    onChange: "reload",
+    check: both("postfix check"),
+    // master runs as a child of postfix-script: stop and reload go to master.
+    container: { run: "rm -f /var/spool/postfix/pid/master.pid; exec postfix start-fg", reload: "postfix reload", stop: "postfix stop" },
+  },
 ];
+
+/** The mail server's own account and directories (files/mail/accounts.sh, as the hosts run it). */
+export const MAIL_PREPARE = {
+  apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
+  revert: `sh -s delete <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
+};
 
 export class MailServer extends pulumi.ComponentResource {
   /** The server's address. */
@@ -127,30 +155,16 @@ export class MailServer extends pulumi.ComponentResource {
           ];
         });
 
-    const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
     const spec: ServerSpec = {
       role: "mail",
       packages: PACKAGES.mail,
       debconf: ["postfix postfix/main_mailer_type select No configuration"],
       files: ({ container }) => files(container),
-      // Dovecot first (its auth and LMTP sockets), OpenDKIM before Postfix (the
-      // first message is signed), as the container's entrypoint does.
-      services: [
-        { id: "dovecot", unit: both("dovecot"), reads: readsUnder("/etc/dovecot/", "/etc/ssl/mail/"), onChange: "reload", check: both("doveconf -n >/dev/null") },
-        {
-          id: "opendkim",
-          unit: both("opendkim"),
-          reads: readsUnder("/etc/opendkim", "/etc/default/opendkim"),
-          onChange: "restart",
-          check: both("opendkim -n -x /etc/opendkim.conf"),
-        },
-        { id: "postfix", unit: both("postfix"), reads: readsUnder("/etc/postfix/", "/etc/ssl/mail/"), onChange: "reload", check: both("postfix check") },
-      ],
-      prepare: {
-        apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
-        revert: `sh -s delete <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
-      },
+      services: MAIL_SERVICES,
+      prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
+      // Mail accepted but not yet delivered (a remote server down, LMTP busy).
+      stateDirectories: ["/var/spool/postfix"],
       deleteDataOnDestroy: args.purgeMailOnDestroy ?? false,
     };
     const server = args.target.place(name, spec, args.address, this);
@@ -172,31 +186,21 @@ export class MailServer extends pulumi.ComponentResource {
         });
       }
     }
-    const preference = args.mxPreference ?? 2;
-    // Owner names relative to the zone, as DnsRecord wants them.
-    const relative = (d: string) => (d === args.zone ? "@" : d.slice(0, -(args.zone.length + 1)));
-    const under = (prefix: string, d: string) => (d === args.zone ? prefix : `${prefix}.${relative(d)}`);
-    this.dnsRecords = pulumi.all([this.address, dkim.publicKeys]).apply(([address, publicKeys]): DnsRecord[] => [
-      { name: args.hostLabel, type: "A", value: address },
-      ...args.mailDomains.flatMap((d): DnsRecord[] => [
-        { name: relative(d), type: "MX", value: `${hostname}.`, priority: preference },
-        ...SRV.map((s): DnsRecord => ({
-          name: under(s.service, d),
-          type: "SRV",
-          value: `1 ${PORTS[s.port]} ${hostname}.`,
-          priority: s.priority,
-        })),
-        ...(args.spf ? [{ name: relative(d), type: "TXT", value: args.spf } as const] : []),
-        ...(args.dmarc ? [{ name: under("_dmarc", d), type: "TXT", value: args.dmarc } as const] : []),
-        ...publicKeys
-          .filter((k) => k.domain === d)
-          .map((k): DnsRecord => ({ name: under(`${dkim.selector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
-      ]),
-    ]);
-    // Known once the server is healthy.
-    this.endpoints = pulumi.all([this.address, server.readyId]).apply(
-      ([a]) => Object.fromEntries(Object.entries(PORTS).map(([k, port]) => [k, `${a}:${port}`])) as MailEndpoints,
+    this.dnsRecords = pulumi.all([this.address, dkim.publicKeys]).apply(([address, dkimKeys]) =>
+      mailDnsRecords({
+        zone: args.zone,
+        hostLabel: args.hostLabel,
+        address,
+        mailDomains: args.mailDomains,
+        mxPreference: args.mxPreference ?? 2,
+        spf: args.spf,
+        dmarc: args.dmarc,
+        dkimSelector: dkim.selector,
+        dkimKeys,
+      }),
     );
+    // Known once the server is healthy.
+    this.endpoints = pulumi.all([this.address, server.readyId]).apply(([a]) => mailEndpoints(a));
     this.registerOutputs({
       address: this.address,
       hostname: this.hostname,

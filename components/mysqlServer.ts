@@ -24,7 +24,7 @@ import {
 } from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
 import { PACKAGES } from "./packages";
-import { ServerScripts, ServerSpec, ServerTarget } from "./targets/server";
+import { ServerScripts, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailboxRow {
   readonly email: string;
@@ -61,6 +61,29 @@ export interface MysqlServerArgs {
   readonly aliases: readonly { readonly source: string; readonly destination: string }[];
 }
 
+/** The database server's one daemon. A new bind-address needs a restart. */
+export const DB_SERVICES: readonly ServiceSpec[] = [
+  {
+    id: "server",
+    unit: { debian: "mariadb", rhel: "mysqld" },
+    reads: (path) => path.endsWith(".cnf"),
+    onChange: "restart",
+    container: { run: "install -d -o mysql -g mysql -m 0755 /run/mysqld; exec mariadbd --user=mysql" },
+  },
+];
+
+/**
+ * An empty data directory (a new volume, or a host whose package did not make
+ * it) gets the server's system tables; root logs in over the unix socket
+ * only. (RHEL's MySQL initializes it on its first start.)
+ */
+export const DB_PREPARE = {
+  apply:
+    "[ -d /var/lib/mysql/mysql ] || ! command -v mariadb-install-db >/dev/null || " +
+    "mariadb-install-db --user=mysql --datadir=/var/lib/mysql --skip-test-db >/dev/null",
+  revert: ":",
+};
+
 export class MysqlServer extends pulumi.ComponentResource {
   /** The server's address. */
   readonly address: pulumi.Output<string>;
@@ -87,15 +110,8 @@ export class MysqlServer extends pulumi.ComponentResource {
       role: "db",
       packages: PACKAGES.db,
       files: ({ family }) => pulumi.output(args.address).apply((address) => renderDbServerFiles(family, address)),
-      services: [
-        {
-          id: "server",
-          unit: { debian: "mariadb", rhel: "mysqld" },
-          reads: (path) => path.endsWith(".cnf"),
-          // A new bind-address needs a restart.
-          onChange: "restart",
-        },
-      ],
+      services: DB_SERVICES,
+      prepare: DB_PREPARE,
       dataDirectories: ["/var/lib/mysql"],
     };
     const server = args.target.place(name, spec, args.address, this);

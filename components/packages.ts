@@ -21,6 +21,11 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         "dovecot-mysql",
         "opendkim",
         "opendkim-tools",
+        // What a minimal system may lack: CA roots, /etc/services (master.cf's
+        // service names), openssl.
+        "ca-certificates",
+        "netbase",
+        "openssl",
       ],
     ],
     // OpenDKIM comes from EPEL (its release package is in Rocky's extras).

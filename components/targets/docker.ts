@@ -1,18 +1,21 @@
-// "Where": a server as a container on a Docker engine. A server component
-// says what it needs (a ServerSpec); this places it: an image built FROM the
-// configurable base image with the spec's debian packages, a container on the
-// lab network at a fixed address with the rendered files uploaded before it
-// starts (their owners set by the entrypoint from an uploaded table). The
-// image's entrypoint runs the daemons (the container is the service manager),
-// so a changed file replaces the container.
+// "Where": a server as a container on a Docker engine. The image holds the
+// spec's packages and nothing else (one Dockerfile for every role,
+// files/image). The container runs the program's supervisor as PID 1 with
+// the spec's units (servicesManifest) and the server's volumes; then the same
+// scripted sequence as on a host (scripted.ts) runs in it through
+// `docker exec`: accounts, files, daemons, reloads, health. So a changed file
+// reloads (or restarts) the one daemon that reads it, as on a host; only a
+// new image or a change of the container's own settings (network, volumes,
+// the units) replaces the container.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { FILES_DIR } from "../render/template";
-import { RenderedFile } from "../render/types";
-import { checkFiles } from "./hostScripts";
-import { PlacedServer, ServerScripts, ServerSpec, ServerTarget } from "./server";
+import { SERVICES_MANIFEST, SUPERVISOR_PATH, containerCommand, healthcheckPath, servicesManifest } from "./hostScripts";
+import { ScriptRunner, ScriptedServer } from "./scripted";
+import { DEFAULT_HEALTH, PlacedServer, ServerScripts, ServerSpec, ServerTarget } from "./server";
 
 /** Where servers go: a Docker network of the lab, and naming. */
 export interface DockerPlacement {
@@ -22,25 +25,27 @@ export interface DockerPlacement {
   readonly gateway: pulumi.Input<string>;
   /** Prefix of every Docker object's name, e.g. "mail-system-dev". */
   readonly namePrefix: string;
-  /** Base image passed to every Dockerfile as BASE_IMAGE. */
+  /** Base image passed to the Dockerfile as BASE_IMAGE. */
   readonly baseImage: string;
   /** DNS servers the containers resolve with (the lab's BIND). */
   readonly dnsServers?: pulumi.Input<pulumi.Input<string>[]>;
   /**
-   * Build contexts (absolute paths) replacing files/<role> for some roles,
-   * e.g. { db: "/path/to/mysql8" }. Such an image must do what files/<role>'s
-   * does: accept the PACKAGES build argument (it may ignore it), run its
-   * daemons from its entrypoint with the uploaded files (giving each file
-   * listed in /etc/mail-system/ownership, if uploaded, its owner and group),
-   * and provide /usr/local/sbin/<role>-healthcheck; a db image must also let
-   * `mysql` log in as root over the unix socket and read server.cnf's
-   * bind-address.
+   * Build contexts (absolute paths) replacing files/image for some roles,
+   * e.g. { db: "/path/to/mysql8" }. Such an image must do what files/image's
+   * does: accept the build arguments PACKAGES and DEBCONF (it may ignore
+   * them) and provide, on a Debian-family system with bash, the role's
+   * daemons as the spec runs them (for a db, `mysql` logging in as root over
+   * the unix socket and reading server.cnf's bind-address). The program runs
+   * the container's entrypoint itself (the supervisor).
    */
   readonly imageContexts?: Readonly<Record<string, string>>;
 }
 
 /** The Docker label that marks every object of a stack (tests and cleanup find them by it). */
 export const STACK_LABEL = "mail-system.stack";
+
+/** The one build context of every role's image. */
+export const IMAGE_CONTEXT = path.join(FILES_DIR, "image");
 
 /** Containers on one Docker engine and network. */
 export class DockerTarget implements ServerTarget {
@@ -62,13 +67,9 @@ export class DockerServer implements PlacedServer {
   readonly family = pulumi.output("debian" as const);
   /** The container's name, for `docker exec`. */
   readonly location: pulumi.Output<string>;
+  private readonly scripted: ScriptedServer;
 
-  constructor(
-    name: string,
-    spec: ServerSpec,
-    where: DockerPlacement & { readonly address: pulumi.Input<string> },
-    private readonly parent: pulumi.Resource,
-  ) {
+  constructor(name: string, spec: ServerSpec, where: DockerPlacement & { readonly address: pulumi.Input<string> }, parent: pulumi.Resource) {
     const base = `${where.namePrefix}-${spec.role}`;
     const labels = [{ label: STACK_LABEL, value: where.namePrefix }];
 
@@ -77,8 +78,12 @@ export class DockerServer implements PlacedServer {
       {
         imageName: `${base}:latest`,
         build: {
-          context: where.imageContexts?.[spec.role] ?? path.join(FILES_DIR, spec.role),
-          args: { BASE_IMAGE: where.baseImage, PACKAGES: spec.packages.debian.flat().join(" ") },
+          context: where.imageContexts?.[spec.role] ?? IMAGE_CONTEXT,
+          args: {
+            BASE_IMAGE: where.baseImage,
+            PACKAGES: spec.packages.debian.flat().join(" "),
+            DEBCONF: (spec.debconf ?? []).join("\n"),
+          },
         },
         skipPush: true,
       },
@@ -100,7 +105,8 @@ export class DockerServer implements PlacedServer {
 
     // A volume kept on destroy (retainOnDelete) is found again by name on the next up.
     const retainOnDelete = spec.deleteDataOnDestroy === false;
-    this.volumes = (spec.dataDirectories ?? []).map(
+    const volumeDirs = [...(spec.dataDirectories ?? []), ...(spec.stateDirectories ?? [])];
+    this.volumes = volumeDirs.map(
       (dir, i) =>
         new docker.Volume(
           `${name}-data-${i}`,
@@ -109,96 +115,61 @@ export class DockerServer implements PlacedServer {
         ),
     );
 
-    const env = Object.entries(spec.healthEnv?.debian ?? {}).map(([k, v]) => `${k}=${v}`);
+    const health = spec.health ?? DEFAULT_HEALTH;
     this.container = new docker.Container(
       name,
       {
         name: base,
         hostname: spec.role,
         image: this.image.repoDigest,
+        entrypoints: [SUPERVISOR_PATH],
         networksAdvanced: [{ name: where.network, ipv4Address: where.address }],
         dns: where.dnsServers,
-        envs: env,
-        uploads: pulumi.output(spec.files({ family: "debian", container: true })).apply((files) => containerUploads(files).map(toUpload)),
-        volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: spec.dataDirectories![i] })),
+        envs: Object.entries(spec.healthEnv?.debian ?? {}).map(([k, v]) => `${k}=${v}`),
+        // The supervisor and the units it may run; the configuration comes later, as on a host.
+        uploads: [
+          { file: SUPERVISOR_PATH, content: fs.readFileSync(path.join(FILES_DIR, "common", "supervisor.sh"), "utf8"), permissions: "0755" },
+          { file: SERVICES_MANIFEST, content: servicesManifest(spec.services), permissions: "0644" },
+        ],
+        volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: volumeDirs[i] })),
         healthcheck: {
-          tests: ["CMD", `/usr/local/sbin/${spec.role}-healthcheck`],
-          interval: "5s",
-          timeout: "5s",
-          startPeriod: "2s",
-          retries: 6,
+          tests: ["CMD", healthcheckPath(spec.role)],
+          interval: `${health.intervalSeconds}s`,
+          timeout: `${health.timeoutSeconds}s`,
+          retries: health.retries,
         },
         restart: "unless-stopped",
-        wait: true,
-        waitTimeout: 180,
         labels,
       },
-      { parent, dependsOn: [imageTag] },
+      // Its name is fixed: the old one must go before the new one can be made.
+      { parent, dependsOn: [imageTag], deleteBeforeReplace: true },
     );
+
+    // Every script as root in the container, on stdin; by ID, so a script of
+    // a replaced container never reaches its successor.
+    const runner: ScriptRunner = (resource, script, opts, triggers) =>
+      new command.local.Command(
+        resource,
+        {
+          create: containerCommand("create"),
+          update: containerCommand("update"),
+          delete: containerCommand("delete"),
+          stdin: script,
+          environment: { CONTAINER: this.container.id },
+          ...(triggers ? { triggers } : {}),
+          logging: "stderr",
+        },
+        { parent, ...opts },
+      );
+    this.scripted = new ScriptedServer(name, spec, runner, { family: this.family, container: true, after: [this.container] });
     this.location = this.container.name;
     this.address = pulumi.output(where.address);
-    // Known once the container is healthy (wait: true).
-    this.readyId = this.container.id;
+    // A new container, or a new run of its health check, is a new server.
+    this.readyId = pulumi.interpolate`${this.container.id}/${this.scripted.ready.id}`;
     this.engineAddress = pulumi.output(where.gateway);
   }
 
   exec(name: string, program: readonly string[], scripts: ServerScripts, opts?: pulumi.CustomResourceOptions): pulumi.CustomResource {
-    return dockerExec(name, this.container.name, program, scripts, { parent: this.parent, ...opts });
+    return this.scripted.exec(name, program, scripts, opts);
   }
-}
-
-/**
- * Where a container finds the owners of its uploaded files. Uploads carry
- * none: @pulumi/docker resolves owner and group names on the deployer's
- * machine, where accounts such as postfix or bind do not exist (or have
- * other ids), so the image's entrypoint sets them from this table by name.
- */
-export const OWNERSHIP_FILE = "/etc/mail-system/ownership";
-
-/**
- * The uploads of a container: each rendered file with its mode and no owner
- * (root's until the entrypoint runs), plus the ownership table when a file
- * belongs to an account other than root.
- */
-export function containerUploads(files: readonly RenderedFile[]): RenderedFile[] {
-  checkFiles(files);
-  const owned = files.filter((f) => f.owner !== "root" || f.group !== "root");
-  if (owned.length === 0) return [...files];
-  const table = owned.map((f) => `${f.owner} ${f.group} ${f.path}\n`).join("");
-  return [...files, { path: OWNERSHIP_FILE, content: table, owner: "root", group: "root", mode: "0644" }];
-}
-
-function toUpload(f: RenderedFile): docker.types.input.ContainerUpload {
-  const content = f.secret ? pulumi.secret(f.content) : f.content;
-  return { file: f.path, content, permissions: f.mode };
-}
-
-/**
- * A command run in a server's container through `docker exec`, with its
- * input on stdin: `apply` on create and update, `revert` on delete (and
- * before a replacement `replaceOn` asks for). Used to run SQL with the
- * database server's own client.
- */
-function dockerExec(
-  name: string,
-  container: pulumi.Input<string>,
-  program: readonly string[],
-  scripts: ServerScripts,
-  opts: pulumi.CustomResourceOptions,
-): command.local.Command {
-  const exec = `docker exec -i "$CONTAINER" ${program.map((a) => `'${a}'`).join(" ")}`;
-  return new command.local.Command(
-    name,
-    {
-      create: `printf '%s\\n' "$APPLY" | ${exec}`,
-      ...(scripts.revert !== undefined ? { delete: `printf '%s\\n' "$REVERT" | ${exec}` } : {}),
-      environment: {
-        CONTAINER: container,
-        APPLY: scripts.apply,
-        ...(scripts.revert !== undefined ? { REVERT: scripts.revert } : {}),
-      },
-      ...(scripts.replaceOn ? { triggers: scripts.replaceOn } : {}),
-    },
-    opts,
-  );
 }

@@ -17,6 +17,11 @@ export const LOCK_FILE = "/run/lock/mail-system.lock";
 export const ORIGINAL_SUFFIX = ".mail-system-orig";
 /** Where health checks are installed (a directory every family has, so nothing shared is made). */
 export const HEALTHCHECK_DIR = "/usr/local/sbin";
+/** The containers' supervisor (files/common/supervisor.sh) and where it keeps its state. */
+export const SUPERVISOR_PATH = "/usr/local/sbin/mail-system-supervisor";
+export const SUPERVISOR_RUN_DIR = "/run/mail-system";
+/** The supervisor's manifest: the units it may run, in start order. */
+export const SERVICES_MANIFEST = "/etc/mail-system/services";
 
 export type Phase = "create" | "update" | "delete";
 
@@ -30,6 +35,16 @@ export function rootCommand(phase: Phase): string {
     `sudo=; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"; ` +
     `$sudo sh -c 'script="$(cat)"; eval "$script"' mail-system ${phase}`
   );
+}
+
+/**
+ * The command line of a phase in a container (`docker exec`, as root), with
+ * the container's ID in $CONTAINER. A container that is gone has nothing
+ * left to undo, so its delete phase does nothing.
+ */
+export function containerCommand(phase: Phase): string {
+  const exec = `docker exec -i "$CONTAINER" sh -c 'script="$(cat)"; eval "$script"' mail-system ${phase}`;
+  return phase === "delete" ? `if docker container inspect "$CONTAINER" >/dev/null 2>&1; then ${exec}; fi` : exec;
 }
 
 /** Single-quotes a value for a POSIX shell. */
@@ -262,10 +277,16 @@ export function filesDigest(files: readonly RenderedFile[]): string {
 
 // --------------------------------------------------------------- services
 
-/** A shell function `svc ACTION UNIT`: systemd when it is PID 1, else the distribution's service scripts. */
+/**
+ * A shell function `svc ACTION UNIT`: in a container, the program's
+ * supervisor; on a host, systemd when it is PID 1, else the distribution's
+ * service scripts.
+ */
 const SVC = [
   "svc() {",
-  "  if [ -d /run/systemd/system ]; then",
+  `  if [ -s ${SUPERVISOR_RUN_DIR}/supervisor.pid ] && [ -x ${SUPERVISOR_PATH} ]; then`,
+  `    ${SUPERVISOR_PATH} ctl "$1" "$2"`,
+  "  elif [ -d /run/systemd/system ]; then",
   '    case "$1" in',
   '      enable) systemctl enable --quiet "$2" ;;',
   '      disable) systemctl disable --quiet "$2" 2>/dev/null || true ;;',
@@ -309,6 +330,23 @@ export function serviceScript(role: string, service: ServiceSpec, family: OsFami
   const apply = [SVC, ...(check ? [check] : []), `svc enable ${unit}`, `svc restart ${unit}`].join("\n");
   const revert = [SVC, `if svc running ${unit}; then svc stop ${unit}; fi`, `svc disable ${unit}`].join("\n");
   return phasedScript(`service ${unit} of ${role}`, apply, revert);
+}
+
+/**
+ * The supervisor's manifest (bash, sourced by it): the container's units in
+ * start order, each with its run command and, when the spec has them, its
+ * reload and stop commands.
+ */
+export function servicesManifest(services: readonly ServiceSpec[]): string {
+  const units = services.map((s) => unitOf(s, "debian"));
+  if (new Set(units).size !== units.length) throw new Error(`services ${units.join(", ")}: a unit is listed twice`);
+  const lines = ["# mail-system: the container's units, in start order (read by mail-system-supervisor)", `order=(${units.join(" ")})`];
+  services.forEach((s, i) => {
+    lines.push(`run[${units[i]}]=${shq(s.container.run)}`);
+    if (s.container.reload) lines.push(`reload[${units[i]}]=${shq(s.container.reload)}`);
+    if (s.container.stop) lines.push(`stop[${units[i]}]=${shq(s.container.stop)}`);
+  });
+  return `${lines.join("\n")}\n`;
 }
 
 /** Checks the configuration, then has the running daemon pick it up (reload or restart). */

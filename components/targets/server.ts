@@ -31,7 +31,38 @@ export interface ServiceSpec {
   readonly onChange: "reload" | "restart";
   /** Shell command (run as root) that validates the written configuration before the daemon picks it up. */
   readonly check?: PerFamily<string>;
+  /**
+   * How the daemon runs in a container, where the program's supervisor
+   * (files/common/supervisor.sh) is the service manager; the unit is the
+   * debian one.
+   */
+  readonly container: ContainerService;
 }
+
+/** A daemon under the container's supervisor. */
+export interface ContainerService {
+  /** Shell (as root) that prepares what the daemon needs, then `exec`s it in the foreground. */
+  readonly run: string;
+  /** Shell that makes the running daemon re-read its configuration. Default: SIGHUP to it. */
+  readonly reload?: string;
+  /** Shell that stops the daemon. Default: SIGTERM to it. */
+  readonly stop?: string;
+}
+
+/** How often and how patiently a server's health check runs. */
+export interface HealthSettings {
+  /** Seconds between checks of a running container. */
+  readonly intervalSeconds: number;
+  /** Seconds one check may take. */
+  readonly timeoutSeconds: number;
+  /** Failed checks in a row before a container counts as unhealthy. */
+  readonly retries: number;
+  /** Seconds a deploy waits for the server to become healthy. */
+  readonly deploySeconds: number;
+}
+
+/** The health-check settings of a server that does not say otherwise. */
+export const DEFAULT_HEALTH: HealthSettings = { intervalSeconds: 5, timeoutSeconds: 5, retries: 6, deploySeconds: 120 };
 
 /** What a server needs, independent of where it runs. */
 export interface ServerSpec {
@@ -42,7 +73,7 @@ export interface ServerSpec {
    * need a repository an earlier one adds). Docker images install the debian list.
    */
   readonly packages: PerFamily<readonly (readonly string[])[]>;
-  /** debconf selections made before installing on the debian family (answers to install-time questions). */
+  /** debconf selections made before installing on the debian family (answers to install-time questions; images are built with them too). */
   readonly debconf?: readonly string[];
   /**
    * The rendered files for a place: paths and accounts differ between
@@ -59,8 +90,16 @@ export interface ServerSpec {
   readonly prepare?: { readonly apply: string; readonly revert: string };
   /** Environment of the health check, files/<role>/healthcheck.sh, per family. */
   readonly healthEnv?: PerFamily<Readonly<Record<string, string>>>;
+  /** How the health check runs. Default DEFAULT_HEALTH. */
+  readonly health?: HealthSettings;
   /** Directories whose data must outlive the server's replacement (volumes in Docker). */
   readonly dataDirectories?: readonly string[];
+  /**
+   * Directories of a daemon's own state that must outlive a container's
+   * replacement too (e.g. the mail queue): volumes kept or deleted with the
+   * data volumes; on a host they belong to the packages and stay as they are.
+   */
+  readonly stateDirectories?: readonly string[];
   /**
    * Whether destroying the server deletes the data in dataDirectories. Default:
    * yes for a container's volumes, no for a host's directories (they may hold

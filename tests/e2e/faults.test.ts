@@ -1,6 +1,7 @@
 // Faults, nothing lost: the mail container killed mid-run, Dovecot's LMTP
-// gone while mail arrives, the database restarted under load, and a `pulumi
-// up` interrupted with SIGINT. Long (several minutes): run only with
+// gone while mail arrives, queued mail across the mail container's
+// replacement, the database restarted under load, and a `pulumi up`
+// interrupted with SIGINT. Long (several minutes): run only with
 // MAIL_SYSTEM_LONG_TESTS=1, which CI sets.
 import { Stack } from "@pulumi/pulumi/automation";
 import * as path from "path";
@@ -107,6 +108,52 @@ long("faults on one deployed system", () => {
     measured(`(b) LMTP back: all 200 delivered and the queue empty ${Math.round((Date.now() - back) / 1000)} s later`);
     const verdict = deliveryVerdict(report, ids);
     expect(verdict).toMatchObject({ accepted: 200, acceptedMissing: 0, acceptedDuplicated: 0, unknown: 0 });
+  });
+
+  test("(e) mail waiting in the queue survives the mail container's replacement and is delivered by the new one", async () => {
+    const st = s!;
+    const socket = "/var/spool/postfix/private/dovecot-lmtp";
+    await sleep(4000);
+    await docker("exec", st.mail, "mv", socket, `${socket}.down`);
+    const idPrefix = uniqueName("queue");
+    const report = await sendNumbered({ endpoint: smtp, from: "load@client.test", to: sink, count: 50, idPrefix, connections: 2, deadline: Date.now() + 2 * 60_000 });
+    expect(report.accepted.length).toBe(50);
+    // And one for a host where no SMTP server listens (the lab's DNS server): deferred, not bounced.
+    const far = `nobody@dns.${domain}`;
+    expect(await mailClient(st.lab, "send", { port: 587, user: frank, sender: frank, to: far, subject: `${idPrefix}-far`, body: "x" }, st.lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+    const farQueued = async () =>
+      (await docker("exec", st.mail, "postqueue", "-j")).split("\n").filter(Boolean).map((l) => JSON.parse(l) as { queue_id: string; recipients: { address: string }[] })
+        .filter((m) => m.recipients.some((r) => r.address === far)).map((m) => m.queue_id);
+    let farIds: string[] = [];
+    for (let i = 0; i < 30 && farIds.length === 0; i++) {
+      await sleep(1000);
+      farIds = await farQueued();
+    }
+    expect(farIds).toHaveLength(1);
+    expect((await idsInMaildir(st.mail, maildir, idPrefix)).size).toBe(0);
+    expect(await queued(st.mail)).toBeGreaterThanOrEqual(51);
+
+    // Replace the mail container, as a new image would.
+    const before = (await docker("inspect", "-f", "{{.Id}}", st.mail)).trim();
+    const resources = (await st.stack.exportStack()).deployment.resources as { urn: string; type: string }[];
+    const container = resources.find((r) => r.type === "docker:index/container:Container" && r.urn.endsWith("::mail"))!;
+    const replaced = await st.stack.up({ onOutput: log, replace: [container.urn] });
+    expect(replaced.summary.resourceChanges?.replace).toBe(1);
+    expect((await docker("inspect", "-f", "{{.Id}}", st.mail)).trim()).not.toBe(before);
+    await docker("exec", st.mail, "rm", "-f", `${socket}.down`);
+
+    // The new container finds the queue: the 50 are delivered once each; the far one is still waiting, same queue ID.
+    const back = Date.now();
+    const delivered = async () => [...(await idsInMaildir(st.mail, maildir, idPrefix)).values()];
+    for (let i = 0; i < 300 && (await delivered()).length < 50; i++) await sleep(2000);
+    expect(await farQueued()).toEqual(farIds);
+    await docker("exec", st.mail, "postsuper", "-d", farIds[0]);
+    const ids = await settle(st.mail, maildir, idPrefix, 6 * 60_000);
+    measured(`(e) container replaced with 51 queued: 50 delivered ${Math.round((Date.now() - back) / 1000)} s after the new container's up, the far one still queued as ${farIds[0]}`);
+    expect(deliveryVerdict(report, ids)).toMatchObject({ accepted: 50, acceptedMissing: 0, acceptedDuplicated: 0, unknown: 0 });
+    // The replaced server still takes and delivers new mail.
+    expect(await mailClient(st.lab, "send", { port: 587, user: frank, sender: frank, to: frank, subject: `${idPrefix}-after`, body: "x" }, st.lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+    await waitForMail(st.lab, frank, `${idPrefix}-after`);
   });
 
   test("(d) the database restarting under load: logins falter at most briefly, then recover with no manual step", async () => {

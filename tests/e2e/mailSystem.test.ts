@@ -62,6 +62,22 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       await waitForMail(lab, ann, welcome);
       // Mail delivered before the change is still there.
       expect(await waitForMail(lab, leeo, hello)).toContain(fanout);
+
+      // A new DKIM selector: OpenDKIM's files and the zone change, so OpenDKIM
+      // restarts and BIND reloads; Postfix and Dovecot keep running untouched,
+      // and no container is replaced (as on a host: sshTarget.test.ts).
+      const mailPids = ["/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid", "/run/opendkim/opendkim.pid"];
+      const pids = () => Promise.all(mailPids.map(async (f) => (await docker("exec", servers.mail, "cat", f)).trim()));
+      const before = await pids();
+      await stack.setConfig("mail-system:dkimSelector", { value: "s2026" });
+      await stack.up({ onOutput: log });
+      const after = await pids();
+      expect(after.slice(0, 2)).toEqual(before.slice(0, 2));
+      expect(after[2]).not.toBe(before[2]);
+      expect(await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`)).toBe(containersBefore);
+      const signed = `signed ${name}`;
+      expect(await mailClient(lab, "send", { port: 587, user: frank, sender: frank, to: leeo, subject: signed, body: "x" }, lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+      expect(await waitForMail(lab, leeo, signed)).toContain(signed);
     });
 
     // destroy (done by withStack) left nothing of the stack behind.

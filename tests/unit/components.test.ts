@@ -50,11 +50,15 @@ const created = mockResources((args) => {
 });
 
 type Upload = { file: string; content: string; owner: string; group: string; permissions: string };
-async function uploadsOf(containerName: string): Promise<Map<string, Upload>> {
-  const c = created.find((r) => r.type === "docker:index/container:Container" && r.name === containerName);
-  if (!c) throw new Error(`no container ${containerName}`);
-  const uploads = unwrapSecrets(await c.inputs.uploads) as Upload[];
-  return new Map(uploads.map((u) => [u.file, u]));
+/** The files the server's files script writes into its container (path, owner, group, mode, content). */
+async function uploadsOf(server: string): Promise<Map<string, Upload>> {
+  const c = created.find((r) => r.type === "command:local:Command" && r.name === `${server}-files`);
+  if (!c) throw new Error(`no files command for ${server}`);
+  const script = unwrapSecrets(await c.inputs.stdin) as string;
+  const files = [...script.matchAll(/^put '([^']+)' (\S+) (\S+) (\S+) '([A-Za-z0-9+/=]*)'$/gm)].map(
+    ([, file, owner, group, permissions, b64]): Upload => ({ file, owner, group, permissions, content: Buffer.from(b64, "base64").toString() }),
+  );
+  return new Map(files.map((u) => [u.file, u]));
 }
 
 /** Values holding secrets reach the mocks in Pulumi's secret envelope (possibly nested); this opens them. */
@@ -140,8 +144,7 @@ describe("the seed's lab, wired", () => {
     };
     for (const [domain, owner] of [["rockylinux.me", "mail._domainkey"], ["mail.rockylinux.me", "mail._domainkey.mail"]]) {
       const key = mail.get(`/etc/opendkim/keys/${domain}/mail.private`);
-      expect(key).toMatchObject({ permissions: "0600" });
-      expect(mail.get("/etc/mail-system/ownership")!.content).toContain(`opendkim opendkim /etc/opendkim/keys/${domain}/mail.private\n`);
+      expect(key).toMatchObject({ owner: "opendkim", group: "opendkim", permissions: "0600" });
       expect(createPrivateKey(key!.content).asymmetricKeyDetails?.modulusLength).toBe(2048);
       const p = createPublicKey(key!.content).export({ type: "spki", format: "der" }).toString("base64");
       const value = `v=DKIM1; k=rsa; p=${p}`;
@@ -158,9 +161,9 @@ describe("the seed's lab, wired", () => {
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^milter_default_action = accept$/m);
     // The public records are not secret; the keys are.
     expect(await (outputs.mailDnsRecords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);
-    const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
-    const uploads = (await container.inputs.uploads) as Record<string, unknown>;
-    expect(uploads[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+    const files = created.find((r) => r.type === "command:local:Command" && r.name === "mail-files")!;
+    const script = (await files.inputs.stdin) as Record<string, unknown>;
+    expect(script[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
   });
 
   test("manualRecords lists the delegation, its glue and the mail server's PTR", async () => {
@@ -193,34 +196,40 @@ describe("the seed's lab, wired", () => {
 
   test("the database user may connect from the mail server only and gets SELECT only, through the server's client", async () => {
     expect(created.filter((r) => r.type.startsWith("mysql:") || r.type === "pulumi:providers:mysql")).toEqual([]);
-    const env = async (name: string) => {
+    // Each runs `mysql` in the db container by ID, its SQL in the script on stdin.
+    const run = async (name: string) => {
       const r = created.find((c) => c.name === name && c.type === "command:local:Command")!;
-      return unwrapSecrets({ ...(await r.inputs.environment), triggers: await r.inputs.triggers }) as Record<string, unknown>;
+      expect((await r.inputs.environment).CONTAINER).toBe("db-id");
+      return { script: unwrapSecrets(await r.inputs.stdin) as string, triggers: unwrapSecrets(await r.inputs.triggers) };
     };
-    const user = await env("db-app-user");
-    expect(user.CONTAINER).toBe("mail-system-unit-db");
-    expect(user.APPLY).toContain("CREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
-    expect(user.REVERT).toBe("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
-    const grant = await env("db-app-grant");
-    expect(grant.APPLY).toBe("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");
-    expect(grant.REVERT).toBe("REVOKE SELECT ON `mailserver`.* FROM 'mailrl'@'192.168.100.6';");
+    const user = await run("db-app-user");
+    expect(user.script).toContain("'mysql' '--batch' <<'MAIL_SYSTEM_INPUT'\nCREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
+    expect(user.script).toContain("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
+    const grant = await run("db-app-grant");
+    expect(grant.script).toContain("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");
+    expect(grant.script).toContain("REVOKE SELECT ON `mailserver`.* FROM 'mailrl'@'192.168.100.6';");
     expect(grant.triggers).toEqual(["mailserver", "mailrl", "192.168.100.6"]);
     // The Docker host's address on the lab network is the engine's: the old admin account from there goes.
-    expect((await env("db-database")).APPLY).toContain("DROP USER IF EXISTS 'mail_system_admin'@'192.168.100.1';");
+    expect((await run("db-database")).script).toContain("DROP USER IF EXISTS 'mail_system_admin'@'192.168.100.1';");
   });
 
-  test("uploads name no account: owners travel in a table the image's entrypoint applies", async () => {
-    const mail = await uploadsOf("mail");
-    for (const u of mail.values()) {
-      expect(u).not.toHaveProperty("owner");
-      expect(u).not.toHaveProperty("group");
+  test("a container gets the supervisor and its units; the configuration is written into it like on a host", async () => {
+    const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
+    const uploads = (await container.inputs.uploads) as { file: string; content: string; permissions: string }[];
+    expect(uploads.map((u) => [u.file, u.permissions])).toEqual([
+      ["/usr/local/sbin/mail-system-supervisor", "0755"],
+      ["/etc/mail-system/services", "0644"],
+    ]);
+    expect(uploads[1].content).toContain("order=(dovecot opendkim postfix)");
+    expect(container.inputs.entrypoints).toEqual(["/usr/local/sbin/mail-system-supervisor"]);
+    // The mail and its queue live on volumes.
+    expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix"]);
+    // Each daemon is started, and reloaded when a file it reads changes, through `docker exec` by container ID.
+    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-health"]) {
+      const c = created.find((r) => r.type === "command:local:Command" && r.name === step)!;
+      expect((await c.inputs.environment).CONTAINER).toBe("mail-id");
+      expect(c.inputs.create).toContain('docker exec -i "$CONTAINER"');
     }
-    const table = mail.get("/etc/mail-system/ownership")!.content.split("\n");
-    expect(table).toEqual(expect.arrayContaining(["root postfix /etc/postfix/mysql-virtual-mailbox-maps.cf", "root dovecot /etc/dovecot/dovecot-sql.conf.ext"]));
-    expect(table.filter((l) => l.startsWith("opendkim opendkim /etc/opendkim/keys/"))).toHaveLength(2);
-    expect(table.filter((l) => l.startsWith("root root "))).toEqual([]);
-    // The database's only file is root's: no table.
-    expect([...(await uploadsOf("db")).keys()]).not.toContain("/etc/mail-system/ownership");
   });
 
   test("each user, domain and alias is its own row resource", () => {

@@ -30,7 +30,7 @@ describe("validateConfig", () => {
       dbAddress: "192.168.100.5",
       mailAddress: "192.168.100.6",
       baseImage: BASE_IMAGE,
-      databaseImage: expect.stringMatching(/\/files\/db$/),
+      databaseImage: expect.stringMatching(/\/files\/image$/),
       namePrefix: "mail-system-dev",
     });
     expect(config.users).toEqual([

@@ -2,6 +2,9 @@
 // systemd or the service scripts), that they parse (sh -n), and that they
 // refuse values that could change their meaning.
 import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { PACKAGES } from "../../components/packages";
 import {
   FACTS_SCRIPT,
@@ -13,6 +16,8 @@ import {
   parseFacts,
   reloadScript,
   rootCommand,
+  containerCommand,
+  servicesManifest,
   serviceScript,
 } from "../../components/targets/hostScripts";
 import { ServiceSpec } from "../../components/targets/server";
@@ -28,8 +33,15 @@ const named: ServiceSpec = {
   reads: () => true,
   onChange: "reload",
   check: { debian: "/usr/bin/named-checkconf -z /etc/bind/named.conf", rhel: "/usr/sbin/named-checkconf -z /etc/named.conf" },
+  container: { run: "exec named -g -c /etc/bind/named.conf" },
 };
-const database: ServiceSpec = { id: "server", unit: { debian: "mariadb", rhel: "mysqld" }, reads: () => true, onChange: "restart" };
+const database: ServiceSpec = {
+  id: "server",
+  unit: { debian: "mariadb", rhel: "mysqld" },
+  reads: () => true,
+  onChange: "restart",
+  container: { run: "exec mariadbd", stop: "mariadb-admin shutdown" },
+};
 
 describe("rootCommand", () => {
   test.each(["create", "update", "delete"] as const)("%s: script from stdin, as root directly or through sudo -n", (phase) => {
@@ -228,5 +240,49 @@ describe("health and exec", () => {
       expect(s).toContain("flock -w 600 9");
       expect(s).toContain('case "$1" in create|update) mail_system_apply ;; delete) mail_system_revert ;;');
     }
+  });
+});
+
+/** Runs `then` in bash after sourcing `manifest` as the supervisor does. */
+function sourced(manifest: string, then: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "manifest-"));
+  try {
+    fs.writeFileSync(path.join(dir, "services"), manifest);
+    return execFileSync("bash", ["-c", `declare -a order; declare -A run reload stop; . "$1"; ${then}`, "x", path.join(dir, "services")], { encoding: "utf8" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("containers", () => {
+  test.each(["create", "update", "delete"] as const)("containerCommand(%s): the script from stdin, as root in $CONTAINER", (phase) => {
+    const cmd = containerCommand(phase);
+    expect(cmd).toContain(`docker exec -i "$CONTAINER" sh -c 'script="$(cat)"; eval "$script"' mail-system ${phase}`);
+    parses(cmd);
+  });
+
+  test("a container that is gone has nothing to delete; create and update need it", () => {
+    expect(containerCommand("delete")).toMatch(/^if docker container inspect "\$CONTAINER" >\/dev\/null 2>&1; then docker exec /);
+    expect(containerCommand("create")).toMatch(/^docker exec /);
+  });
+
+  test("the supervisor's manifest lists the units in order, with their commands, as bash reads them", () => {
+    const out = sourced(servicesManifest([named, database]), 'printf "%s|" "${order[@]}" "${run[named]}" "${run[mariadb]}" "${stop[mariadb]}" "${reload[named]:-none}"');
+    expect(out).toBe("named|mariadb|exec named -g -c /etc/bind/named.conf|exec mariadbd|mariadb-admin shutdown|none|");
+  });
+
+  test("the manifest quotes commands and refuses a unit twice or a unit that is no name", () => {
+    const tricky: ServiceSpec = { ...named, container: { run: `echo 'it'"'"'s' $HOME; exec x` } };
+    const out = sourced(servicesManifest([tricky]), 'printf "%s" "${run[named]}"');
+    expect(out).toBe(`echo 'it'"'"'s' $HOME; exec x`);
+    expect(() => servicesManifest([named, named])).toThrow(/listed twice/);
+    expect(() => servicesManifest([{ ...named, unit: { debian: "a b", rhel: "x" } }])).toThrow(/is not one/);
+  });
+
+  test("svc goes to the supervisor when one runs (a container), else systemd or the init scripts", () => {
+    const script = serviceScript("dns", named, "debian");
+    const supervisor = script.indexOf("/usr/local/sbin/mail-system-supervisor ctl");
+    expect(supervisor).toBeGreaterThan(0);
+    expect(supervisor).toBeLessThan(script.indexOf("/run/systemd/system"));
   });
 });

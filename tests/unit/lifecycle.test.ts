@@ -43,10 +43,11 @@ test("with purging, each mailbox is a resource whose deletion removes exactly th
   for (let i = 0; i < 50 && boxesOf().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
   const boxes = boxesOf();
   expect(boxes.map((b) => b.name)).toEqual(["purge-mailbox-ann@example.test", "purge-mailbox-bob.smith@example.test"]);
-  const env = boxes[1].inputs.environment as Record<string, string>;
-  expect(env.REVERT).toBe("rm -rf -- '/var/mail/vhosts/example.test/bob.smith'");
-  expect(env.CONTAINER).toBe("t-mail");
+  const env = (await boxes[1].inputs.environment) as Record<string, string>;
+  expect(env.CONTAINER).toBe("purge-id");
   expect(boxes[1].inputs.delete).toContain('docker exec -i "$CONTAINER"');
+  const stdin = JSON.stringify(await boxes[1].inputs.stdin);
+  expect(stdin).toContain("rm -rf -- '/var/mail/vhosts/example.test/bob.smith'");
 });
 
 test("the round-trip check runs the script with the user's credentials and re-runs on its triggers", async () => {

@@ -119,7 +119,8 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
 
   test("services: RHEL unit names, each checked before it is (re)started", async () => {
     expect(await stdinOf("db-server")).toContain("svc enable mysqld");
-    expect(await stdinOf("dns-named")).toContain("/usr/sbin/named-checkconf -z /etc/named.conf >/dev/null\nsvc enable named");
+    expect(await stdinOf("dns-named")).toContain("/usr/sbin/named-checkconf -z /etc/named.conf >&2\n");
+    expect(await stdinOf("dns-named")).toContain("runuser -u named -- test -r \"$f\"");
     expect(await stdinOf("mail-postfix-reload")).toContain("postfix check\nsvc reload postfix || svc restart postfix");
     expect(await stdinOf("mail-opendkim-reload")).toContain("opendkim -n -x /etc/opendkim.conf\nsvc restart opendkim");
   });

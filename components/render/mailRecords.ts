@@ -1,0 +1,71 @@
+// The mail server's ports and the DNS records it needs in the zone, as pure
+// functions of plain values: MailServer publishes them, the endpoints output
+// lists the ports, and the benchmark's plain-docker baseline builds the same
+// zone from here.
+import { dkimTxtValue } from "./opendkim";
+import { DnsRecord } from "./types";
+
+/** The ports the server listens on: the endpoints output and the SRV records both come from here. */
+export const MAIL_PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995 } as const;
+
+/** host:port of each client-facing service. */
+export type MailEndpoints = { readonly [service in keyof typeof MAIL_PORTS]: string };
+
+/**
+ * RFC 6186 (and RFC 8314 for _submissions) service records, so clients
+ * configure themselves from an address. Implicit TLS gets the lower priority
+ * number, i.e. is preferred, as RFC 8314 recommends.
+ */
+const SRV: readonly { service: string; port: keyof typeof MAIL_PORTS; priority: number }[] = [
+  { service: "_submissions._tcp", port: "smtps", priority: 0 },
+  { service: "_submission._tcp", port: "submission", priority: 10 },
+  { service: "_imaps._tcp", port: "imaps", priority: 0 },
+  { service: "_imap._tcp", port: "imap", priority: 10 },
+  { service: "_pop3s._tcp", port: "pop3s", priority: 0 },
+  { service: "_pop3._tcp", port: "pop3", priority: 10 },
+];
+
+/** Every service's host:port at `address`. */
+export function mailEndpoints(address: string): MailEndpoints {
+  return Object.fromEntries(Object.entries(MAIL_PORTS).map(([k, port]) => [k, `${address}:${port}`])) as MailEndpoints;
+}
+
+export interface MailRecordsSpec {
+  /** The zone the server lives in, e.g. "rockylinux.me". */
+  readonly zone: string;
+  /** Its host label in the zone ("mail": the server is mail.<zone>). */
+  readonly hostLabel: string;
+  readonly address: string;
+  /** Domains whose mail it accepts (each inside the zone). */
+  readonly mailDomains: readonly string[];
+  readonly mxPreference: number;
+  /** SPF and DMARC TXT values; empty publishes none. */
+  readonly spf?: string;
+  readonly dmarc?: string;
+  /** The DKIM selector and each domain's public key (base64 SPKI DER, as DkimKeys gives it). */
+  readonly dkimSelector: string;
+  readonly dkimKeys: readonly { readonly domain: string; readonly publicKey: string }[];
+}
+
+/**
+ * The server's A record and, per mail domain, its MX, the SRV records of its
+ * services, its DKIM public key (<selector>._domainkey TXT), and SPF and
+ * DMARC when set; owner names relative to the zone.
+ */
+export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
+  const hostname = `${m.hostLabel}.${m.zone}`;
+  const relative = (d: string) => (d === m.zone ? "@" : d.slice(0, -(m.zone.length + 1)));
+  const under = (prefix: string, d: string) => (d === m.zone ? prefix : `${prefix}.${relative(d)}`);
+  return [
+    { name: m.hostLabel, type: "A", value: m.address },
+    ...m.mailDomains.flatMap((d): DnsRecord[] => [
+      { name: relative(d), type: "MX", value: `${hostname}.`, priority: m.mxPreference },
+      ...SRV.map((s): DnsRecord => ({ name: under(s.service, d), type: "SRV", value: `1 ${MAIL_PORTS[s.port]} ${hostname}.`, priority: s.priority })),
+      ...(m.spf ? [{ name: relative(d), type: "TXT", value: m.spf } as const] : []),
+      ...(m.dmarc ? [{ name: under("_dmarc", d), type: "TXT", value: m.dmarc } as const] : []),
+      ...m.dkimKeys
+        .filter((k) => k.domain === d)
+        .map((k): DnsRecord => ({ name: under(`${m.dkimSelector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
+    ]),
+  ];
+}

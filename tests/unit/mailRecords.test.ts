@@ -1,0 +1,57 @@
+// The ports MailServer publishes (endpoints output, SRV records) are the ones
+// the rendered Postfix and Dovecot configurations listen on, and the records
+// come from one pure function.
+import { generateKeyPairSync } from "crypto";
+import { MAIL_PORTS, mailDnsRecords, mailEndpoints } from "../../components/render/mailRecords";
+import { renderDovecotFiles } from "../../components/render/dovecot";
+import { renderPostfixFiles } from "../../components/render/postfix";
+import { fileAt, seedMailSettings } from "../fixtures/mail";
+
+// master.cf names its services as in /etc/services (netbase).
+const SERVICE_PORTS: Record<string, number> = { smtp: 25, submission: 587, smtps: 465 };
+
+test("every published port has a listener in master.cf or dovecot.conf, and every listener is published", () => {
+  const masterCf = fileAt(renderPostfixFiles(seedMailSettings()), "/etc/postfix/master.cf").content;
+  const postfixPorts = [...masterCf.matchAll(/^(\S+)\s+inet\s/gm)].map(([, service]) => SERVICE_PORTS[service] ?? Number(service.split(":").pop()));
+  const dovecotConf = fileAt(renderDovecotFiles(seedMailSettings()), "/etc/dovecot/dovecot.conf").content;
+  const dovecotPorts = [...dovecotConf.matchAll(/inet_listener \w+ \{\s*port = (\d+)/g)].map(([, port]) => Number(port));
+  expect([...postfixPorts, ...dovecotPorts].sort((a, b) => a - b)).toEqual(Object.values(MAIL_PORTS).sort((a, b) => a - b));
+});
+
+test("endpoints: host:port of each service", () => {
+  expect(mailEndpoints("10.0.0.6")).toEqual({
+    smtp: "10.0.0.6:25",
+    submission: "10.0.0.6:587",
+    smtps: "10.0.0.6:465",
+    imap: "10.0.0.6:143",
+    imaps: "10.0.0.6:993",
+    pop3: "10.0.0.6:110",
+    pop3s: "10.0.0.6:995",
+  });
+});
+
+test("records: A, then per domain MX, SRV for every port but 25, SPF, DMARC and the DKIM key, named relative to the zone", () => {
+  const publicKey = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "der" }).toString("base64");
+  const records = mailDnsRecords({
+    zone: "example.test",
+    hostLabel: "mail",
+    address: "10.0.0.6",
+    mailDomains: ["example.test", "sub.example.test"],
+    mxPreference: 2,
+    spf: "v=spf1 mx -all",
+    dmarc: "",
+    dkimSelector: "s1",
+    dkimKeys: [{ domain: "sub.example.test", publicKey }],
+  });
+  expect(records[0]).toEqual({ name: "mail", type: "A", value: "10.0.0.6" });
+  expect(records.filter((r) => r.type === "MX")).toEqual([
+    { name: "@", type: "MX", value: "mail.example.test.", priority: 2 },
+    { name: "sub", type: "MX", value: "mail.example.test.", priority: 2 },
+  ]);
+  const srvPorts = records.filter((r) => r.type === "SRV" && r.name.endsWith("._tcp")).map((r) => Number(r.value.split(" ")[1]));
+  expect(new Set(srvPorts)).toEqual(new Set(Object.values(MAIL_PORTS).filter((p) => p !== 25)));
+  expect(records.filter((r) => r.name === "_submissions._tcp.sub")).toEqual([{ name: "_submissions._tcp.sub", type: "SRV", value: "1 465 mail.example.test.", priority: 0 }]);
+  expect(records.filter((r) => r.type === "TXT" && r.value.startsWith("v=spf1"))).toHaveLength(2);
+  expect(records.filter((r) => r.name.startsWith("_dmarc"))).toEqual([]);
+  expect(records.filter((r) => r.name.includes("_domainkey")).map((r) => r.name)).toEqual(["s1._domainkey.sub"]);
+});

@@ -1,9 +1,10 @@
 // OpenDKIM checked by its own tools on the rendered files, inside the mail
 // image: `opendkim -n` accepts the configuration, and `opendkim-testkey`
-// fetches each domain's record from a real BIND (files/dns, serving the zone
-// renderZone makes from MailServer-style records) and confirms it matches the
-// private key. All traffic stays on loopback in the containers' shared
-// network namespace (--network none for the DNS server).
+// fetches each domain's record from a real BIND (a DNS server started as the
+// program starts one, serving the zone renderZone makes from MailServer-style
+// records) and confirms it matches the private key. All traffic stays on
+// loopback in the containers' shared network namespace (--network none for
+// the DNS server).
 import { execFile } from "child_process";
 import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
@@ -13,7 +14,7 @@ import { promisify } from "util";
 import { renderBindFiles } from "../../components/render/bind";
 import { dkimKeyPath, dkimPublicKey, dkimTxtValue, renderOpendkimFiles } from "../../components/render/opendkim";
 import { DnsRecord, RenderedFile } from "../../components/render/types";
-import { buildImage, runWithFiles } from "./images";
+import { buildImage, runWithFiles, ServerContainer, startServer } from "./images";
 
 const run = promisify(execFile);
 const BUILD_TIMEOUT = 15 * 60_000;
@@ -77,9 +78,9 @@ describe("opendkim-testkey against the zone served by the lab's BIND image", () 
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const dnsName = `mail-system-check-dkimdns-${suffix}`;
   const dirs: string[] = [];
+  let dnsServer: ServerContainer | undefined;
 
   beforeAll(async () => {
-    const dnsImage = await buildImage("dns");
     // The records as MailServer publishes them: <selector>._domainkey relative to the zone.
     const records: DnsRecord[] = [
       { name: "mail", type: "A", value: "192.0.2.6" },
@@ -97,19 +98,12 @@ describe("opendkim-testkey against the zone served by the lab's BIND image", () 
       hostmaster: "hostmaster.rockylinux.me.",
       records,
     };
-    const dir = stage(renderBindFiles({ listenAddress: "127.0.0.1", zones: [zone] }), "exec /usr/local/sbin/dns-entrypoint");
-    dirs.push(dir);
-    const started = await docker(["run", "-d", "--name", dnsName, "--network", "none", "-v", `${dir}:/stage:ro`, "--entrypoint", "sh", dnsImage, "/stage/start.sh"]);
-    if (started.code !== 0) throw new Error(started.output);
-    const t0 = Date.now();
-    while ((await docker(["exec", dnsName, "/usr/local/sbin/dns-healthcheck"])).code !== 0) {
-      if (Date.now() - t0 > 60_000) throw new Error(`named not healthy:\n${(await docker(["logs", dnsName])).output}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    // Set up as the program does; healthy within 60 s, or the error has named's log.
+    dnsServer = await startServer("dns", renderBindFiles({ listenAddress: "127.0.0.1", zones: [zone] }), { name: dnsName, network: "none" });
   }, BUILD_TIMEOUT);
 
   afterAll(async () => {
-    await docker(["rm", "-f", "-v", dnsName]);
+    await dnsServer?.remove();
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   }, 60_000);
 

@@ -69,7 +69,7 @@ test("a stack using every provider goes up, previews no changes and is destroyed
         );
         expect(ip.trim()).toBe(subnet.replace(/0\/24$/, "5"));
         expect(out.imageDigest.value).toMatch(/^sha256:[0-9a-f]{64}$/);
-        // The image declares VOLUME /var/lib/mysql: destroy must remove it too.
+        // The data volume (/var/lib/mysql, as DockerServer makes it): destroy must remove it too.
         volumes = (await docker("inspect", "--format", "{{range .Mounts}}{{.Name}} {{end}}", container))
           .split(/\s+/)
           .filter(Boolean);

@@ -44,14 +44,3 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, 
   }
   return false;
 }
-
-/** Waits until a container's health check reports healthy (fails fast if it exits). */
-export async function waitHealthy(container: string, timeoutMs = 180_000): Promise<void> {
-  let last = "";
-  const ok = await waitFor(async () => {
-    last = (await docker("inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container)).trim();
-    if (last.startsWith("exited") || last.startsWith("dead")) throw new Error(`${container} stopped: ${last}`);
-    return last === "running healthy";
-  }, timeoutMs, 250);
-  if (!ok) throw new Error(`${container} not healthy after ${timeoutMs / 1000} s (${last})`);
-}

@@ -2,26 +2,30 @@
 // with the same images, addresses, files (rendered by the project's own pure
 // renderers), volumes, health checks and rows, made with plain `docker`
 // commands and no Pulumi, then the same SMTP-to-IMAP round trip
-// (files/check/roundtrip.js). Independent steps run in parallel, as a careful
-// hand-written script would.
+// (files/check/roundtrip.js). Each server is made as DockerServer makes it
+// (tests/checkers/images.ts): the supervisor as the entrypoint with the
+// role's units, then the program's own scripts through `docker exec`
+// (packages, files, units, health). Independent steps run in parallel, as a
+// careful hand-written script would.
 import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { sha512Crypt } from "../components/passwordHash";
-import { PACKAGES } from "../components/packages";
 import { bindPaths, renderBindFiles } from "../components/render/bind";
 import { renderDbServerFiles } from "../components/render/dbServer";
 import { renderDovecotFiles } from "../components/render/dovecot";
 import { MAIL_SCHEMA_SQL, sqlString, upsertAliasSql, upsertDomainSql, upsertUserSql } from "../components/render/mailSql";
-import { dkimPublicKey, dkimTxtValue, opendkimMilter, renderOpendkimFiles } from "../components/render/opendkim";
+import { mailDnsRecords } from "../components/render/mailRecords";
+import { dkimPublicKey, opendkimMilter, renderOpendkimFiles } from "../components/render/opendkim";
 import { renderPostfixFiles } from "../components/render/postfix";
 import { FILES_DIR } from "../components/render/template";
 import { DnsRecord, RenderedFile } from "../components/render/types";
-import { docker, note, sh, waitHealthy } from "./common";
+import { IMAGE_CONTEXT } from "../components/targets/docker";
+import { imageBuildArgs, Role, ServerContainer } from "../tests/checkers/images";
+import { docker, note, sh } from "./common";
 import { DevShape, labAddresses } from "./devConfig";
-import { firstFileOf, tarOf } from "./tar";
 
 const LABEL = "mail-system.stack";
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
@@ -38,13 +42,6 @@ function dockerWithInput(args: string[], input: Buffer | string): Promise<string
     p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(" ")}: ${err}`))));
     p.stdin.end(input);
   });
-}
-
-/** docker's binary stdout (a tar from `docker cp CONTAINER:PATH -`). */
-function dockerBytes(args: string[]): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    execFile("docker", args, { encoding: "buffer", maxBuffer: 16 << 20 }, (e, out) => (e ? reject(e) : resolve(out))),
-  );
 }
 
 const alnum = (n: number) => {
@@ -69,65 +66,22 @@ openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825
   }
 }
 
-/** The zone's records for the mail server, as MailServer publishes them. */
-function mailRecords(zone: string, domains: string[], mailAddress: string, dkim: { domain: string; publicKey: string }[]): DnsRecord[] {
-  const host = `mail.${zone}`;
-  const rel = (d: string) => (d === zone ? "@" : d.slice(0, -(zone.length + 1)));
-  const under = (p: string, d: string) => (d === zone ? p : `${p}.${rel(d)}`);
-  const srv: [string, number, number][] = [
-    ["_submissions._tcp", 465, 0], ["_submission._tcp", 587, 10], ["_imaps._tcp", 993, 0],
-    ["_imap._tcp", 143, 10], ["_pop3s._tcp", 995, 0], ["_pop3._tcp", 110, 10],
-  ];
-  return [
-    { name: "mail", type: "A", value: mailAddress },
-    ...domains.flatMap((d): DnsRecord[] => [
-      { name: rel(d), type: "MX", value: `${host}.`, priority: 2 },
-      ...srv.map(([s, port, priority]): DnsRecord => ({ name: under(s, d), type: "SRV", value: `1 ${port} ${host}.`, priority })),
-      { name: rel(d), type: "TXT", value: "v=spf1 mx -all" },
-      { name: under("_dmarc", d), type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${zone}` },
-      ...dkim.filter((k) => k.domain === d).map((k): DnsRecord => ({ name: under("mail._domainkey", d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
-    ]),
-  ];
+/** The build arguments DockerTarget passes: the base image, the role's Debian packages and debconf answers. */
+export function buildArgs(role: Role, baseImage: string): string[] {
+  return imageBuildArgs(role, baseImage);
 }
 
-/** The build arguments DockerTarget passes: the base image and the role's Debian packages. */
-export function buildArgs(role: string, baseImage: string): string[] {
-  const packages = PACKAGES[role as keyof typeof PACKAGES].debian.flat().join(" ");
-  return ["--build-arg", `BASE_IMAGE=${baseImage}`, "--build-arg", `PACKAGES=${packages}`];
-}
-
-/** Numeric ids of the names in /etc/passwd or /etc/group of a created (not started) container. */
-async function idsOf(container: string, file: "/etc/passwd" | "/etc/group"): Promise<Map<string, number>> {
-  const text = firstFileOf(await dockerBytes(["cp", `${container}:${file}`, "-"]));
-  return new Map(text.split("\n").filter(Boolean).map((l) => [l.split(":")[0], Number(l.split(":")[2])]));
-}
-
-/** Creates a container like DockerServer does, uploads its files with their owners and modes, starts it and waits for health. */
+/** Makes a server as DockerServer and ScriptedServer do (container, packages, files, units) and waits for its health step. */
 async function runServer(o: {
-  prefix: string; role: string; network: string; address: string; dns: string; image: string;
-  env?: string[]; volume?: { name: string; path: string }; health: string; files: RenderedFile[];
+  prefix: string; role: Role; network: string; address: string; dns: string; image: string;
+  env?: Record<string, string>; volumes: { name: string; path: string }[]; files: RenderedFile[];
 }): Promise<string> {
-  const name = `${o.prefix}-${o.role}`;
-  const args = [
-    "create", "--name", name, "--hostname", o.role, "--network", o.network, "--ip", o.address, "--dns", o.dns,
-    "--health-cmd", o.health, "--health-interval", "5s", "--health-timeout", "5s", "--health-start-period", "2s",
-    "--health-retries", "6", "--restart", "unless-stopped", "--label", `${LABEL}=${o.prefix}`,
-    ...(o.env ?? []).flatMap((e) => ["--env", e]),
-    ...(o.volume ? ["--volume", `${o.volume.name}:${o.volume.path}`] : []),
-    o.image,
-  ];
-  await docker(...args);
-  const [users, groups] = await Promise.all([idsOf(name, "/etc/passwd"), idsOf(name, "/etc/group")]);
-  const id = (m: Map<string, number>, n: string) => {
-    const v = /^\d+$/.test(n) ? Number(n) : m.get(n);
-    if (v === undefined) throw new Error(`${name}: no such user or group ${n}`);
-    return v;
-  };
-  const tar = tarOf(o.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode, uid: id(users, f.owner), gid: id(groups, f.group) })));
-  await dockerWithInput(["cp", "-a", "-", `${name}:/`], tar);
-  await docker("start", name);
-  await waitHealthy(name);
-  return name;
+  const server = await ServerContainer.create(o.image, o.role, {
+    name: `${o.prefix}-${o.role}`, network: o.network, ip: o.address, dns: o.dns, env: o.env,
+    volumes: o.volumes.map((v) => `${v.name}:${v.path}`), labels: { [LABEL]: o.prefix }, dockerHealth: true,
+  });
+  await server.setUp(o.files, 120);
+  return server.name;
 }
 
 export interface BaselineLab {
@@ -150,11 +104,12 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
     return { email: u.email, password, hash: sha512Crypt(password, alnum(16)) };
   });
   const appPassword = alnum(32);
-  const build = (role: string) => sh("docker", ["build", "-q", "-t", image(role), ...buildArgs(role, baseImage), path.join(FILES_DIR, role)], 600_000);
+  const build = (role: Role) => sh("docker", ["build", "-q", "-t", image(role), ...buildArgs(role, baseImage), IMAGE_CONTEXT], 600_000);
   const [, , , , dkimPems, cert] = await Promise.all([
     build("db"), build("mail"), build("dns"),
     docker("network", "create", "--subnet", a.subnet, "--gateway", a.gateway, "--label", `${LABEL}=${prefix}`, network).then(() =>
-      Promise.all(["db:/var/lib/mysql", "mail:/var/mail/vhosts"].map((v) => {
+      // The program's volumes: each role's data and state directories.
+      Promise.all(["db:/var/lib/mysql", "mail:/var/mail/vhosts", "mail:/var/spool/postfix"].map((v) => {
         const [role, dir] = v.split(":");
         return docker("volume", "create", "--label", `${LABEL}=${prefix}`, volume(role, dir));
       })),
@@ -168,11 +123,19 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   const zone = {
     origin: shape.domain, primaryNameserver: `dns.${shape.domain}.`, hostmaster: `hostmaster.${shape.domain}.`,
     serial: Math.floor(Date.now() / 1000),
-    records: [{ name: "dns", type: "A", value: a.dns } as DnsRecord, ...mailRecords(shape.domain, mailDomains, a.mail, dkimPublic)],
+    records: [
+      { name: "dns", type: "A", value: a.dns } as DnsRecord,
+      // As MailServer publishes them, with the program's default SPF and DMARC.
+      ...mailDnsRecords({
+        zone: shape.domain, hostLabel: "mail", address: a.mail, mailDomains, mxPreference: 2,
+        spf: "v=spf1 mx -all", dmarc: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${shape.domain}`,
+        dkimSelector: "mail", dkimKeys: dkimPublic,
+      }),
+    ],
   };
   const db = runServer({
     prefix, role: "db", network, address: a.db, dns: a.dns, image: image("db"),
-    volume: { name: volume("db", "/var/lib/mysql"), path: "/var/lib/mysql" }, health: "/usr/local/sbin/db-healthcheck",
+    volumes: [{ name: volume("db", "/var/lib/mysql"), path: "/var/lib/mysql" }],
     files: renderDbServerFiles("debian", a.db),
   }).then(async (name) => {
     const sql = [
@@ -187,8 +150,8 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   });
   const dns = runServer({
     prefix, role: "dns", network, address: a.dns, dns: a.dns, image: image("dns"),
-    env: [`DNS_ZONES=${shape.domain}`, `NAMED_CONF=${bindPaths("debian").namedConf}`],
-    health: "/usr/local/sbin/dns-healthcheck", files: renderBindFiles({ listenAddress: a.dns, zones: [zone], layout: "debian" }),
+    env: { DNS_ZONES: shape.domain, NAMED_CONF: bindPaths("debian").namedConf }, volumes: [],
+    files: renderBindFiles({ listenAddress: a.dns, zones: [zone], layout: "debian" }),
   });
   await db;
   const settings = {
@@ -197,7 +160,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   };
   await runServer({
     prefix, role: "mail", network, address: a.mail, dns: a.dns, image: image("mail"),
-    volume: { name: volume("mail", "/var/mail/vhosts"), path: "/var/mail/vhosts" }, health: "/usr/local/sbin/mail-healthcheck",
+    volumes: ["/var/mail/vhosts", "/var/spool/postfix"].map((dir) => ({ name: volume("mail", dir), path: dir })),
     files: [
       ...renderPostfixFiles(settings), ...renderDovecotFiles(settings),
       ...renderOpendkimFiles({ selector: "mail", keys: dkimPems }),

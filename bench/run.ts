@@ -11,12 +11,13 @@ import * as fs from "fs";
 import * as path from "path";
 import { BASE_IMAGE } from "../components/baseImage";
 import { freeSubnet, log, uniqueName, withStack } from "../tests/e2e/lab";
-import { docker, note, PROGRAM_DIR, ROOT, sh, timed } from "./common";
+import { docker, note, PROGRAM_DIR, sh, timed } from "./common";
 import { devShape, devStackConfig, labAddresses } from "./devConfig";
 import { buildArgs, deployWithDocker, destroyDockerLab } from "./dockerBaseline";
 import { conditions, Row, table, writeResults } from "./report";
 import { addUser, noChangePreview, Step, up } from "./steadyState";
 import { opendkimMilter } from "../components/render/opendkim";
+import { IMAGE_CONTEXT } from "../components/targets/docker";
 import { DEFAULT_FLOOD, DeliveryResult, flood, FloodOptions, FloodResult, floodMailServer, startSink, withMilterOnPort25 } from "./throughput";
 
 const repeat = Math.max(1, Math.min(10, Number(process.env.BENCH_REPEAT ?? 2)));
@@ -48,8 +49,8 @@ interface Measured {
 async function warmImages(): Promise<number> {
   const prefix = uniqueName("msbw");
   const r = await timed(async () => {
-    for (const role of ["db", "mail", "dns"]) {
-      await sh("docker", ["build", "-q", "-t", `${prefix}-${role}:latest`, ...buildArgs(role, baseImage), path.join(ROOT, "files", role)], 1_200_000);
+    for (const role of ["db", "mail", "dns"] as const) {
+      await sh("docker", ["build", "-q", "-t", `${prefix}-${role}:latest`, ...buildArgs(role, baseImage), IMAGE_CONTEXT], 1_200_000);
     }
   });
   for (const role of ["db", "mail", "dns"]) await docker("image", "rm", `${prefix}-${role}:latest`).catch(() => undefined);

@@ -63,6 +63,8 @@ export function phasedScript(title: string, apply: string, revert = ":"): string
     // in /run, so nothing of it outlives the last destroy.
     `exec 9>${LOCK_FILE}`,
     "flock -w 600 9 || { echo 'mail-system: another run holds the host lock' >&2; exit 1; }",
+    // The phase, for scripts that do less when run again than when first run.
+    'phase="$1"',
     `mail_system_apply() {\n${indent(apply)}\n}`,
     `mail_system_revert() {\n${indent(revert)}\n}`,
     'case "$1" in create|update) mail_system_apply ;; delete) mail_system_revert ;; *) echo "unknown phase $1" >&2; exit 2 ;; esac',
@@ -321,13 +323,21 @@ function unitOf(service: ServiceSpec, family: OsFamily): string {
 
 /**
  * Enables a daemon and (re)starts it so the written configuration is live
- * (a package may have started it with its own); the revert stops and disables it.
+ * (a package may have started it with its own); the revert stops and disables
+ * it. Run again (an update: a new container, new SSH credentials, a new
+ * version of this script), it only starts the daemon if it is not running:
+ * configuration changes reach a running daemon through reloadScript.
  */
 export function serviceScript(role: string, service: ServiceSpec, family: OsFamily): string {
   checkRole(role);
   const unit = unitOf(service, family);
   const check = service.check?.[family];
-  const apply = [SVC, ...(check ? [check] : []), `svc enable ${unit}`, `svc restart ${unit}`].join("\n");
+  const apply = [
+    SVC,
+    ...(check ? [check] : []),
+    `svc enable ${unit}`,
+    `if [ "$phase" = create ]; then svc restart ${unit}; elif ! svc running ${unit}; then svc start ${unit}; fi`,
+  ].join("\n");
   const revert = [SVC, `if svc running ${unit}; then svc stop ${unit}; fi`, `svc disable ${unit}`].join("\n");
   return phasedScript(`service ${unit} of ${role}`, apply, revert);
 }
@@ -349,13 +359,18 @@ export function servicesManifest(services: readonly ServiceSpec[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Checks the configuration, then has the running daemon pick it up (reload or restart). */
+/**
+ * Checks the configuration, then has the running daemon pick it up (reload
+ * or restart). It runs when the resource is made, i.e. replaced because a
+ * file the daemon reads changed; run again for any other reason (an update)
+ * it does nothing, so that nothing restarts that did not change.
+ */
 export function reloadScript(role: string, service: ServiceSpec, family: OsFamily): string {
   checkRole(role);
   const unit = unitOf(service, family);
   const check = service.check?.[family];
   const action = service.onChange === "reload" ? `svc reload ${unit} || svc restart ${unit}` : `svc restart ${unit}`;
-  return phasedScript(`reload ${unit} of ${role}`, [SVC, ...(check ? [check] : []), action].join("\n"));
+  return phasedScript(`reload ${unit} of ${role}`, ['[ "$phase" = create ] || exit 0', SVC, ...(check ? [check] : []), action].join("\n"));
 }
 
 // ----------------------------------------------------------- health, exec

@@ -192,9 +192,10 @@ describe("services", () => {
     parses(s);
   });
 
-  test("apply: check, enable, restart; revert: stop if running, disable", () => {
+  test("apply: check, enable, restart (run again: start only if stopped); revert: stop if running, disable", () => {
     const s = serviceScript("db", database, "rhel");
-    expect(s).toMatch(/svc enable mysqld\nsvc restart mysqld/);
+    expect(s).toContain('svc enable mysqld\nif [ "$phase" = create ]; then svc restart mysqld; elif ! svc running mysqld; then svc start mysqld; fi');
+    expect(s).toContain('phase="$1"');
     expect(s).toContain("if svc running mysqld; then svc stop mysqld; fi\nsvc disable mysqld");
     const d = serviceScript("db", database, "debian");
     expect(d).toContain("svc enable mariadb");
@@ -207,6 +208,8 @@ describe("services", () => {
     expect(r).toContain("/usr/bin/named-checkconf -z /etc/bind/named.conf\nsvc reload named || svc restart named");
     expect(reloadScript("db", database, "rhel")).toContain("svc restart mysqld");
     expect(reloadScript("db", database, "rhel")).not.toContain("svc reload");
+    // Only when made (replaced: a file it reads changed); run again, it touches nothing.
+    expect(r).toMatch(/mail_system_apply\(\) \{\n\[ "\$phase" = create \] \|\| exit 0\n/);
     parses(r);
   });
 

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
-	"slices"
 	"strings"
 	"sync"
 
@@ -102,15 +100,13 @@ func (c *CommonArgs) Annotate(a infer.Annotator) {
 		"and PULUMI_COMMAND_STDERR. Defaults to true.")
 }
 
-// changedForRun reports whether a change from old to new must run the update
-// (or create) command again. Changes to delete, logging, triggers (which
-// replace anyway) and addPreviousOutputInEnv only update the recorded state.
-func (c CommonArgs) changedForRun(old CommonArgs) bool {
-	return !eqPtr(c.Create, old.Create) || !eqPtr(c.Update, old.Update) ||
-		!eqPtr(c.Stdin, old.Stdin) || !maps.Equal(c.Environment, old.Environment)
-}
-
 // updateCommand is the command Update runs: update if set, else create.
+// Like the official plugin's Update (1.2.1,
+// provider/pkg/provider/{local,remote}/commandController.go), ours runs it on
+// every update, whichever input changed: the engine calls Update only when
+// Diff found a change that does not replace, and any such change counts,
+// including delete, logging, addPreviousOutputInEnv and (remote) the
+// connection's credentials and dial settings.
 func (c CommonArgs) updateCommand() *string {
 	if c.Update != nil {
 		return c.Update
@@ -135,13 +131,6 @@ type CommonOutputs struct {
 func (c *CommonOutputs) Annotate(a infer.Annotator) {
 	a.Describe(&c.Stdout, "The standard output of the command's process")
 	a.Describe(&c.Stderr, "The standard error of the command's process")
-}
-
-func eqPtr[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }
 
 // mergeEnv returns the union of the maps; later maps win.
@@ -225,57 +214,4 @@ func commandError(what, command string, err error, stdout, stderr string) error 
 		msg += "\nstdout:\n" + s
 	}
 	return errors.New(msg)
-}
-
-// ---------------------------------------------------------------------------
-// Diff
-
-// diffArgs compares old and new inputs field by field (by their pulumi tag
-// names). Changed fields listed in replace ("*": all) force a replacement,
-// others are updates. infer's default diff cannot be used: it reports element paths
-// such as "triggers[0]" and then fails to see that triggers is
-// replaceOnChanges.
-func diffArgs(old, new any, replace ...string) p.DiffResponse {
-	diff := map[string]p.PropertyDiff{}
-	collectDiff(reflect.ValueOf(old), reflect.ValueOf(new), diff)
-	for k, d := range diff {
-		if slices.Contains(replace, k) || slices.Contains(replace, "*") {
-			d.Kind = p.UpdateReplace
-			diff[k] = d
-		}
-	}
-	return p.DiffResponse{HasChanges: len(diff) > 0, DetailedDiff: diff}
-}
-
-func collectDiff(old, new reflect.Value, diff map[string]p.PropertyDiff) {
-	for _, f := range reflect.VisibleFields(old.Type()) {
-		if f.Anonymous || !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("pulumi"), ",")
-		if name == "" {
-			continue
-		}
-		o, n := old.FieldByIndex(f.Index), new.FieldByIndex(f.Index)
-		if !equalValues(o.Interface(), n.Interface()) {
-			diff[name] = p.PropertyDiff{Kind: p.Update, InputDiff: true}
-		}
-	}
-}
-
-// equalValues is reflect.DeepEqual, except that nil and empty slices/maps
-// (an unset and an empty input) are equal.
-func equalValues(a, b any) bool {
-	empty := func(v any) bool {
-		r := reflect.ValueOf(v)
-		switch r.Kind() {
-		case reflect.Slice, reflect.Map:
-			return r.Len() == 0
-		}
-		return false
-	}
-	if empty(a) && empty(b) {
-		return true
-	}
-	return reflect.DeepEqual(a, b)
 }

@@ -88,11 +88,6 @@ func (c ProxyConnection) addr() string {
 	return net.JoinHostPort(c.Host, strconv.Itoa(c.port()))
 }
 
-// sameTarget reports whether c and o reach the same account on the same host.
-func (c Connection) sameTarget(o Connection) bool {
-	return c.Host == o.Host && c.port() == o.port() && c.user() == o.user()
-}
-
 // sshClient is an SSH client plus the bastion client it tunnels through.
 type sshClient struct {
 	*ssh.Client

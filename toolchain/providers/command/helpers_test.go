@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 
@@ -135,11 +136,16 @@ func (r *resourceT) diff(in map[string]any) (p.DiffResponse, property.Map) {
 	return d, checked
 }
 
+// update diffs and, like the engine, calls Update only for a change that
+// does not replace.
 func (r *resourceT) update(in map[string]any) error {
 	r.t.Helper()
 	d, checked := r.diff(in)
 	if replaces(d) {
 		r.t.Fatalf("expected an update, diff says replace: %+v", d)
+	}
+	if !d.HasChanges {
+		r.t.Fatalf("expected an update, diff says no change: %+v", d)
 	}
 	resp, err := r.s.Update(p.UpdateRequest{ID: r.id, Urn: r.urn, State: r.state,
 		OldInputs: r.inputs, Inputs: checked})
@@ -156,6 +162,23 @@ func (r *resourceT) delete() error {
 
 func (r *resourceT) str(key string) string {
 	return r.state.Get(key).AsString()
+}
+
+// kinds returns the detailed diff as path -> kind.
+func kinds(d p.DiffResponse) map[string]p.DiffKind {
+	out := map[string]p.DiffKind{}
+	for k, v := range d.DetailedDiff {
+		out[k] = v.Kind
+	}
+	return out
+}
+
+// wantDiff fails unless d has changes and its detailed diff is exactly want.
+func wantDiff(t *testing.T, d p.DiffResponse, want map[string]p.DiffKind) {
+	t.Helper()
+	if got := kinds(d); !d.HasChanges || !maps.Equal(got, want) {
+		t.Fatalf("diff = %v (hasChanges %v), want %v", got, d.HasChanges, want)
+	}
 }
 
 // replaces reports whether any property change in d requires replacement.
@@ -177,6 +200,7 @@ func TestSchema(t *testing.T) {
 		Resources map[string]struct {
 			InputProperties map[string]struct {
 				ReplaceOnChanges bool `json:"replaceOnChanges"`
+				Secret           bool `json:"secret"`
 			} `json:"inputProperties"`
 		} `json:"resources"`
 		Types map[string]json.RawMessage `json:"types"`
@@ -192,6 +216,10 @@ func TestSchema(t *testing.T) {
 		if !r.InputProperties["triggers"].ReplaceOnChanges {
 			t.Errorf("%s: triggers must be replaceOnChanges", tok)
 		}
+	}
+	// As in the official schema, the whole connection is a secret input.
+	if !schema.Resources[remoteType].InputProperties["connection"].Secret {
+		t.Errorf("%s: connection must be a secret input", remoteType)
 	}
 	for _, tok := range []string{"command:remote:Connection", "command:remote:ProxyConnection",
 		"command:local:Logging", "command:remote:Logging"} {

@@ -16,12 +16,10 @@ import (
 
 // LocalCommand is command:local:Command.
 //
-// A change of triggers replaces it (the schema marks triggers
-// replaceOnChanges and the npm SDK asks for replaceOnChanges ["triggers[*]"]);
-// any other change is an update.
-// Update runs `update` (or `create` if `update` is unset) only when something
-// that affects the run changed: create, update, environment, stdin, dir or
-// interpreter.
+// Diff is infer's default, as in the official plugin (see diff.go); a change
+// of triggers replaces it, any other input change is an update. Update runs
+// `update` (or `create` if `update` is unset) with the new inputs on every
+// update, whichever input changed.
 type LocalCommand struct{}
 
 // LocalArgs are the inputs of a local.Command.
@@ -53,16 +51,19 @@ func (l *LocalArgs) Annotate(a infer.Annotator) {
 		"the capturing of stdout and stderr as outputs. Defaults to logging both stdout and stderr.")
 }
 
-// WireDependencies: stdout/stderr are only recomputed when the run changes,
-// and are secret whenever something the command sees is secret.
+// WireDependencies: stdout/stderr are secret whenever something the command
+// sees is secret. In a preview they are unknown whenever an input that had a
+// value changed (every update runs a command), as with the official plugin,
+// which keeps infer's default flow: every output depends on every input.
 func (*LocalCommand) WireDependencies(f infer.FieldSelector, args *LocalArgs, state *LocalState) {
-	runInputs := []infer.InputField{
-		f.InputField(&args.Create), f.InputField(&args.Update), f.InputField(&args.Environment),
-		f.InputField(&args.Stdin), f.InputField(&args.Dir), f.InputField(&args.Interpreter),
-		f.InputField(&args.Triggers).Computed(), // the command never sees triggers
+	seen := []infer.InputField{
+		f.InputField(&args.Create).Secret(), f.InputField(&args.Update).Secret(),
+		f.InputField(&args.Environment).Secret(), f.InputField(&args.Stdin).Secret(),
+		f.InputField(&args.Dir).Secret(), f.InputField(&args.Interpreter).Secret(),
+		f.InputField(args).Computed(),
 	}
-	f.OutputField(&state.Stdout).DependsOn(runInputs...)
-	f.OutputField(&state.Stderr).DependsOn(runInputs...)
+	f.OutputField(&state.Stdout).DependsOn(seen...)
+	f.OutputField(&state.Stderr).DependsOn(seen...)
 }
 
 // Check applies defaults and validates logging.
@@ -72,13 +73,6 @@ func (*LocalCommand) Check(ctx context.Context, req infer.CheckRequest) (infer.C
 		failures = checkLogging(args.Logging)
 	}
 	return infer.CheckResponse[LocalArgs]{Inputs: args, Failures: failures}, err
-}
-
-// Diff: a change of triggers replaces, any other input change updates.
-func (*LocalCommand) Diff(_ context.Context, req infer.DiffRequest[LocalArgs, LocalState]) (
-	infer.DiffResponse, error,
-) {
-	return diffArgs(req.State.LocalArgs, req.Inputs, "triggers"), nil
 }
 
 func (*LocalCommand) Create(ctx context.Context, req infer.CreateRequest[LocalArgs]) (
@@ -105,7 +99,7 @@ func (*LocalCommand) Update(ctx context.Context, req infer.UpdateRequest[LocalAr
 	infer.UpdateResponse[LocalState], error,
 ) {
 	state := LocalState{LocalArgs: req.Inputs, CommonOutputs: req.State.CommonOutputs}
-	if req.DryRun || !req.Inputs.changedForRun(req.State.LocalArgs) {
+	if req.DryRun {
 		return infer.UpdateResponse[LocalState]{Output: state}, nil
 	}
 	if cmd := req.Inputs.updateCommand(); cmd != nil {
@@ -126,12 +120,6 @@ func (*LocalCommand) Delete(ctx context.Context, req infer.DeleteRequest[LocalSt
 	}
 	_, _, err := s.run(ctx, "delete", *s.Delete, s.previousOutputEnv(s.Stdout, s.Stderr))
 	return infer.DeleteResponse{}, err
-}
-
-// changedForRun extends CommonArgs.changedForRun with dir and interpreter.
-func (l LocalArgs) changedForRun(old LocalArgs) bool {
-	return l.CommonArgs.changedForRun(old.CommonArgs) || !eqPtr(l.Dir, old.Dir) ||
-		!slices.Equal(l.Interpreter, old.Interpreter)
 }
 
 // run executes command through the interpreter and returns its trimmed

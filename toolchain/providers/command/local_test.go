@@ -47,23 +47,68 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Fatalf("unexpected diff: %+v", d)
 	}
 
-	// Changing only the delete command updates state without running anything.
+	// Like the official plugin, every change that does not replace runs
+	// `update` with the new inputs and the previous outputs, whichever input
+	// changed: here the delete command only, then logging only, then
+	// addPreviousOutputInEnv only, then the environment. Diff reports each as
+	// the official (infer default) diff does: one entry per changed path.
+	created := "create hello from " + dir + "\nfrom-stdin"
 	base["delete"] = `echo "delete prev=[$PULUMI_COMMAND_STDOUT] err=[$PULUMI_COMMAND_STDERR]" >> log`
+	d, _ := r.diff(base)
+	wantDiff(t, d, map[string]p.DiffKind{"delete": p.Update})
 	if err := r.update(base); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, log); got != "create hello from "+dir+"\n" {
-		t.Fatalf("delete-only change ran a command: log=%q", got)
+	afterDelete := "update prev=[" + created + "] err=[warn]"
+	if r.str("stdout") != afterDelete || r.str("stderr") != "" {
+		t.Fatalf("delete-only change: stdout=%q stderr=%q, want %q", r.str("stdout"), r.str("stderr"), afterDelete)
 	}
 
-	// Changing the environment runs `update` with the previous outputs.
-	base["environment"] = map[string]string{"GREETING": "bonjour"}
+	base["logging"] = "none"
+	d, _ = r.diff(base)
+	wantDiff(t, d, map[string]p.DiffKind{"logging": p.Add})
 	if err := r.update(base); err != nil {
 		t.Fatal(err)
 	}
-	want := "update prev=[create hello from " + dir + "\nfrom-stdin] err=[warn]"
+	afterLogging := "update prev=[" + afterDelete + "] err=[]"
+	if r.str("stdout") != afterLogging {
+		t.Fatalf("logging-only change: stdout=%q, want %q", r.str("stdout"), afterLogging)
+	}
+
+	base["addPreviousOutputInEnv"] = false
+	d, _ = r.diff(base)
+	wantDiff(t, d, map[string]p.DiffKind{"addPreviousOutputInEnv": p.Add})
+	if err := r.update(base); err != nil {
+		t.Fatal(err)
+	}
+	if r.str("stdout") != "update prev=[] err=[]" {
+		t.Fatalf("addPreviousOutputInEnv-only change: stdout=%q", r.str("stdout"))
+	}
+	base["addPreviousOutputInEnv"] = true
+	d, _ = r.diff(base)
+	wantDiff(t, d, map[string]p.DiffKind{"addPreviousOutputInEnv": p.Update})
+	if err := r.update(base); err != nil {
+		t.Fatal(err)
+	}
+	afterPrevOn := "update prev=[update prev=[] err=[]] err=[]"
+	if r.str("stdout") != afterPrevOn {
+		t.Fatalf("addPreviousOutputInEnv-only change: stdout=%q, want %q", r.str("stdout"), afterPrevOn)
+	}
+
+	base["environment"] = map[string]string{"GREETING": "bonjour"}
+	d, _ = r.diff(base)
+	wantDiff(t, d, map[string]p.DiffKind{"environment.GREETING": p.Update})
+	if err := r.update(base); err != nil {
+		t.Fatal(err)
+	}
+	want := "update prev=[" + afterPrevOn + "] err=[]"
 	if r.str("stdout") != want {
 		t.Fatalf("update stdout = %q, want %q", r.str("stdout"), want)
+	}
+	wantLog := "create hello from " + dir + "\n" + afterDelete + "\n" + afterLogging + "\n" +
+		"update prev=[] err=[]\n" + afterPrevOn + "\n" + want + "\n"
+	if got := readFile(t, log); got != wantLog {
+		t.Fatalf("log = %q, want %q", got, wantLog)
 	}
 
 	// Delete gets the outputs of the last run.
@@ -101,14 +146,16 @@ func TestLocalTriggersReplace(t *testing.T) {
 	if d, _ := r.diff(in); d.HasChanges {
 		t.Fatalf("unexpected diff: %+v", d)
 	}
+	// The paths are the official diff's; the replacing kinds are what the
+	// engine makes of them with the SDK's replaceOnChanges ["triggers[*]"].
 	in["triggers"] = []any{"b", 1}
-	if d, _ := r.diff(in); !replaces(d) {
-		t.Fatalf("trigger change must replace even with an update command: %+v", d)
-	}
+	d, _ := r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"triggers[0]": p.UpdateReplace})
 	in["triggers"] = []any{"b", 1, map[string]any{"k": "v"}}
-	if d, _ := r.diff(in); !replaces(d) {
-		t.Fatalf("added trigger must replace: %+v", d)
-	}
+	d, _ = r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"triggers[0]": p.UpdateReplace, "triggers[2]": p.AddReplace})
+	d, _ = r.diff(map[string]any{"create": "true", "update": "true"})
+	wantDiff(t, d, map[string]p.DiffKind{"triggers": p.DeleteReplace})
 
 	// Assets as triggers: a content change replaces.
 	file := filepath.Join(t.TempDir(), "f")
@@ -215,6 +262,25 @@ func TestLocalPreviewRunsNothing(t *testing.T) {
 	}
 	if !up.Properties.Get("stdout").IsComputed() {
 		t.Errorf("preview update stdout should be unknown: %v", up.Properties)
+	}
+	// Any input change runs a command on update, so in its preview stdout and
+	// stderr are unknown even when only the delete command changed (the
+	// official plugin's default flow: every output depends on every input,
+	// and one whose old value is in state and differs makes them unknown); the
+	// inputs stay known.
+	r = newResource(t, s, localType, "previewdelete")
+	r.mustCreate(map[string]any{"create": "echo v1", "delete": "true"})
+	next = r.check(props(map[string]any{"create": "echo v1", "delete": "touch " + marker}))
+	up, err = s.Update(p.UpdateRequest{ID: r.id, Urn: r.urn, State: r.state, OldInputs: r.inputs,
+		Inputs: next, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !up.Properties.Get("stdout").IsComputed() || !up.Properties.Get("stderr").IsComputed() {
+		t.Errorf("preview of a delete-only update: stdout/stderr should be unknown: %v", up.Properties)
+	}
+	if up.Properties.Get("create").AsString() != "echo v1" || up.Properties.Get("delete").IsComputed() {
+		t.Errorf("preview of an update: inputs should stay known: %v", up.Properties)
 	}
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("a command ran during preview")

@@ -16,7 +16,8 @@ import (
 var version = "0.0.0-dev"
 
 // newProvider builds the provider; shared by main and the tests. Check
-// rejects input keys the plugin does not implement (checkkeys.go).
+// rejects input keys the plugin does not implement (checkkeys.go); Diff
+// replaces on a change inside triggers (diff.go).
 func newProvider() (p.Provider, error) {
 	prov, err := infer.NewProviderBuilder().
 		WithDisplayName("command").
@@ -29,7 +30,7 @@ func newProvider() (p.Provider, error) {
 	if err != nil {
 		return p.Provider{}, err
 	}
-	return rejectUnknownKeys(prov), nil
+	return replaceTriggers(rejectUnknownKeys(prov)), nil
 }
 
 func main() {

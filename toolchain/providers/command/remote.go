@@ -14,15 +14,15 @@ import (
 )
 
 // RemoteCommand is command:remote:Command. Diff and update semantics are
-// those of LocalCommand; in addition, a change of the connection's host,
-// port or user (a different target) runs the update/create command again,
-// while a change of credentials or dial settings only updates the state.
+// those of LocalCommand: any input change that does not replace, the
+// connection's credentials and dial settings included, runs `update` (or
+// `create`) again over the new connection.
 type RemoteCommand struct{}
 
 // RemoteArgs are the inputs of a remote.Command.
 type RemoteArgs struct {
 	CommonArgs
-	Connection Connection     `pulumi:"connection"`
+	Connection Connection     `pulumi:"connection" provider:"secret"`
 	Logging    *RemoteLogging `pulumi:"logging,optional"`
 }
 
@@ -45,18 +45,21 @@ func (r *RemoteArgs) Annotate(a infer.Annotator) {
 	a.Describe(&r.Logging, "If the command's stdout and stderr should be logged. Defaults to both.")
 }
 
-// WireDependencies: the connection is always secret (it holds credentials;
-// the npm SDK also lists it in additionalSecretOutputs); stdout/stderr are
-// recomputed only when the run changes.
+// WireDependencies: the connection is always secret, as an input (the
+// official plugin tags it secret, and the npm SDK sends it as a secret) and
+// in state (the SDK also lists it in additionalSecretOutputs). stdout/stderr
+// are secret when what the command sees is secret (not the connection), and
+// in a preview unknown whenever an input that had a value changed, as with
+// LocalCommand.
 func (*RemoteCommand) WireDependencies(f infer.FieldSelector, args *RemoteArgs, state *RemoteState) {
 	f.OutputField(&state.Connection).AlwaysSecret()
-	runInputs := []infer.InputField{
-		f.InputField(&args.Create), f.InputField(&args.Update), f.InputField(&args.Environment),
-		f.InputField(&args.Stdin), f.InputField(&args.Connection).Computed(),
-		f.InputField(&args.Triggers).Computed(),
+	seen := []infer.InputField{
+		f.InputField(&args.Create).Secret(), f.InputField(&args.Update).Secret(),
+		f.InputField(&args.Environment).Secret(), f.InputField(&args.Stdin).Secret(),
+		f.InputField(args).Computed(),
 	}
-	f.OutputField(&state.Stdout).DependsOn(runInputs...)
-	f.OutputField(&state.Stderr).DependsOn(runInputs...)
+	f.OutputField(&state.Stdout).DependsOn(seen...)
+	f.OutputField(&state.Stderr).DependsOn(seen...)
 }
 
 // Check applies defaults and validates logging.
@@ -66,13 +69,6 @@ func (*RemoteCommand) Check(ctx context.Context, req infer.CheckRequest) (infer.
 		failures = checkLogging(args.Logging)
 	}
 	return infer.CheckResponse[RemoteArgs]{Inputs: args, Failures: failures}, err
-}
-
-// Diff: a change of triggers replaces, any other input change updates.
-func (*RemoteCommand) Diff(_ context.Context, req infer.DiffRequest[RemoteArgs, RemoteState]) (
-	infer.DiffResponse, error,
-) {
-	return diffArgs(req.State.RemoteArgs, req.Inputs, "triggers"), nil
 }
 
 func (*RemoteCommand) Create(ctx context.Context, req infer.CreateRequest[RemoteArgs]) (
@@ -99,9 +95,7 @@ func (*RemoteCommand) Update(ctx context.Context, req infer.UpdateRequest[Remote
 	infer.UpdateResponse[RemoteState], error,
 ) {
 	state := RemoteState{RemoteArgs: req.Inputs, CommonOutputs: req.State.CommonOutputs}
-	rerun := req.Inputs.changedForRun(req.State.CommonArgs) ||
-		!req.Inputs.Connection.sameTarget(req.State.Connection)
-	if req.DryRun || !rerun {
+	if req.DryRun {
 		return infer.UpdateResponse[RemoteState]{Output: state}, nil
 	}
 	if cmd := req.Inputs.updateCommand(); cmd != nil {

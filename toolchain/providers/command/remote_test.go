@@ -38,21 +38,29 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 		t.Fatalf("unexpected diff: %+v", d)
 	}
 
-	// A credentials/dial-setting change updates state but runs nothing.
+	// Like the official plugin, a change of only a dial setting of the
+	// connection runs update (the connection is secret, so Diff reports it
+	// as one value).
 	in["connection"] = sshd.connection(map[string]any{"hostKey": sshd.hostKey, "perDialTimeout": 7})
+	d, _ := r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"connection": p.Update})
 	if err := r.update(in); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(readFile(t, log), "\n"); n != 1 {
-		t.Fatalf("connection change re-ran the command: %q", readFile(t, log))
+	afterDial := "update prev=[" + first + "]"
+	if r.str("stdout") != afterDial {
+		t.Fatalf("dial-setting change: stdout = %q, want %q", r.str("stdout"), afterDial)
 	}
 
 	// Changing stdin runs update with the previous stdout.
 	in["stdin"] = "other"
+	d, _ = r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"stdin": p.Update})
 	if err := r.update(in); err != nil {
 		t.Fatal(err)
 	}
-	if want := "update prev=[" + first + "]"; r.str("stdout") != want {
+	want := "update prev=[" + afterDial + "]"
+	if r.str("stdout") != want {
 		t.Fatalf("update stdout = %q, want %q", r.str("stdout"), want)
 	}
 
@@ -65,8 +73,63 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := readFile(t, log)
-	if !strings.HasSuffix(got, "delete prev=[update prev=["+first+"]] err=[]\n") {
-		t.Fatalf("delete did not see previous output: %q", got)
+	wantLog := `A=via env O=it's "$HOME" \n` + "\n" + afterDial + "\n" + want + "\n" +
+		"delete prev=[" + want + "] err=[]\n"
+	if got != wantLog {
+		t.Fatalf("log = %q, want %q", got, wantLog)
+	}
+}
+
+// Rotating the private key changes only the connection's credentials; like
+// the official plugin, that runs the update command, over the new key.
+func TestRemoteCommandCredentialsChangeRunsUpdate(t *testing.T) {
+	sshd := startSSHD(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	r := newResource(t, server(t), remoteType, "rotate")
+	// The npm SDK sends the connection as one secret.
+	conn := func(key string, timeout int) property.Value {
+		return pv(sshd.connection(map[string]any{"privateKey": key, "hostKey": sshd.hostKey,
+			"perDialTimeout": timeout})).WithSecret(true)
+	}
+	in := map[string]any{
+		"connection": conn(sshd.privateKey, 5),
+		"create":     `echo created | tee -a ` + dir + `/log`,
+		"update":     `echo "updated after [$PULUMI_COMMAND_STDOUT]" | tee -a ` + dir + `/log`,
+	}
+	r.mustCreate(in)
+	if d, _ := r.diff(in); d.HasChanges {
+		t.Fatalf("unexpected diff: %+v", d)
+	}
+
+	// The host now accepts only the new key, and the program switches to it.
+	sshd.authorizeOnly(t, sshd.otherPrivateKey)
+	in["connection"] = conn(sshd.otherPrivateKey, 5)
+	d, _ := r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"connection": p.Update})
+	if err := r.update(in); err != nil {
+		t.Fatal(err)
+	}
+	if r.str("stdout") != "updated after [created]" {
+		t.Fatalf("stdout = %q", r.str("stdout"))
+	}
+	if got := readFile(t, log); got != "created\nupdated after [created]\n" {
+		t.Fatalf("log = %q", got)
+	}
+	if !r.state.Get("connection").Secret() || r.state.Get("stdout").Secret() {
+		t.Fatalf("only the connection should be secret: %v", r.state)
+	}
+
+	// Without an update command, create runs again.
+	in["connection"] = conn(sshd.otherPrivateKey, 9)
+	delete(in, "update")
+	d, _ = r.diff(in)
+	wantDiff(t, d, map[string]p.DiffKind{"connection": p.Update, "update": p.Delete})
+	if err := r.update(in); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, log); got != "created\nupdated after [created]\ncreated\n" {
+		t.Fatalf("log = %q", got)
 	}
 }
 
@@ -136,6 +199,10 @@ func TestRemoteCommandCheckDefaults(t *testing.T) {
 		"connection": map[string]any{"host": "127.0.0.1"}, "create": "true"})})
 	if err != nil || len(resp.Failures) > 0 {
 		t.Fatalf("check: %v %+v", err, resp.Failures)
+	}
+	// As the official plugin tags it: the whole connection is secret.
+	if !resp.Inputs.Get("connection").Secret() {
+		t.Errorf("checked connection should be secret: %v", resp.Inputs)
 	}
 	c := resp.Inputs.Get("connection").AsMap()
 	if c.Get("port").AsNumber() != 22 || c.Get("user").AsString() != "root" ||

@@ -21,13 +21,16 @@ import (
 
 const sshdPath = "/usr/sbin/sshd"
 
-// testSSHD is a throwaway OpenSSH server on 127.0.0.1 that accepts one
-// generated key for the current user.
+// testSSHD is a throwaway OpenSSH server on 127.0.0.1 that accepts
+// generated keys for the current user: privateKey and, until authorizeOnly
+// narrows it, otherPrivateKey.
 type testSSHD struct {
-	port       int
-	user       string
-	privateKey string // OpenSSH PEM of the authorized client key
-	hostKey    string // authorized_keys line of the server's host key
+	port            int
+	user            string
+	privateKey      string // OpenSSH PEM of an authorized client key
+	otherPrivateKey string // OpenSSH PEM of a second authorized client key
+	hostKey         string // authorized_keys line of the server's host key
+	authKeysFile    string
 }
 
 func genKey(t *testing.T) (ed25519.PrivateKey, []byte) {
@@ -75,8 +78,10 @@ func startSSHD(t *testing.T) *testSSHD {
 	dir := t.TempDir()
 	hostPriv, hostPEM := genKey(t)
 	clientPriv, clientPEM := genKey(t)
+	otherPriv, otherPEM := genKey(t)
 	hostPub, _ := ssh.NewPublicKey(hostPriv.Public())
 	clientPub, _ := ssh.NewPublicKey(clientPriv.Public())
+	otherPub, _ := ssh.NewPublicKey(otherPriv.Public())
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
@@ -85,7 +90,7 @@ func startSSHD(t *testing.T) *testSSHD {
 		return p
 	}
 	hostKeyFile := write("host_key", hostPEM)
-	authKeys := write("authorized_keys", ssh.MarshalAuthorizedKey(clientPub))
+	authKeys := write("authorized_keys", append(ssh.MarshalAuthorizedKey(clientPub), ssh.MarshalAuthorizedKey(otherPub)...))
 	port := freePort(t)
 	config := write("sshd_config", fmt.Appendf(nil, `ListenAddress 127.0.0.1
 HostKey %s
@@ -142,10 +147,25 @@ LogLevel ERROR
 		time.Sleep(50 * time.Millisecond)
 	}
 	return &testSSHD{
-		port:       port,
-		user:       u.Username,
-		privateKey: string(clientPEM),
-		hostKey:    string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(hostPub))),
+		port:            port,
+		user:            u.Username,
+		privateKey:      string(clientPEM),
+		otherPrivateKey: string(otherPEM),
+		hostKey:         string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(hostPub))),
+		authKeysFile:    authKeys,
+	}
+}
+
+// authorizeOnly makes the server accept only the given client key (sshd
+// reads authorized_keys at each login), as on a host whose key was rotated.
+func (s *testSSHD) authorizeOnly(t *testing.T, privateKeyPEM string) {
+	t.Helper()
+	signer, err := ssh.ParsePrivateKey([]byte(privateKeyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.authKeysFile, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -23,12 +23,15 @@ export interface BindServerArgs {
 }
 
 /**
- * named-checkconf -z (its messages on stderr), and every zone file readable
+ * The rendered named.conf in place, named-checkconf -z (its messages on
+ * stderr), and every zone file readable
  * by named's user: named reads them after dropping root, and one it cannot
  * read would leave its zone unserved rather than stop named.
  */
 export function namedCheck(p: { checkconf: string; namedConf: string; user: string }): string {
   return [
+    // The package's own named.conf is a working (recursive) server: never start that one.
+    `grep -qs '^// Rendered by mail-system' ${p.namedConf} || { echo "named: ${p.namedConf} is missing or empty, or not the one mail-system rendered" >&2; exit 1; }`,
     `${p.checkconf} -z ${p.namedConf} >&2`,
     `${p.checkconf} -p ${p.namedConf} | sed -n 's/^[[:space:]]*file "\\(\\/.*\\)";$/\\1/p' | while read -r f; do`,
     `  runuser -u ${p.user} -- test -r "$f" || { echo "named: $f is not readable by the ${p.user} user" >&2; exit 1; }`,

@@ -3,6 +3,7 @@
 // unusable, so the rules across keys (configRules.ts) name entries by their
 // index in the stack's list.
 import { isDomainName, isEmailAddress, splitAddress } from "./render/checks";
+import { MAIL_COLUMNS } from "./render/mailSql";
 import { Report } from "./configSchema";
 
 /** A mailbox from `mail-system:users`. */
@@ -27,6 +28,7 @@ export function parseMailDomains(list: readonly unknown[], report: Report): (str
   return list.map((d, i) => {
     if (typeof d !== "string" || !isDomainName(d.toLowerCase())) return void report(`${JSON.stringify(d)} is not a valid domain name`, `[${i}]`);
     const name = d.toLowerCase();
+    if (name.length > MAIL_COLUMNS.domain) return void report(`"${name}" is longer than the ${MAIL_COLUMNS.domain} characters the database holds`, `[${i}]`);
     if (seen.has(name)) return void report(`"${name}" is listed twice`, `[${i}]`);
     seen.add(name);
     return name;
@@ -89,6 +91,9 @@ export function parseAliases(list: readonly unknown[], report: Report): (MailAli
     if (!source || !destination) {
       aliases.push(undefined);
       return;
+    }
+    for (const [field, value] of [["source", source], ["destination", destination]] as const) {
+      if (value.length > MAIL_COLUMNS.alias) at(`"${value}" is longer than the ${MAIL_COLUMNS.alias} characters the database holds`, `.${field}`);
     }
     if (aliases.some((x) => x?.source === source && x.destination === destination)) at(`${source} -> ${destination} is listed twice`);
     aliases.push({ source, destination });

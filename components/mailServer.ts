@@ -103,6 +103,9 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
   },
 ];
 
+/** Postfix's install-time question: no configuration of its own (the program writes it). */
+export const MAIL_DEBCONF: readonly string[] = ["postfix postfix/main_mailer_type select No configuration"];
+
 /** The mail server's own account and directories (files/mail/accounts.sh, as the hosts run it). */
 export const MAIL_PREPARE = {
   apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
@@ -158,7 +161,7 @@ export class MailServer extends pulumi.ComponentResource {
     const spec: ServerSpec = {
       role: "mail",
       packages: PACKAGES.mail,
-      debconf: ["postfix postfix/main_mailer_type select No configuration"],
+      debconf: MAIL_DEBCONF,
       files: ({ container }) => files(container),
       services: MAIL_SERVICES,
       prepare: MAIL_PREPARE,

@@ -57,8 +57,14 @@ export function sqlString(value: string): string {
   return `'${value.replace(/[\0\n\r\x1a\\'"]/g, (c) => ESCAPES[c])}'`;
 }
 
-// virtual_domains.name is VARCHAR(50): a longer name does not fit.
-const DOMAIN_COLUMN_LENGTH = 50;
+/**
+ * What the schema's columns hold (VARCHAR lengths): virtual_domains.name,
+ * virtual_users.email, virtual_aliases.source and .destination. The stack
+ * configuration checks them too, so a value that does not fit is reported
+ * with its key before anything is deployed.
+ */
+export const MAIL_COLUMNS = { domain: 50, email: 128, alias: 100 } as const;
+const DOMAIN_COLUMN_LENGTH = MAIL_COLUMNS.domain;
 const isMailDomain = (name: string) => isDnsName(name) && name.length <= DOMAIN_COLUMN_LENGTH;
 // An alias's local part: no whitespace, control characters, double quotes,
 // commas (Postfix joins multiple results with commas), '@', or other
@@ -107,7 +113,7 @@ export function deleteDomainSql(name: string): string {
  * after '@') must exist: otherwise domain_id is NULL and the statement fails.
  */
 export function upsertUserSql(email: string, passwordHash: string): string {
-  const { domain } = address("user", email, 128, false, LOGIN_LOCAL_PART);
+  const { domain } = address("user", email, MAIL_COLUMNS.email, false, LOGIN_LOCAL_PART);
   if (!SHA512_CRYPT.test(passwordHash)) {
     throw new Error(`password hash for ${email} is not a SHA512-CRYPT string "$6$salt$hash"`);
   }
@@ -121,7 +127,7 @@ export function upsertUserSql(email: string, passwordHash: string): string {
 
 /** Removes the user (their maildir stays on the mail server's disk). */
 export function deleteUserSql(email: string): string {
-  address("user", email, 128, false, LOGIN_LOCAL_PART);
+  address("user", email, MAIL_COLUMNS.email, false, LOGIN_LOCAL_PART);
   return `DELETE FROM virtual_users WHERE email = ${sqlString(email)};\n`;
 }
 
@@ -131,8 +137,8 @@ export function deleteUserSql(email: string): string {
  * "@domain" is a catch-all source.
  */
 export function upsertAliasSql(source: string, destination: string): string {
-  const { domain } = address("alias source", source, 100, true);
-  address("alias destination", destination, 100);
+  const { domain } = address("alias source", source, MAIL_COLUMNS.alias, true);
+  address("alias destination", destination, MAIL_COLUMNS.alias);
   return (
     `INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (${domainId(domain)}, ${sqlString(source)}, ${sqlString(destination)})` +
     ` ON DUPLICATE KEY UPDATE domain_id = ${domainId(domain)};\n`
@@ -141,7 +147,7 @@ export function upsertAliasSql(source: string, destination: string): string {
 
 /** Removes the one row source -> destination. */
 export function deleteAliasSql(source: string, destination: string): string {
-  address("alias source", source, 100, true);
-  address("alias destination", destination, 100);
+  address("alias source", source, MAIL_COLUMNS.alias, true);
+  address("alias destination", destination, MAIL_COLUMNS.alias);
   return `DELETE FROM virtual_aliases WHERE source = ${sqlString(source)} AND destination = ${sqlString(destination)};\n`;
 }

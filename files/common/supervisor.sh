@@ -23,6 +23,10 @@ declare -A run=() reload=() stop=()
 [ ! -r "$manifest" ] || . "$manifest"
 
 say() { echo "mail-system-supervisor: $*" >&2; }
+# The container's log: PID 1's standard output and error, which the
+# supervisor keeps on fds 3 and 4 for the daemons.
+log_out=/proc/1/fd/3
+log_err=/proc/1/fd/4
 pidfile() { echo "$rundir/$1.pid"; }
 known() { [ -n "${run[$1]:-}" ] || { say "no unit $1 in $manifest"; return 1; }; }
 
@@ -38,10 +42,11 @@ alive() {
 start_unit() {
   known "$1" || return 1
   alive "$1" && return 0
-  # The daemon writes to the container's log (PID 1's output), never to the
-  # caller's: a `docker exec` would not end while a daemon holds its output.
-  # It gets no descriptor of ours (the locks).
-  setsid bash -c "${run[$1]}" </dev/null >/proc/1/fd/1 2>/proc/1/fd/2 8>&- 9>&- &
+  # The daemon writes to the container's log (PID 1's output, as kept on fds 3
+  # and 4, which nothing redirects), never to the caller's: a `docker exec`
+  # would not end while a daemon holds its output. It gets no descriptor of
+  # ours (the locks).
+  setsid bash -c "${run[$1]}" </dev/null >"$log_out" 2>"$log_err" 8>&- 9>&- &
   echo "$!" >"$(pidfile "$1")"
   local i
   for i in 1 2 3 4 5; do
@@ -56,12 +61,12 @@ stop_unit() {
     local p i
     p="$(cat "$(pidfile "$1")")"
     if [ -n "${stop[$1]:-}" ]; then
-      bash -c "${stop[$1]}" </dev/null >/proc/1/fd/1 2>/proc/1/fd/2 8>&- 9>&- || kill -TERM "$p" 2>/dev/null
+      bash -c "${stop[$1]}" </dev/null >"$log_out" 2>"$log_err" 8>&- 9>&- || kill -TERM "$p" || true
     else
-      kill -TERM "$p" 2>/dev/null
+      kill -TERM "$p" || true
     fi
     for i in $(seq 1 150); do alive "$1" || break; sleep 0.2; done
-    if alive "$1"; then say "$1 did not stop in 30 s; killing it"; kill -KILL "$p" 2>/dev/null; fi
+    if alive "$1"; then say "$1 did not stop in 30 s; killing it"; kill -KILL "$p" || true; fi
   fi
   rm -f "$(pidfile "$1")"
 }
@@ -103,6 +108,7 @@ shutdown() {
 }
 
 supervise() {
+  exec 3>&1 4>&2
   mkdir -p "$rundir" "$enabled"
   # After a restart the recorded PIDs belong to nothing (or to someone else).
   rm -f "$rundir"/*.pid
@@ -117,7 +123,7 @@ supervise() {
   while :; do
     # In the background, so a TERM is handled at once.
     sleep 1 &
-    wait $! 2>/dev/null || true
+    wait $! || true
     lock
     for u in "${order[@]}"; do
       if [ -e "$(pidfile "$u")" ] && ! alive "$u"; then

@@ -1,12 +1,14 @@
 // Validates the rendered named.conf and zone files with BIND's own checkers
-// (named-checkconf -z, named-checkzone) in the DNS image, then starts the
-// image for real and queries it from the host.
+// (named-checkconf -z, named-checkzone) in the DNS image, then starts a DNS
+// server for real as the program does (supervisor, files, the named unit with
+// its check) and queries it from the host.
 import { execFile } from "child_process";
 import { promises as dns } from "dns";
 import { promisify } from "util";
 import { BindLayout, renderBindFiles, ZoneSpec } from "../../components/render/bind";
 import { RenderedFile } from "../../components/render/types";
-import { buildImage, runWithFiles } from "./images";
+import { healthcheckPath, SUPERVISOR_PATH } from "../../components/targets/hostScripts";
+import { buildImage, CheckResult, runWithFiles, ServerContainer } from "./images";
 
 const run = promisify(execFile);
 jest.setTimeout(180_000);
@@ -128,23 +130,46 @@ describe("the checkers catch what would break named (so the checks above have te
     expect(r.code).not.toBe(0);
   });
 
-  test("the entrypoint stops at once with named-checkconf's message", async () => {
+  /**
+   * The program's steps on a fresh DNS container up to its daemon: packages,
+   * `files`, then the named unit's step (namedCheck, enable, restart). Its
+   * result, and whether named runs afterwards.
+   */
+  async function serviceStep(files: readonly RenderedFile[]): Promise<CheckResult & { named: boolean }> {
+    const server = await ServerContainer.create(image, "dns");
+    try {
+      for (const step of [() => server.packages(), () => server.writeFiles(files)]) {
+        const r = await step();
+        if (r.code !== 0) throw new Error(`a step before the service failed: ${r.output}`);
+      }
+      const r = await server.startServices();
+      const named = (await server.exec(`${SUPERVISOR_PATH} ctl running named`)).code === 0;
+      return { ...r, named };
+    } finally {
+      await server.remove();
+    }
+  }
+
+  test("the service step stops at once with named-checkconf's message", async () => {
     const broken = edit((z) => z.replace("IN A  192.168.100.6", "IN A  192.168.100.600"));
-    const r = await runWithFiles(image, broken, "/usr/local/sbin/dns-entrypoint");
+    const r = await serviceStep(broken);
     expect(r.output).toMatch(/bad dotted quad|not a valid IPv4/);
-    expect(r.output).toContain("dns: named-checkconf -z /etc/bind/named.conf failed");
+    // (The check runs before named is enabled or started.)
+    expect(r.named).toBe(false);
     expect(r.code).not.toBe(0);
   });
 
-  test("the entrypoint refuses a zone file the bind user cannot read", async () => {
-    const r = await runWithFiles(image, [files[0], { ...files[1], group: "root", mode: "0600" }], "/usr/local/sbin/dns-entrypoint");
-    expect(r.output).toContain(`dns: ${zonePath} is not readable by the bind user`);
+  test("the service step refuses a zone file the bind user cannot read", async () => {
+    const r = await serviceStep([files[0], { ...files[1], group: "root", mode: "0600" }]);
+    expect(r.output).toContain(`named: ${zonePath} is not readable by the bind user`);
+    expect(r.named).toBe(false);
     expect(r.code).not.toBe(0);
   });
 
-  test("the entrypoint refuses to start without an uploaded named.conf", async () => {
-    const r = await runWithFiles(image, [], "/usr/local/sbin/dns-entrypoint");
+  test("the service step refuses to start without an uploaded named.conf", async () => {
+    const r = await serviceStep([]);
     expect(r.output).toContain("/etc/bind/named.conf is missing or empty");
+    expect(r.named).toBe(false);
     expect(r.code).not.toBe(0);
   });
 });
@@ -160,38 +185,6 @@ async function docker(...args: string[]): Promise<string> {
 async function logsOf(container: string): Promise<string> {
   const { stdout, stderr } = await run("docker", ["logs", container], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 });
   return stdout + stderr;
-}
-
-/** A ustar archive of `files` with numeric owners, for `docker cp -a -` (no directory entries: they exist). */
-function tarball(files: readonly { path: string; content: string; uid: number; gid: number; mode: string }[]): Buffer {
-  const blocks: Buffer[] = [];
-  for (const f of files) {
-    const body = Buffer.from(f.content, "utf8");
-    const h = Buffer.alloc(512);
-    const put = (s: string, at: number, len: number) => h.write(s, at, len, "ascii");
-    const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, "0") + "\0";
-    put(f.path.replace(/^\//, ""), 0, 100);
-    put(octal(parseInt(f.mode, 8), 8), 100, 8);
-    put(octal(f.uid, 8), 108, 8);
-    put(octal(f.gid, 8), 116, 8);
-    put(octal(body.length, 12), 124, 12);
-    put(octal(0, 12), 136, 12);
-    put("        ", 148, 8); // checksum is computed with this field as spaces
-    put("0", 156, 1);
-    put("ustar\u000000", 257, 8);
-    const sum = h.reduce((a, b) => a + b, 0);
-    put(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8);
-    blocks.push(h, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
-}
-
-async function dockerCpArchive(container: string, archive: Buffer): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile("docker", ["cp", "-a", "-", `${container}:/`], (err) => (err ? reject(err) : resolve()));
-    child.stdin!.end(archive);
-  });
 }
 
 /** Creates a throwaway network on a random 10.214.N.0/24 that no other Docker network uses. */
@@ -213,41 +206,23 @@ test("the image serves the zone: healthcheck, A, MX, NS, SOA from the host; no r
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const net = `mail-system-check-dns-${suffix}`;
   const name = `mail-system-check-dns-${suffix}`;
-  let created = false;
-  let started = 0;
+  let server: ServerContainer | undefined;
   try {
     const prefix = await createNetwork(net);
     const ip = `${prefix}.7`;
     const zone: ZoneSpec = { ...seed, records: [...seed.records.slice(0, 1), { name: "dns", type: "A", value: ip }, seed.records[2]] };
     const files = renderBindFiles({ listenAddress: ip, zones: [zone] });
 
+    // As the program makes it: the supervisor, then packages, files (with
+    // their owners), the named unit and the health step, which waits (at
+    // most 60 s) for the health check; on failure the error has named's log.
     // No DNS_ZONES: the healthcheck finds the zones in named.conf itself.
-    await docker("create", "--name", name, "--network", net, "--ip", ip, image);
-    created = true;
-    // The archive carries numeric owners: look the names up in the image.
-    const ids = async (db: "passwd" | "group", key: string) =>
-      Number((await docker("run", "--rm", "--entrypoint", "getent", image, db, key)).split(":")[2]);
-    const owned = await Promise.all(files.map(async (f) => ({ ...f, uid: await ids("passwd", f.owner), gid: await ids("group", f.group) })));
-    await dockerCpArchive(name, tarball(owned));
-    await docker("start", name);
-    started = Date.now();
+    server = await ServerContainer.create(image, "dns", { name, network: net, ip });
+    const healthyAfter = Math.round((await server.setUp(files, 60)) * 1000);
 
-    // Healthy within ~60 s, or fail with named's log.
-    let healthy = false;
-    while (!healthy && Date.now() - started < 60_000) {
-      const state = await docker("inspect", "--format", "{{.State.Running}}", name);
-      if (state !== "true") break;
-      healthy = await docker("exec", name, "/usr/local/sbin/dns-healthcheck").then(
-        () => true,
-        () => false,
-      );
-      if (!healthy) await new Promise((r) => setTimeout(r, 1000));
-    }
-    if (!healthy) throw new Error(`named did not become healthy:\n${await logsOf(name).catch((e) => String(e))}`);
-    const healthyAfter = Date.now() - started;
-
-    // The healthcheck fails for a zone the server does not serve.
-    await expect(docker("exec", "-e", "DNS_ZONES=example.com", name, "/usr/local/sbin/dns-healthcheck")).rejects.toThrow();
+    // The healthcheck passes, and fails for a zone the server does not serve.
+    await docker("exec", name, healthcheckPath("dns"));
+    await expect(docker("exec", "-e", "DNS_ZONES=example.com", name, healthcheckPath("dns"))).rejects.toThrow();
 
     const resolver = new dns.Resolver({ timeout: 3000, tries: 2 });
     resolver.setServers([ip]);
@@ -273,9 +248,9 @@ test("the image serves the zone: healthcheck, A, MX, NS, SOA from the host; no r
     const logs = await logsOf(name);
     expect(logs).toContain("zone rockylinux.me/IN: loaded serial 2024060101");
     expect(logs).not.toMatch(/root servers|priming/i);
-    console.log(`dns container healthy ${healthyAfter} ms after docker start`);
+    console.log(`dns container healthy ${healthyAfter} ms after its supervisor started`);
   } finally {
-    if (created) await docker("rm", "-f", "-v", name).catch(() => undefined);
+    await server?.remove();
     await docker("network", "rm", net).catch(() => undefined);
   }
 });

@@ -14,7 +14,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { BASE_IMAGE } from "../../components/baseImage";
 import { NAMED_SERVICES } from "../../components/bindServer";
-import { MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
+import { MAIL_DEBCONF, MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
 import { DB_PREPARE, DB_SERVICES } from "../../components/mysqlServer";
 import { imagePackages, PACKAGES } from "../../components/packages";
 import { FILES_DIR } from "../../components/render/template";
@@ -50,8 +50,7 @@ export interface RoleSpec {
 export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
   dns: { services: NAMED_SERVICES },
   db: { services: DB_SERVICES, prepare: DB_PREPARE },
-  // (A copy of MailServer's spec.debconf, which the component does not export.)
-  mail: { services: MAIL_SERVICES, prepare: MAIL_PREPARE, debconf: ["postfix postfix/main_mailer_type select No configuration"] },
+  mail: { services: MAIL_SERVICES, prepare: MAIL_PREPARE, debconf: MAIL_DEBCONF },
 };
 
 /** The build arguments DockerTarget passes for a role: the base image, its Debian packages and debconf answers. */

@@ -1,8 +1,9 @@
 // The mail server's rendered configuration checked by the real daemons:
 // Postfix's and Dovecot's own checkers, password hashes verified by doveadm,
-// the image started on its own (--network none), and a whole mail flow
-// against a throwaway MariaDB from files/db. All traffic stays on loopback
-// inside the containers' own network namespaces.
+// a mail server started on its own (--network none) as the program starts one
+// (supervisor, files, units with their checks: images.ts), and a whole mail
+// flow against a throwaway MariaDB server started the same way. All traffic
+// stays on loopback inside the containers' own network namespaces.
 import { execFile } from "child_process";
 import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
@@ -10,13 +11,14 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { sha512Crypt } from "../../components/passwordHash";
+import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
 import * as sql from "../../components/render/mailSql";
 import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 import { RenderedFile } from "../../components/render/types";
-import { buildImage, runWithFiles } from "./images";
+import { buildImage, runWithFiles, ServerContainer } from "./images";
 
 const run = promisify(execFile);
 const BUILD_TIMEOUT = 15 * 60_000;
@@ -137,35 +139,29 @@ function exchanges(output: string): Exchange[] {
   return out;
 }
 
-/** A started container with the rendered files installed at their paths, owners and modes, as the program uploads them. */
+/**
+ * A mail server started as the program starts one (images.ts: the supervisor
+ * with the mail units, then packages, the rendered files, the units and the
+ * health step), with a staging directory for the tests' dialogues at /stage.
+ */
 class MailContainer {
   readonly name: string;
   readonly dir: string;
   private commandFiles = 0;
 
-  constructor(role: string, files: readonly RenderedFile[]) {
+  constructor(
+    role: string,
+    private readonly files: readonly RenderedFile[],
+  ) {
     this.name = `mail-system-check-${role}-${process.pid}-${Date.now()}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-check-"));
-    const install = files.map((f, i) => {
-      fs.writeFileSync(path.join(this.dir, String(i)), f.content);
-      return `mkdir -p '${path.posix.dirname(f.path)}' && install -o '${f.owner}' -g '${f.group}' -m '${f.mode}' /stage/${i} '${f.path}'`;
-    });
-    fs.writeFileSync(path.join(this.dir, "start.sh"), ["set -e", ...install, MAKE_CERT, "exec /usr/local/sbin/mail-entrypoint", ""].join("\n"));
     fs.writeFileSync(path.join(this.dir, "dialogue.sh"), DIALOGUE);
   }
 
-  async start(image: string, network: string): Promise<void> {
-    await docker(["run", "-d", "--name", this.name, "--network", network, "-v", `${this.dir}:/stage:ro`, "--entrypoint", "bash", image, "/stage/start.sh"]);
-  }
-
-  /** Polls the image's health check (at most `seconds`); throws with the log if it never passes. */
-  async waitHealthy(seconds = 60): Promise<number> {
-    const t0 = Date.now();
-    while (Date.now() - t0 < seconds * 1000) {
-      if ((await dockerResult(["exec", this.name, "/usr/local/sbin/mail-healthcheck"], 15_000)).code === 0) return (Date.now() - t0) / 1000;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    throw new Error(`${this.name} not healthy after ${seconds}s:\n${await this.logs()}`);
+  /** Makes the container and runs the program's steps; healthy within `seconds`, or throws with the log. Returns the seconds the steps took. */
+  async start(image: string, network: string, seconds = 60): Promise<number> {
+    const server = await ServerContainer.create(image, "mail", { name: this.name, network, volumes: [`${this.dir}:/stage:ro`] });
+    return server.setUp(this.files, seconds);
   }
 
   exec(script: string, timeout = 60_000): Promise<{ code: number; output: string }> {
@@ -200,10 +196,19 @@ function replyTo(ex: Exchange[], prefix: string): string {
 const saslPlain = (user: string, password: string) => Buffer.from(`\0${user}\0${password}`, "utf8").toString("base64");
 
 let image: string;
+// A throwaway self-signed certificate, made in the image and uploaded as the program uploads MailServer's.
+let certificate: RenderedFile[];
 beforeAll(async () => {
   const t0 = Date.now();
   image = await buildImage("mail");
   console.log(`mail image ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  const made = await runWithFiles(image, [], `${MAKE_CERT}\ncat ${TLS.keyFile}; echo "=== certificate"; cat ${TLS.certificateFile}`);
+  if (made.code !== 0) throw new Error(`no certificate: ${made.output}`);
+  const [key, cert] = made.output.split("=== certificate\n");
+  certificate = [
+    { path: TLS.certificateFile, content: cert, owner: "root", group: "root", mode: "0644" },
+    { path: TLS.keyFile, content: key, owner: "root", group: "root", mode: "0600", secret: true },
+  ];
 }, BUILD_TIMEOUT);
 
 describe("the daemons' own checkers on the rendered files", () => {
@@ -322,10 +327,9 @@ describe("the image started with the rendered files (--network none)", () => {
   let mail: MailContainer;
 
   beforeAll(async () => {
-    mail = new MailContainer("mail", renderAll(settings(SEED_DB)));
-    await mail.start(image, "none");
-    const t = await mail.waitHealthy(60);
-    console.log(`mail container healthy after ${t.toFixed(1)}s`);
+    mail = new MailContainer("mail", [...renderAll(settings(SEED_DB)), ...certificate]);
+    const t = await mail.start(image, "none", 60);
+    console.log(`mail container set up and healthy after ${t.toFixed(1)}s`);
   }, 120_000);
   afterAll(async () => {
     await mail?.remove();
@@ -403,7 +407,7 @@ describe("the image started with the rendered files (--network none)", () => {
   }, 60_000);
 });
 
-describe("a whole mail flow against a real MariaDB (files/db)", () => {
+describe("a whole mail flow against a real MariaDB (the db role's server)", () => {
   const db = { name: `mail-system-check-maildb-${process.pid}-${Date.now()}`, dir: "" };
   let mail: MailContainer;
   const frank = { email: "frank@rockylinux.me", password: `frank's "pass" \\ # % word` };
@@ -441,15 +445,9 @@ describe("a whole mail flow against a real MariaDB (files/db)", () => {
     const dbImage = await buildImage("db");
     db.dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-check-db-"));
     fs.chmodSync(db.dir, 0o755);
-    fs.writeFileSync(path.join(db.dir, "admin"), "admin-pw");
-    fs.chmodSync(path.join(db.dir, "admin"), 0o644);
-    await docker(["run", "-d", "--name", db.name, "--network", "none", "-v", `${db.dir}:/stage:ro`,
-      "-e", "DB_ADMIN_PASSWORD_FILE=/stage/admin", dbImage]);
-    const t0 = Date.now();
-    while ((await dockerResult(["exec", db.name, "/usr/local/sbin/db-healthcheck"])).code !== 0) {
-      if (Date.now() - t0 > 60_000) throw new Error(`database not healthy:\n${await docker(["logs", db.name])}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    // Set up as the program does, listening on loopback; healthy within 60 s, or the error has the log.
+    const dbServer = await ServerContainer.create(dbImage, "db", { name: db.name, network: "none", volumes: [`${db.dir}:/stage:ro`] });
+    await dbServer.setUp(renderDbServerFiles("debian", "127.0.0.1"), 60);
     // A SELECT-only account with the awkward password, created through sqlString.
     await mariadb(
       [
@@ -465,9 +463,11 @@ describe("a whole mail flow against a real MariaDB (files/db)", () => {
     await mariadb(dataSql());
 
     // The mail server shares the database's network namespace: it reaches it on 127.0.0.1.
-    mail = new MailContainer("mailflow", renderAll(settings({ host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD })));
-    await mail.start(image, `container:${db.name}`);
-    await mail.waitHealthy(60);
+    mail = new MailContainer("mailflow", [
+      ...renderAll(settings({ host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD })),
+      ...certificate,
+    ]);
+    await mail.start(image, `container:${db.name}`, 60);
   }, BUILD_TIMEOUT);
 
   afterAll(async () => {
@@ -651,7 +651,7 @@ describe("a whole mail flow against a real MariaDB (files/db)", () => {
     expect(bySubject("from frank")).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=rockylinux\.me;\s+s=mail;/m);
     expect(bySubject("to all")).toContain("Subject: to all");
     expect(bySubject("to all")).not.toContain("DKIM-Signature");
-    // OpenDKIM runs as its own user under the entrypoint's supervision.
+    // OpenDKIM runs as its own user under the supervisor.
     expect(r.output).toMatch(/^opendkim opendkim$/m);
   }, 60_000);
 });

@@ -118,6 +118,10 @@ describe("validateConfig", () => {
     [{ dmarc: "p=reject" }, 'mail-system:dmarc: "p=reject" must start with "v=DMARC1;"'],
     [{ dmarc: "v=DMARC1; rua=mailto:a@rockylinux.me" }, "mail-system:dmarc: \"v=DMARC1; rua=mailto:a@rockylinux.me\" needs p=none, p=quarantine or p=reject"],
     [{ dmarc: "v=DMARC1; p=maybe" }, "needs p=none"],
+    // What the database's columns cannot hold, or Dovecot refuses as a login, fails here rather than mid-deploy.
+    [{ mailDomains: [`${"d".repeat(40)}.rockylinux.me`] }, `mail-system:mailDomains[0]: "${"d".repeat(40)}.rockylinux.me" is longer than the 50 characters the database holds`],
+    [{ users: [{ email: "fr!nk@mail.rockylinux.me" }] }, 'mail-system:users[0].email: "fr!nk@mail.rockylinux.me" is not a valid e-mail address'],
+    [{ aliases: [{ source: `${"a".repeat(60)}@${"b".repeat(30)}.rockylinux.me`, destination: "frank@mail.rockylinux.me" }] }, "is longer than the 100 characters the database holds"],
   ])("%j is reported against its key", (change, expected) => {
     const problems = problemsWith(change);
     expect(problems).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));

@@ -15,11 +15,11 @@ export interface MailServerSettings {
   /**
    * The server's own IPv4 address, e.g. "192.168.100.6": Postfix treats mail
    * to it as local (proxy_interfaces). Both daemons listen on every interface
-   * of the container, so a container without this address still starts.
+   * of the server, so a server without this address still starts.
    */
   listenAddress: string;
   database: DatabaseConnection;
-  /** Paths of the PEM files on the server (the program uploads them). */
+  /** Paths of the PEM files on the server (the program writes them there). */
   tls: { certificateFile: string; keyFile: string };
   /** Bytes, default 10240000 (the seed's value). */
   messageSizeLimit?: number;

@@ -674,6 +674,35 @@ func TestContainerAttachLogs(t *testing.T) {
 	}
 }
 
+// TestContainerEntrypoints: `entrypoints` replaces the image's entrypoint
+// (Docker's Entrypoint), `command` is passed to it as its arguments, and an
+// upload is in place before it starts (the program's supervisor is both).
+func TestContainerEntrypoints(t *testing.T) {
+	h := newHarness(t)
+	in := h.check(tokContainer, "ep", property.Map{}, property.NewMap(map[string]property.Value{
+		"image":       str(testImage),
+		"name":        str(h.prefix + "-ep"),
+		"entrypoints": strs("/usr/local/bin/ep"),
+		"command":     strs("one", "two"),
+		"uploads": property.New([]property.Value{property.New(map[string]property.Value{
+			"file":        str("/usr/local/bin/ep"),
+			"content":     str("#!/bin/sh\necho \"entrypoint got: $*\"\n"),
+			"permissions": str("0755"),
+		})}),
+		"attach":  property.New(true),
+		"logs":    property.New(true),
+		"mustRun": property.New(false),
+	}))
+	id, out := h.create(tokContainer, "ep", in)
+	if got := out.Get("containerLogs").AsString(); got != "entrypoint got: one two\n" {
+		t.Fatalf("containerLogs = %q", got)
+	}
+	h.delete(tokContainer, "ep", id, out)
+	if left := h.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+}
+
 // fileInImage reads a file from an image through a created (never started)
 // container.
 func (h *harness) fileInImage(ref, path string) string {

@@ -47,6 +47,28 @@ export const STACK_LABEL = "mail-system.stack";
 /** The one build context of every role's image. */
 export const IMAGE_CONTEXT = path.join(FILES_DIR, "image");
 
+/**
+ * Runs each script as root in the container with this ID, on stdin (`docker
+ * exec`, containerCommand). By ID, so a script of a replaced container never
+ * reaches its successor.
+ */
+export function containerScriptRunner(containerId: pulumi.Input<string>, parent?: pulumi.Resource): ScriptRunner {
+  return (resource, script, opts, triggers) =>
+    new command.local.Command(
+      resource,
+      {
+        create: containerCommand("create"),
+        update: containerCommand("update"),
+        delete: containerCommand("delete"),
+        stdin: script,
+        environment: { CONTAINER: containerId },
+        ...(triggers ? { triggers } : {}),
+        logging: "stderr",
+      },
+      { parent, ...opts },
+    );
+}
+
 /** Containers on one Docker engine and network. */
 export class DockerTarget implements ServerTarget {
   constructor(private readonly placement: DockerPlacement) {}
@@ -145,22 +167,7 @@ export class DockerServer implements PlacedServer {
       { parent, dependsOn: [imageTag], deleteBeforeReplace: true },
     );
 
-    // Every script as root in the container, on stdin; by ID, so a script of
-    // a replaced container never reaches its successor.
-    const runner: ScriptRunner = (resource, script, opts, triggers) =>
-      new command.local.Command(
-        resource,
-        {
-          create: containerCommand("create"),
-          update: containerCommand("update"),
-          delete: containerCommand("delete"),
-          stdin: script,
-          environment: { CONTAINER: this.container.id },
-          ...(triggers ? { triggers } : {}),
-          logging: "stderr",
-        },
-        { parent, ...opts },
-      );
+    const runner = containerScriptRunner(this.container.id, parent);
     this.scripted = new ScriptedServer(name, spec, runner, { family: this.family, container: true, after: [this.container] });
     this.location = this.container.name;
     this.address = pulumi.output(where.address);

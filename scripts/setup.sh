@@ -44,6 +44,13 @@ source_hash() {
     LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-12
 }
 
+# The local modules the Go module in DIR uses through a `replace M => ../dir`
+# of its go.mod (the plugins' ../shared), as paths relative to DIR.
+local_replacements() {
+  awk '/^replace[ \t]*\(/ { block = 1; next } block && /^\)/ { block = 0 }
+    (block || /^replace[ \t]/) && $NF ~ /^\.\.?\// { print $NF }' "$1/go.mod"
+}
+
 official_reachable() {
   if [ -z "${_official_reachable:-}" ]; then
     if [ "${MAIL_SYSTEM_OFFLINE_TOOLCHAIN:-}" != 1 ] &&
@@ -137,7 +144,7 @@ installed_plugin_dir() { # NAME VERSION: the plugin cache entry, if any
 }
 
 provider() { # provider NAME
-  local name="$1" version label key bin d
+  local name="$1" version label key r bin d
   version="$(npm_plugin_version "$name")"
   if installed_plugin_dir "$name" "$version" >/dev/null; then
     echo "$name $version (official) installed"
@@ -150,6 +157,10 @@ provider() { # provider NAME
   check_standin "$name" "$version"
   label="$version+$LOCAL_BUILD_LABEL"
   key="$name-$version-$(source_hash "toolchain/providers/$name")"
+  # The modules it replaces with local directories are part of its build.
+  for r in $(local_replacements "toolchain/providers/$name"); do
+    key="$key-$(source_hash "toolchain/providers/$name/$r")"
+  done
   bin="$MAIL_SYSTEM_CACHE_DIR/toolchain/$key/pulumi-resource-$name"
   local built=cached
   if [ ! -x "$bin" ]; then

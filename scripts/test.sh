@@ -30,8 +30,9 @@ fi
 echo "test: typecheck"
 npx tsc --noEmit -p .
 
+# The plugins and the module they share (toolchain/providers/shared).
 echo "test: provider plugins (go vet, go test)"
-for p in $PROVIDERS; do
+for p in $PROVIDERS shared; do
   d="toolchain/providers/$p"
   unformatted="$(gofmt -l "$d")"
   [ -z "$unformatted" ] || { echo "gofmt needed: $unformatted" >&2; exit 1; }

@@ -10,14 +10,16 @@ import (
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"mail-system/toolchain/providers/shared/checkkeys"
 )
 
 // version is overridden at build time with -ldflags "-X main.version=...".
 var version = "0.0.0-dev"
 
 // newProvider builds the provider; shared by main and the tests. Check
-// rejects input keys the plugin does not implement (checkkeys.go); Diff
-// replaces on a change inside triggers (diff.go).
+// rejects input keys the plugin does not implement (../shared/checkkeys);
+// Diff replaces on a change inside triggers (diff.go).
 func newProvider() (p.Provider, error) {
 	prov, err := infer.NewProviderBuilder().
 		WithDisplayName("command").
@@ -30,7 +32,7 @@ func newProvider() (p.Provider, error) {
 	if err != nil {
 		return p.Provider{}, err
 	}
-	return replaceTriggers(rejectUnknownKeys(prov)), nil
+	return replaceTriggers(checkkeys.RejectUnknownKeys(prov)), nil
 }
 
 func main() {

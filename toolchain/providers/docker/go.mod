@@ -12,6 +12,7 @@ require (
 	github.com/opencontainers/image-spec v1.1.1
 	github.com/pulumi/pulumi-go-provider v1.4.0
 	github.com/pulumi/pulumi/sdk/v3 v3.250.0
+	mail-system/toolchain/providers/shared v0.0.0
 )
 
 require (
@@ -145,3 +146,5 @@ require (
 	gotest.tools/v3 v3.5.2 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
 )
+
+replace mail-system/toolchain/providers/shared => ../shared

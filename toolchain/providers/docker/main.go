@@ -14,6 +14,8 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"mail-system/toolchain/providers/shared/checkkeys"
 )
 
 // version is overridden at build time with -ldflags "-X main.version=...".
@@ -64,6 +66,6 @@ func newProvider() (p.Provider, error) {
 	prov.DiffConfig = func(ctx context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 		return configDiffPolicy.diff(req), nil
 	}
-	// Check rejects input keys the plugin does not implement (checkkeys.go).
-	return rejectUnknownKeys(prov), nil
+	// Check rejects input keys the plugin does not implement (../shared/checkkeys).
+	return checkkeys.RejectUnknownKeys(prov), nil
 }

@@ -43,7 +43,7 @@ func (s *VolumeState) Annotate(a infer.Annotator) {
 
 func (*Volume) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[VolumeArgs], error) {
 	// `cluster` (swarm volumes) is not implemented: being absent from
-	// VolumeArgs, it fails as an unknown key (checkkeys.go).
+	// VolumeArgs, it fails as an unknown key (../shared/checkkeys).
 	news := nameFor(req.NewInputs, req.OldInputs, req.Name)
 	args, failures, err := infer.DefaultCheck[VolumeArgs](ctx, news)
 	return infer.CheckResponse[VolumeArgs]{Inputs: args, Failures: failures}, err

@@ -7,6 +7,7 @@ require (
 	github.com/pulumi/pulumi-go-provider v1.4.0
 	github.com/pulumi/pulumi/sdk/v3 v3.250.0
 	golang.org/x/crypto v0.53.0
+	mail-system/toolchain/providers/shared v0.0.0
 )
 
 require (
@@ -126,3 +127,5 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.5.1 // indirect
 )
+
+replace mail-system/toolchain/providers/shared => ../shared

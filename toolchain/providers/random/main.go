@@ -10,13 +10,15 @@ import (
 
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
+
+	"mail-system/toolchain/providers/shared/checkkeys"
 )
 
 // version is overridden at build time with -ldflags "-X main.version=...".
 var version = "0.0.0-dev"
 
 // newProvider builds the provider; shared by main and the tests. Check
-// rejects input keys the plugin does not implement (checkkeys.go).
+// rejects input keys the plugin does not implement (../shared/checkkeys).
 func newProvider() (p.Provider, error) {
 	prov, err := infer.NewProviderBuilder().
 		WithDisplayName("random").
@@ -29,7 +31,7 @@ func newProvider() (p.Provider, error) {
 	if err != nil {
 		return p.Provider{}, err
 	}
-	return rejectUnknownKeys(prov), nil
+	return checkkeys.RejectUnknownKeys(prov), nil
 }
 
 func main() {

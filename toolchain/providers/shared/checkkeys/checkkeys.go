@@ -1,7 +1,8 @@
-// This file is the same in every plugin under toolchain/providers (command,
-// docker, random); change all copies together.
-
-package main
+// Package checkkeys makes a provider's Check reject the input keys the
+// provider does not implement, as the official (Terraform-bridged) providers
+// do. Every plugin under toolchain/providers wraps its provider with
+// RejectUnknownKeys; package checkkeystest has the helpers their tests use.
+package checkkeys
 
 import (
 	"context"
@@ -16,7 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 )
 
-// rejectUnknownKeys wraps prov's Check so that an input property the plugin
+// RejectUnknownKeys wraps prov's Check so that an input property the plugin
 // does not implement fails the check the way the official (Terraform-bridged)
 // providers report it: a failure whose reason is
 //
@@ -33,7 +34,7 @@ import (
 // (Pulumi-internal, such as __defaults) are accepted and not passed on to the
 // resource's own Check. Map-typed inputs (environment, keepers, triggers of
 // any type, ...) take any key.
-func rejectUnknownKeys(prov p.Provider) p.Provider {
+func RejectUnknownKeys(prov p.Provider) p.Provider {
 	inner, getSchema := prov.Check, prov.GetSchema
 	var (
 		once    sync.Once

@@ -133,7 +133,11 @@ func (*Container) Create(ctx context.Context, req infer.CreateRequest[ContainerA
 	}
 
 	name := deref(args.Name)
-	cctx, cancel := withTimeout(ctx, apiTimeout)
+	// Not cancelled with the deployment: a create the daemon carried out
+	// while the request was being cancelled (Ctrl-C) would leave a container
+	// holding the name that no state knows of. Once it exists it is ours to
+	// remove if anything below fails, cancellation included.
+	cctx, cancel := withTimeout(context.WithoutCancel(ctx), apiTimeout)
 	created, err := cl.ContainerCreate(cctx, spec.config, spec.host, spec.net, spec.platform, name)
 	cancel()
 	if err != nil {

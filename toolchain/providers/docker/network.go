@@ -108,7 +108,11 @@ func (*Network) Create(ctx context.Context, req infer.CreateRequest[NetworkArgs]
 	if existing, err := cl.NetworkInspect(cctx, name, network.InspectOptions{}); err == nil && existing.Name == name {
 		return infer.CreateResponse[NetworkState]{}, fmt.Errorf("a Docker network named %q already exists (id %s)", name, shortID(existing.ID))
 	}
-	resp, err := cl.NetworkCreate(cctx, name, opts)
+	// Not cancelled with the deployment (Ctrl-C): a network made while the
+	// request was cancelled would hold the name outside any state.
+	nctx, ncancel := withTimeout(context.WithoutCancel(ctx), apiTimeout)
+	defer ncancel()
+	resp, err := cl.NetworkCreate(nctx, name, opts)
 	if err != nil {
 		return infer.CreateResponse[NetworkState]{}, fmt.Errorf("creating network %q: %w", name, err)
 	}

@@ -256,6 +256,9 @@ describe("the daemons' own checkers on the rendered files", () => {
       milter_default_action: "accept",
     });
 
+    // SMTP smuggling (postconf would warn of a parameter this Postfix does not know).
+    expect([p.get("smtpd_forbid_bare_newline"), p.get("smtpd_data_restrictions")]).toEqual(["normalize", "reject_unauth_pipelining"]);
+
     const services = M.split("\n").filter((l) => /^\S/.test(l));
     const service = (name: string) => services.find((l) => new RegExp(`^${name}\\s+inet\\s`).test(l)) ?? "";
     for (const name of ["submission", "smtps"]) {

@@ -91,6 +91,16 @@ describe("renderPostfixFiles", () => {
     expect(p.get("smtpd_sender_login_maps")).toBe("mysql:/etc/postfix/mysql-sender-login-maps.cf");
   });
 
+  test("main.cf: SMTP smuggling (CVE-2023-51764): only <CR><LF>.<CR><LF> ends the data; data sent before 354 is refused", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("smtpd_forbid_bare_newline")).toBe("normalize");
+    expect(p.get("smtpd_data_restrictions")).toBe("reject_unauth_pipelining");
+    // Postfix's default exemption ($mynetworks: this host's own processes) stands.
+    expect(p.has("smtpd_forbid_bare_newline_exclusions")).toBe(false);
+    // No service turns either off.
+    expect(file(files, "/etc/postfix/master.cf").content).not.toMatch(/smtpd_forbid_bare_newline|smtpd_data_restrictions/);
+  });
+
   test("master.cf: submission and smtps require TLS, enable AUTH and check the sender's login; nothing chrooted", () => {
     const text = file(files, "/etc/postfix/master.cf").content;
     const services = new Map<string, { fields: string[]; opts: string[] }>();

@@ -293,6 +293,7 @@ describe("the daemons' own checkers on the rendered files", () => {
       "ssl_key = # hidden, use -P to show it",
       "ssl = yes",
       "ssl_min_protocol = TLSv1.2",
+      "login_greeting = Server ready.",
       "disable_plaintext_auth = yes",
       "auth_debug_passwords = no",
       "auth_verbose_passwords = no",
@@ -402,6 +403,13 @@ describe("the image started with the rendered files (--network none)", () => {
     // The only error expected here: the database is unreachable in --network none.
     const errors = logs.split("\n").filter((l) => /\b(Error|Fatal|Panic|Warning):/.test(l) && !/mysql\(192\.168\.100\.5\): Connect failed/.test(l));
     expect(errors).toEqual([]);
+  }, 60_000);
+
+  test("IMAP and POP3 greet without naming the product", async () => {
+    const imap = await mail.dialogue("imap", "127.0.0.2", 143, "plain", ["a LOGOUT"]);
+    expect(imap[0].reply[0]).toMatch(/^\* OK \[CAPABILITY [^\]]*\] Server ready\.$/);
+    const pop3 = await mail.dialogue("pop3", "127.0.0.2", 110, "plain", ["QUIT"]);
+    expect(pop3[0].reply).toEqual(["+OK Server ready."]);
   }, 60_000);
 
   test("docker stop ends both daemons cleanly (exit 0)", async () => {

@@ -100,6 +100,12 @@ describe("renderDovecotFiles", () => {
     expect(p.get("auth_verbose_passwords")).toBe("no");
   });
 
+  test("the IMAP and POP3 greeting names no product", () => {
+    const greeting = topLevel(conf).get("login_greeting");
+    expect(greeting).toBe("Server ready.");
+    expect(greeting).not.toMatch(/dovecot|debian|\d/i);
+  });
+
   test("the seed's SQL passdb, static userdb and unix listeners", () => {
     expect(section(conf, "passdb")).toMatch(/driver = sql\n\s*args = \/etc\/dovecot\/dovecot-sql.conf.ext/);
     expect(section(conf, "userdb")).toMatch(/driver = static\n\s*args = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n/);

@@ -1,7 +1,7 @@
 // Dovecot's configuration as a pure function of plain settings: one complete
 // dovecot.conf (no conf.d includes) and the SQL passdb's dovecot-sql.conf.ext.
 import { getDiffieHellman } from "crypto";
-import { checkMailServerSettings, MailServerSettings } from "./postfix";
+import { checkMailServerSettings, CLIENT_TLS12_CIPHERS, MailServerSettings } from "./postfix";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
 
@@ -53,6 +53,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     dhFile: DOVECOT_DH_FILE,
+    clientCiphers: CLIENT_TLS12_CIPHERS,
     logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });

@@ -38,6 +38,22 @@ export interface MailServerSettings {
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
 
+/**
+ * The TLS 1.2 ciphers of the ports where clients log in (587, 465; IMAP and
+ * POP3: Dovecot), in this order: Mozilla's "intermediate" profile without
+ * its DHE ciphers, i.e. ECDHE with an AEAD cipher, for an ECDSA certificate
+ * (the stack's own CA issues one) or an RSA one (a certificate of yours).
+ * TLS 1.3's suites are all AEAD: OpenSSL's defaults, Mozilla's three.
+ */
+export const CLIENT_TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
 // Unquoted in every file, so only characters no format treats specially.
 const DB_NAME = /^[A-Za-z0-9_]{1,64}$/;
 const DB_USER = /^[A-Za-z0-9_.-]{1,80}$/;
@@ -125,6 +141,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     milters: s.milters.join(", "),
+    clientCiphers: CLIENT_TLS12_CIPHERS,
     maillog:
       s.logTo === "stdout"
         ? "# In a container: log to stdout (postlogd, see master.cf), no syslog.\nmaillog_file = /dev/stdout"

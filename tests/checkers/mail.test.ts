@@ -15,7 +15,7 @@ import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
 import * as sql from "../../components/render/mailSql";
-import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 import { RenderedFile } from "../../components/render/types";
 import { buildImage, runWithFiles, ServerContainer } from "./images";
@@ -258,6 +258,19 @@ describe("the daemons' own checkers on the rendered files", () => {
 
     // SMTP smuggling (postconf would warn of a parameter this Postfix does not know).
     expect([p.get("smtpd_forbid_bare_newline"), p.get("smtpd_data_restrictions")]).toEqual(["normalize", "reject_unauth_pipelining"]);
+    // The TLS policy.
+    expect(Object.fromEntries(["tls_preempt_cipherlist", "smtpd_tls_mandatory_protocols", "smtpd_tls_mandatory_ciphers",
+      "tls_high_cipherlist", "smtpd_tls_mandatory_exclude_ciphers", "smtpd_tls_protocols", "smtpd_tls_ciphers",
+      "tls_medium_cipherlist"].map((k) => [k, p.get(k)]))).toEqual({
+      tls_preempt_cipherlist: "yes",
+      smtpd_tls_mandatory_protocols: ">=TLSv1.2",
+      smtpd_tls_mandatory_ciphers: "high",
+      tls_high_cipherlist: CLIENT_TLS12_CIPHERS,
+      smtpd_tls_mandatory_exclude_ciphers: "aNULL",
+      smtpd_tls_protocols: ">=TLSv1",
+      smtpd_tls_ciphers: "medium",
+      tls_medium_cipherlist: "ECDHE+AESGCM:ECDHE+CHACHA20:HIGH:MEDIUM:+RC4:+aNULL",
+    });
 
     const services = M.split("\n").filter((l) => /^\S/.test(l));
     const service = (name: string) => services.find((l) => new RegExp(`^${name}\\s+inet\\s`).test(l)) ?? "";
@@ -291,8 +304,11 @@ describe("the daemons' own checkers on the rendered files", () => {
     for (const line of [
       "ssl_cert = </etc/ssl/mail/cert.pem",
       "ssl_key = # hidden, use -P to show it",
-      "ssl = yes",
+      "ssl = required",
       "ssl_min_protocol = TLSv1.2",
+      `ssl_cipher_list = ${CLIENT_TLS12_CIPHERS}`,
+      "ssl_cipher_suites = TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+      "ssl_prefer_server_ciphers = yes",
       "login_greeting = Server ready.",
       "disable_plaintext_auth = yes",
       "auth_debug_passwords = no",
@@ -390,7 +406,8 @@ describe("the image started with the rendered files (--network none)", () => {
   }, 60_000);
 
   test("the TLS services refuse TLS 1.1", async () => {
-    const r = await mail.exec("echo | openssl s_client -connect 127.0.0.1:993 -tls1_1 >/dev/null 2>&1; echo \"tls1.1: $?\"; echo | openssl s_client -connect 127.0.0.1:993 -tls1_2 >/dev/null 2>&1; echo \"tls1.2: $?\"");
+    // @SECLEVEL=0: OpenSSL 3's client offers TLS 1.1 only then.
+    const r = await mail.exec("echo | openssl s_client -connect 127.0.0.1:993 -tls1_1 -cipher DEFAULT@SECLEVEL=0 >/dev/null 2>&1; echo \"tls1.1: $?\"; echo | openssl s_client -connect 127.0.0.1:993 -tls1_2 >/dev/null 2>&1; echo \"tls1.2: $?\"");
     expect(r.output).toMatch(/^tls1.1: [1-9]/m);
     expect(r.output).toMatch(/^tls1.2: 0$/m);
   }, 60_000);
@@ -404,6 +421,41 @@ describe("the image started with the rendered files (--network none)", () => {
     const errors = logs.split("\n").filter((l) => /\b(Error|Fatal|Panic|Warning):/.test(l) && !/mysql\(192\.168\.100\.5\): Connect failed/.test(l));
     expect(errors).toEqual([]);
   }, 60_000);
+
+  // After the log test: Postfix logs each refused handshake as a warning (TLS library problem).
+  test("TLS policy: the client ports take TLS 1.2+ with ECDHE and AEAD only, in the server's order; 25 takes any TLS", async () => {
+    // openssl s_client with security level 0, so that it really offers TLS 1.0/1.1 and anonymous ciphers.
+    const ports: [number, string][] = [
+      [25, "-starttls smtp"], [587, "-starttls smtp"], [465, ""], [143, "-starttls imap"], [993, ""], [110, "-starttls pop3"], [995, ""],
+    ];
+    const probes: [string, string][] = [
+      ["tls1", "-tls1 -cipher DEFAULT@SECLEVEL=0"],
+      ["tls1_1", "-tls1_1 -cipher DEFAULT@SECLEVEL=0"],
+      ["anonymous", "-tls1_2 -cipher aNULL@SECLEVEL=0"],
+      ["cbc", "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA@SECLEVEL=0"],
+      // The client prefers a CBC cipher, then an anonymous one: the server's order decides.
+      ["order", "-tls1_2 -cipher ECDHE-ECDSA-AES256-SHA:ADH-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256@SECLEVEL=0"],
+    ];
+    const script = ports
+      .flatMap(([port, start]) =>
+        probes.map(
+          ([name, args]) =>
+            `c=$(echo Q | timeout 10 openssl s_client -connect 127.0.0.2:${port} ${start} ${args} 2>/dev/null | sed -n 's/^ *Cipher *: *//p' | head -1); ` +
+            `echo "${port} ${name}: \${c:-refused}"`,
+        ),
+      )
+      .join("\n");
+    const lines = (await mail.exec(script, 120_000)).output.trim().split("\n");
+    const expected = ports.flatMap(([port]) =>
+      port === 25
+        ? [`25 tls1: ECDHE-ECDSA-AES256-SHA`, `25 tls1_1: ECDHE-ECDSA-AES256-SHA`, "25 anonymous: ADH-AES256-GCM-SHA384",
+          "25 cbc: ECDHE-ECDSA-AES128-SHA", "25 order: ECDHE-ECDSA-AES128-GCM-SHA256"]
+        : [`${port} tls1: refused`, `${port} tls1_1: refused`, `${port} anonymous: refused`, `${port} cbc: refused`,
+          `${port} order: ECDHE-ECDSA-AES128-GCM-SHA256`],
+    );
+    // openssl prints "Cipher    : 0000" when the handshake failed.
+    expect(lines.map((l) => l.replace(/: 0000$/, ": refused"))).toEqual(expected);
+  }, 180_000);
 
   test("IMAP and POP3 greet without naming the product", async () => {
     const imap = await mail.dialogue("imap", "127.0.0.2", 143, "plain", ["a LOGOUT"]);

@@ -1,5 +1,6 @@
 import { createPublicKey, getDiffieHellman } from "crypto";
 import { DOVECOT_DH_FILE, dhParametersPem, MailServerSettings, renderDovecotFiles } from "../../components/render/dovecot";
+import { CLIENT_TLS12_CIPHERS } from "../../components/render/postfix";
 import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
 const settings = (password = SEED_DATABASE.password, over: Partial<MailServerSettings> = {}): MailServerSettings =>
@@ -85,7 +86,7 @@ describe("renderDovecotFiles", () => {
   test("protocols, TLS and no plaintext login before TLS", () => {
     const p = topLevel(conf);
     expect(p.get("protocols")).toBe("imap pop3 lmtp");
-    expect(p.get("ssl")).toBe("yes");
+    expect(p.get("ssl")).toBe("required");
     expect(p.get("ssl_cert")).toBe("</etc/ssl/mail/cert.pem");
     expect(p.get("ssl_key")).toBe("</etc/ssl/mail/key.pem");
     expect(p.get("ssl_min_protocol")).toBe("TLSv1.2");
@@ -98,6 +99,22 @@ describe("renderDovecotFiles", () => {
     // Passwords are never logged.
     expect(p.get("auth_debug_passwords")).toBe("no");
     expect(p.get("auth_verbose_passwords")).toBe("no");
+  });
+
+  test("TLS: Mozilla's intermediate profile (TLS 1.2+, ECDHE with AEAD, the server's order), as Postfix on 587/465", () => {
+    const p = topLevel(conf);
+    expect(p.get("ssl")).toBe("required");
+    expect(p.get("ssl_min_protocol")).toBe("TLSv1.2");
+    expect(p.get("ssl_cipher_list")).toBe(
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" +
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+    );
+    expect(p.get("ssl_cipher_list")).toBe(CLIENT_TLS12_CIPHERS);
+    expect(p.get("ssl_cipher_suites")).toBe("TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+    expect(p.get("ssl_prefer_server_ciphers")).toBe("yes");
+    // No listener lowers it.
+    expect(conf).not.toMatch(/^\s+ssl_(min_protocol|cipher_list|cipher_suites|prefer_server_ciphers)\b/m);
+    expect(conf.match(/^\s*ssl = .*$/gm)?.map((l) => l.trim())).toEqual(["ssl = required", "ssl = yes", "ssl = yes"]);
   });
 
   test("the IMAP and POP3 greeting names no product", () => {

@@ -1,4 +1,4 @@
-import { MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
 const settings = (over: Partial<MailServerSettings> = {}, password = SEED_DATABASE.password): MailServerSettings =>
@@ -101,6 +101,29 @@ describe("renderPostfixFiles", () => {
     expect(file(files, "/etc/postfix/master.cf").content).not.toMatch(/smtpd_forbid_bare_newline|smtpd_data_restrictions/);
   });
 
+  test("main.cf: 587/465 (mandatory TLS) get Mozilla's intermediate profile, ECDHE and AEAD only, no anonymous cipher", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("tls_preempt_cipherlist")).toBe("yes");
+    expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
+    expect(p.get("smtpd_tls_mandatory_ciphers")).toBe("high");
+    expect(p.get("tls_high_cipherlist")).toBe(
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" +
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+    );
+    expect(p.get("tls_high_cipherlist")).toBe(CLIENT_TLS12_CIPHERS);
+    for (const c of CLIENT_TLS12_CIPHERS.split(":")) expect(c).toMatch(/^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+    expect(p.get("smtpd_tls_mandatory_exclude_ciphers")).toBe("aNULL");
+  });
+
+  test("main.cf: 25 stays opportunistic (every protocol and Postfix's cipher set), strongest first, anonymous last", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("smtpd_tls_security_level")).toBe("may");
+    expect(p.get("smtpd_tls_protocols")).toBe(">=TLSv1");
+    expect(p.get("smtpd_tls_ciphers")).toBe("medium");
+    expect(p.get("tls_medium_cipherlist")).toBe("ECDHE+AESGCM:ECDHE+CHACHA20:HIGH:MEDIUM:+RC4:+aNULL");
+    expect(p.has("smtpd_tls_exclude_ciphers")).toBe(false);
+  });
+
   test("master.cf: submission and smtps require TLS, enable AUTH and check the sender's login; nothing chrooted", () => {
     const text = file(files, "/etc/postfix/master.cf").content;
     const services = new Map<string, { fields: string[]; opts: string[] }>();
@@ -116,6 +139,8 @@ describe("renderPostfixFiles", () => {
       current = { fields, opts: [] };
       services.set(`${fields[0]}/${fields[1]}`, current);
     }
+    // The TLS policy is main.cf's: no service changes a protocol or cipher setting.
+    for (const [name, s] of services) expect([name, s.opts.filter((o) => /^(tls_|smtpd_tls_(.*ciphers|.*protocols))/.test(o))]).toEqual([name, []]);
     for (const [name, s] of services) expect([name, s.fields[4]]).toEqual([name, "n"]);
     // Port 25 calls no milter: OpenDKIM signs only mail from logged-in users (bench/results.md).
     expect(services.get("smtp/inet")?.opts).toEqual(["smtpd_milters="]);

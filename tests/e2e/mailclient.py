@@ -5,6 +5,9 @@ dkim-verify checks a received message's DKIM-Signature with dkimpy (an
 implementation independent of OpenDKIM), fetching the key with dnspython
 from the DNS server given by --dns (the lab's own), not the host's resolver.
 
+tls makes one TLS handshake offering only the given protocol version and
+ciphers, to see what a server refuses.
+
 Each action prints one JSON object on stdout. Passwords come from the
 MAIL_PASSWORD environment variable, never from the command line. TLS is
 verified against --ca with --servername as the expected host name.
@@ -197,9 +200,88 @@ def act_pop3(args):
     return {"ok": True, "subjects": subjects}
 
 
+TLS_VERSIONS = {"1.0": "TLSv1", "1.1": "TLSv1_1", "1.2": "TLSv1_2", "1.3": "TLSv1_3"}
+# Where TLS starts on each port: at once (implicit) or after the protocol's STARTTLS.
+TLS_START = {25: "smtp", 587: "smtp", 465: None, 143: "imap", 993: None, 110: "pop3", 995: None}
+
+
+def starttls(sock, proto):
+    """Speaks the protocol up to its STARTTLS (SMTP, IMAP) or STLS (POP3); returns the refusal, or None."""
+    f = sock.makefile("rb")
+    try:
+        return _starttls(sock, f, proto)
+    finally:
+        f.close()  # nothing is buffered: the server waits for the client's hello
+
+
+def _starttls(sock, f, proto):
+    def reply(ok):
+        while True:
+            line = f.readline().decode("latin1").rstrip("\r\n")
+            if not line:
+                return "connection closed"
+            if proto == "smtp" and line[3:4] == "-":
+                continue
+            return None if ok(line) else line
+
+    if proto == "smtp":
+        for command, ok in [(None, "220"), (b"EHLO client.test", "250"), (b"STARTTLS", "220")]:
+            if command:
+                sock.sendall(command + b"\r\n")
+            refused = reply(lambda line, ok=ok: line.startswith(ok + " "))
+            if refused:
+                return refused
+        return None
+    if proto == "imap":
+        refused = reply(lambda line: line.startswith("* OK"))
+        if refused:
+            return refused
+        sock.sendall(b"a STARTTLS\r\n")
+        return reply(lambda line: line.startswith("a OK"))
+    refused = reply(lambda line: line.startswith("+OK"))
+    if refused:
+        return refused
+    sock.sendall(b"STLS\r\n")
+    return reply(lambda line: line.startswith("+OK"))
+
+
+def act_tls(args):
+    """One TLS handshake on a port (after STARTTLS/STLS where the port needs it), offering only
+    --tls-version and, for TLS 1.2 and older, only the OpenSSL --ciphers. The client itself allows
+    everything (OpenSSL security level 0), so a refusal is the server's. --anonymous: no certificate
+    check (for anonymous ciphers, which send none); otherwise the certificate is verified."""
+    import warnings
+
+    version = getattr(ssl.TLSVersion, TLS_VERSIONS[args.tls_version])
+    ctx = ssl.create_default_context(cafile=args.ca)
+    if args.anonymous:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():  # TLS 1.0 and 1.1 are deprecated: offering them is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    ctx.set_ciphers(args.ciphers + ":@SECLEVEL=0")
+    sock = socket.create_connection((args.host, args.port), TIMEOUT)
+    try:
+        proto = TLS_START[args.port]
+        refused = starttls(sock, proto) if proto else None
+        if refused:
+            return {"ok": False, "stage": "starttls", "error": refused}
+        try:
+            tls = ctx.wrap_socket(sock, server_hostname=args.servername)
+        except (ssl.SSLError, OSError) as e:
+            return {"ok": False, "stage": "handshake", "reason": getattr(e, "reason", None), "error": str(e)}
+        result = {"ok": True, "version": tls.version(), "cipher": tls.cipher()[0]}
+        tls.close()
+        return result
+    finally:
+        sock.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify"])
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -211,8 +293,14 @@ def main():
     ap.add_argument("--subject", default="")
     ap.add_argument("--body", default="")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")
+    ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), default="1.2", help="tls: the only version offered")
+    ap.add_argument("--ciphers", default="DEFAULT", help="tls: the OpenSSL cipher list offered (TLS 1.2 and older)")
+    ap.add_argument("--anonymous", action="store_true", help="tls: do not check the certificate")
     args = ap.parse_args()
-    actions = {"features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify}
+    actions = {
+        "features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
+        "tls": act_tls,
+    }
     result = actions[args.action](args)
     json.dump(result, sys.stdout)
 

@@ -70,3 +70,78 @@ export function hostileUserNames(realUser: string): string[] {
     "admin' #", `${realUser}/*`, "' OR email LIKE '%", `${realUser}\u00a0`,
   ];
 }
+
+/**
+ * SMTP smuggling (CVE-2023-51764) as an unauthenticated client sends it on
+ * port 25, after DATA: a first message whose data ends with a bare-LF
+ * "<LF>.<CR><LF>", then a whole second transaction (MAIL FROM `forged`,
+ * RCPT TO `victim`, DATA, a message, <CR><LF>.<CR><LF>) in the same data. A
+ * server that takes the bare-LF end for the end of the data delivers the
+ * second message to `victim` as from `forged`. `body` is what Postfix with
+ * smtpd_forbid_bare_newline = normalize delivers instead, as the first
+ * message's body, line by line: the bare LFs as line ends, the lone "."
+ * after one dropped (neither the end of the data nor content), the
+ * smuggled transaction as text.
+ */
+export function smuggling(o: { sender: string; recipient: string; forged: string; victim: string; subject: string }): {
+  data: string;
+  body: string[];
+} {
+  const smuggled = [`MAIL FROM:<${o.forged}>`, `RCPT TO:<${o.victim}>`, "DATA", `From: <${o.forged}>`, `To: <${o.victim}>`,
+    `Subject: ${o.subject} smuggled`, "", "smuggled body"];
+  return {
+    data:
+      `From: <${o.sender}>\r\nTo: <${o.recipient}>\r\nSubject: ${o.subject}\r\n\r\n` +
+      `line one\nline two\n.\r\n${smuggled.map((l) => `${l}\r\n`).join("")}.\r\n`,
+    body: ["line one", "line two", ...smuggled],
+  };
+}
+
+/** One TLS handshake by mailclient.py's `tls` action: the only protocol version it offers and, up to TLS 1.2, the only ciphers. */
+export interface TlsProbe {
+  name: string;
+  version: "1.0" | "1.1" | "1.2" | "1.3";
+  ciphers?: string;
+  /** No certificate check (an anonymous cipher sends no certificate). */
+  anonymous?: boolean;
+}
+
+const CBC = ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA384",
+  "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA", "ECDHE-RSA-AES128-SHA256", "ECDHE-RSA-AES256-SHA384"].join(":");
+
+export const TLS_PROBES: TlsProbe[] = [
+  { name: "TLS 1.0", version: "1.0" },
+  { name: "TLS 1.1", version: "1.1" },
+  { name: "anonymous ciphers only", version: "1.2", ciphers: "aNULL", anonymous: true },
+  { name: "CBC ciphers only", version: "1.2", ciphers: CBC },
+  { name: "CBC preferred", version: "1.2", ciphers: "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256" },
+  { name: "anonymous preferred", version: "1.2", ciphers: "aNULL:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", anonymous: true },
+  { name: "TLS 1.2", version: "1.2" },
+  { name: "TLS 1.3", version: "1.3" },
+];
+
+/** The ports where clients log in: TLS 1.2+ with ECDHE and AEAD only (Mozilla's "intermediate"). */
+export const CLIENT_TLS_PORTS = [587, 465, 143, 993, 110, 995];
+
+/**
+ * What a port makes of each probe, with the stack's own (ECDSA) certificate:
+ * "refused", or the version and cipher agreed on (TLS 1.3: the version; its
+ * suites are all AEAD). The client ports refuse all but TLS 1.2+ with ECDHE
+ * and AEAD and choose in their own order. Port 25 is opportunistic: it
+ * takes every probe, strongest cipher first, an anonymous one only when the
+ * client offers nothing else; which also shows that the client really
+ * offers what the other ports refuse.
+ */
+export function expectedTls(port: number, probe: string): string {
+  const aead = "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256";
+  const client: Record<string, string> = {
+    "TLS 1.0": "refused", "TLS 1.1": "refused", "anonymous ciphers only": "refused", "CBC ciphers only": "refused",
+    "CBC preferred": aead, "anonymous preferred": aead, "TLS 1.2": aead, "TLS 1.3": "TLSv1.3",
+  };
+  const smtp: Record<string, string> = {
+    "TLS 1.0": "TLSv1 ECDHE-ECDSA-AES256-SHA", "TLS 1.1": "TLSv1.1 ECDHE-ECDSA-AES256-SHA",
+    "anonymous ciphers only": "TLSv1.2 ADH-AES256-GCM-SHA384", "CBC ciphers only": "TLSv1.2 ECDHE-ECDSA-AES256-SHA384",
+    "CBC preferred": aead, "anonymous preferred": aead, "TLS 1.2": "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384", "TLS 1.3": "TLSv1.3",
+  };
+  return (port === 25 ? smtp : client)[probe];
+}

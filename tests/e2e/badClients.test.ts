@@ -1,11 +1,15 @@
 // Bad clients: a bounded battery (several hundred cases) of malformed and
 // fuzzed SMTP and IMAP commands, over-long lines, AUTH before TLS, wrong
-// passwords, SQL metacharacters in user names and relay attempts against one
+// passwords, SQL metacharacters in user names, relay attempts, SMTP
+// smuggling and weak TLS (old versions, anonymous and CBC ciphers) against one
 // deployed system. Every hostile request must be refused, nobody may log in
 // who should not, nothing may be relayed, and the servers must keep serving.
 import { execFile } from "child_process";
 import { docker } from "./lab";
-import { fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets } from "./badClientCases";
+import {
+  CLIENT_TLS_PORTS, expectedTls, fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets, smuggling, TLS_PROBES,
+} from "./badClientCases";
+import { ClientResult, mailClient } from "./clients";
 import { queued } from "./mailLoad";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
@@ -267,6 +271,116 @@ describe("bad clients against one deployed system", () => {
       refusedOn25(["MAIL FROM:<someone@example.org>"], `RCPT TO:<"${u.replace(/"/g, "")}"@${domain}>`),
     );
     expect(rcpt).toEqual([]);
+  });
+
+  /** The messages under `dir` (a maildir, or all of them) that contain `text`; Dovecot's index files are not messages. */
+  async function messagesWith(text: string, dir = "/var/mail/vhosts"): Promise<string[]> {
+    const out = await docker("exec", s!.mail, "sh", "-c", 'grep -rlF --exclude="dovecot*" -e "$1" "$2" 2>/dev/null || true', "grep", text, dir);
+    return out.split("\n").filter(Boolean);
+  }
+  const maildir = (user: string) => `/var/mail/vhosts/${user.split("@")[1]}/${user.split("@")[0]}`;
+
+  /** Replies until the server hangs up (at most `max`). */
+  async function repliesUntilClosed(w: Wire, max = 10): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < max; i++) {
+      const r = await w.smtpReply(10_000).catch(() => undefined);
+      if (!r) break;
+      out.push(r.text);
+    }
+    return out;
+  }
+
+  test("SMTP smuggling (CVE-2023-51764): a bare-LF end of data on 25 does not start a second message", async () => {
+    const subject = `smuggling ${Date.now()}`;
+    // As in the finding: an outsider's message to frank carries a second one, "from" frank to leeo.
+    const c = smuggling({ sender: "someone@example.org", recipient: frank, forged: frank, victim: leeo, subject });
+    cases.smuggling = 2;
+    const w = await Wire.open(at(25));
+    let queuedAs = "";
+    try {
+      await w.smtpReply();
+      await w.smtp("EHLO client.test");
+      expect((await w.smtp("MAIL FROM:<someone@example.org>")).code).toBe(250);
+      expect((await w.smtp(`RCPT TO:<${frank}>`)).code).toBe(250);
+      expect((await w.smtp("DATA")).code).toBe(354);
+      w.write(c.data);
+      // One reply to the whole data; the next one answers QUIT (not a smuggled MAIL FROM).
+      const end = await w.smtpReply(30_000);
+      expect(end.text).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-F]+$/);
+      queuedAs = end.text.split(" ").pop() ?? "";
+      expect((await w.smtp("QUIT")).text).toBe("221 2.0.0 Bye");
+    } finally {
+      w.close();
+    }
+    // The first message reaches frank, once, with the bare LFs as line ends and the smuggled transaction as text.
+    let files: string[] = [];
+    for (let i = 0; i < 30 && files.length === 0; i++) {
+      files = await messagesWith(`Subject: ${subject}`, maildir(frank));
+      if (files.length === 0) await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(files).toHaveLength(1);
+    const message = await docker("exec", s!.mail, "cat", files[0]);
+    expect(message).toContain(`(Postfix) with ESMTP id ${queuedAs}\n`);
+    expect(message).not.toContain("\r");
+    expect(message.slice(message.indexOf("\n\n") + 2)).toBe(c.body.map((l) => `${l}\n`).join(""));
+    // leeo receives nothing of it; nothing else carries the subject.
+    expect(await messagesWith(subject, maildir(leeo))).toEqual([]);
+    expect(await messagesWith(subject)).toEqual(files);
+
+    // The data sent with DATA, before the 354 (commands ahead of time where
+    // PIPELINING does not allow them): DATA is refused, the message is not taken.
+    const early = `pipelined ${Date.now()}`;
+    const p = await Wire.open(at(25));
+    try {
+      await p.smtpReply();
+      await p.smtp("EHLO client.test");
+      p.write(`MAIL FROM:<someone@example.org>\r\nRCPT TO:<${frank}>\r\nDATA\r\nFrom: <someone@example.org>\r\nSubject: ${early}\r\n\r\nbody\r\n.\r\n`);
+      expect(await repliesUntilClosed(p)).toEqual([
+        "250 2.1.0 Ok",
+        "250 2.1.5 Ok",
+        "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining",
+        "221 2.7.0 Error: I can break rules, too. Goodbye.",
+      ]);
+    } finally {
+      p.close();
+    }
+    expect(await messagesWith(early)).toEqual([]);
+  });
+
+  test("TLS: 587, 465, 143, 993, 110 and 995 refuse TLS 1.0 and 1.1, anonymous and CBC ciphers; 25 takes any TLS, strongest first", async () => {
+    const st = s!;
+    // Refusals the server makes: an alert, or (Dovecot) closing the connection during the handshake.
+    const serverRefusal = /ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE|UNEXPECTED_EOF|EOF occurred|Connection reset/;
+    const outcome = (r: ClientResult): string => {
+      if (r.ok) return r.version === "TLSv1.3" ? "TLSv1.3" : `${String(r.version)} ${String(r.cipher)}`;
+      return r.stage === "handshake" && serverRefusal.test(`${String(r.reason)} ${r.error}`) ? "refused" : `unexpected: ${JSON.stringify(r)}`;
+    };
+    const probes = [25, ...CLIENT_TLS_PORTS].flatMap((port) => TLS_PROBES.map((probe) => ({ port, probe })));
+    cases.tls = probes.length;
+    const got: Record<string, string> = {};
+    const failed = await battery(probes, 6, async ({ port, probe }) => {
+      const r = await mailClient(st.lab, "tls", {
+        port, "tls-version": probe.version, ciphers: probe.ciphers ?? "DEFAULT", anonymous: probe.anonymous ?? false,
+      });
+      got[`${port} ${probe.name}`] = outcome(r);
+      return undefined;
+    });
+    expect(failed).toEqual([]);
+    expect(got).toEqual(Object.fromEntries(probes.map(({ port, probe }) => [`${port} ${probe.name}`, expectedTls(port, probe.name)])));
+  });
+
+  test("IMAP and POP3 greet without naming the product", async () => {
+    cases.greetings = 2;
+    const imap = await Wire.open(at(143));
+    const pop3 = await Wire.open(at(110));
+    try {
+      expect(await imap.line()).toMatch(/^\* OK \[CAPABILITY [^\]]*\] Server ready\.$/);
+      expect(await pop3.line()).toBe("+OK Server ready.");
+    } finally {
+      imap.close();
+      pop3.close();
+    }
   });
 
   test("afterwards: the servers still serve, the database is intact, only real users ever logged in, nothing was relayed", async () => {

@@ -38,7 +38,31 @@ export interface BindSettings {
   allowQuery?: string[];
   /** Default "debian". */
   layout?: BindLayout;
+  /**
+   * Response-rate limiting (RRL): how many identical responses (same name,
+   * type and answer, errors and NXDOMAINs counted alike) named sends per
+   * second to one client network (an IPv4 /24, an IPv6 /56); beyond it named
+   * drops answers, sending every second one truncated so a real resolver
+   * retries over TCP, which is never limited. Default 10, 0 turns RRL off.
+   */
+  responsesPerSecond?: number;
+  /** Clients RRL never limits (address match list); default ["localhost", "localnets"]. */
+  rateLimitExempt?: string[];
 }
+
+/**
+ * 10 identical answers a second per client network. An authoritative server
+ * of a small domain is asked by resolvers, which cache each answer for its
+ * TTL (minutes to a day here), so one network asking the same question ten
+ * times a second is not a resolver but a reflection attack with a forged
+ * source. The server's own
+ * networks are exempt (see rateLimitExempt): there the mail host and the
+ * lab's containers use this server directly as their resolver, without a
+ * cache (Postfix looks up each SMTP client's name, so a load test may ask
+ * the same question hundreds of times a second), and forged sources from
+ * outside are stopped at the border.
+ */
+export const DEFAULT_RESPONSES_PER_SECOND = 10;
 
 interface LayoutInfo {
   namedConf: string;
@@ -429,7 +453,7 @@ export function zoneContentHash(zone: Omit<ZoneSpec, "serial">): string {
 // ---------------------------------------------------------------- named.conf
 
 /** An address match list element: keyword, IPv4/IPv6 address or prefix, optionally negated. */
-function matchElement(e: string): string {
+function matchElement(e: string, what = "allowQuery"): string {
   const bare = typeof e === "string" && e.startsWith("!") ? e.slice(1) : e;
   if (typeof bare === "string" && ["any", "none", "localhost", "localnets"].includes(bare)) return e;
   const m = typeof bare === "string" ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(bare) : null;
@@ -437,7 +461,25 @@ function matchElement(e: string): string {
     const max = isIPv4(m[1]) ? 32 : isIPv6(m[1]) ? 128 : -1;
     if (max > 0 && (m[2] === undefined || Number(m[2]) <= max)) return e;
   }
-  throw new Error(`allowQuery: ${JSON.stringify(e)} is not "any", "none", "localhost", "localnets" or an address/prefix`);
+  throw new Error(`${what}: ${JSON.stringify(e)} is not "any", "none", "localhost", "localnets" or an address/prefix`);
+}
+
+/** The options' rate-limit block (with its final newline). */
+function renderRateLimit(rps: number, exempt: readonly string[]): string {
+  const clients = exempt.map((e) => `${matchElement(e, "rateLimitExempt")};`).join(" ");
+  return [
+    "\t// Response-rate limiting against reflection with forged sources: identical",
+    "\t// answers to one client network (IPv4 /24, IPv6 /56) beyond this rate are",
+    "\t// dropped, every second one sent truncated so a real resolver retries over",
+    "\t// TCP (never limited); errors and NXDOMAINs count alike.",
+    "\trate-limit {",
+    `\t\tresponses-per-second ${rps};`,
+    "\t\twindow 15;",
+    "\t\tslip 2;",
+    ...(clients ? [`\t\texempt-clients { ${clients} };`] : []),
+    "\t};",
+    "",
+  ].join("\n");
 }
 
 /**
@@ -454,6 +496,9 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     throw new Error('allowQuery must not be empty (use ["none"] to refuse every query)');
   }
   if (!Array.isArray(s.zones) || s.zones.length === 0) throw new Error("zones: at least one zone is needed");
+  const rps = integer(s.responsesPerSecond ?? DEFAULT_RESPONSES_PER_SECOND, 0, 1000, "responsesPerSecond");
+  const exempt = s.rateLimitExempt ?? ["localhost", "localnets"];
+  if (!Array.isArray(exempt)) throw new Error("rateLimitExempt must be an array (use [] to exempt no client)");
 
   const file = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: layout.group, mode: layout.mode });
   const files: RenderedFile[] = [];
@@ -475,6 +520,7 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     pidFile: "/run/named/named.pid",
     listenOn,
     allowQuery: allowQuery.map((e) => `${matchElement(e)};`).join(" "),
+    rateLimit: rps === 0 ? "\t// Response-rate limiting is off (responsesPerSecond 0).\n" : renderRateLimit(rps, exempt),
     zones: stanzas.join(""),
   });
   return [file(layout.namedConf, conf), ...files];

@@ -254,3 +254,65 @@ test("the image serves the zone: healthcheck, A, MX, NS, SOA from the host; no r
     await docker("network", "rm", net).catch(() => undefined);
   }
 });
+
+describe("response-rate limiting and minimal ANY, live (a container without a network: clients on 127.0.0.1)", () => {
+  /**
+   * 20 identical UDP queries at once, without a DNS cookie (as a forged
+   * source sends them: a client with a valid cookie is not limited, and one
+   * with a client cookie only gets BADCOOKIE instead of TC), and how many were
+   * answered, answered truncated (RRL's slip), or dropped.
+   */
+  const burst = `for i in $(seq 1 20); do
+  dig +norec +nocookie +ignore +tries=1 +time=2 @127.0.0.1 mail.rockylinux.me A >"/tmp/q$i" 2>&1 &
+done
+wait
+ok=0; tc=0; lost=0
+for i in $(seq 1 20); do
+  if grep -Eq 'flags:[^;]* tc[ ;]' "/tmp/q$i"; then tc=$((tc+1))
+  elif grep -q 'status: NOERROR' "/tmp/q$i"; then ok=$((ok+1))
+  else lost=$((lost+1)); fi
+done
+echo "ok=$ok tc=$tc lost=$lost"`;
+  const counts = (output: string) => {
+    const m = /ok=(\d+) tc=(\d+) lost=(\d+)/.exec(output);
+    if (!m) throw new Error(`no counts in\n${output}`);
+    return { ok: Number(m[1]), tc: Number(m[2]), lost: Number(m[3]) };
+  };
+
+  async function withServer<T>(files: readonly RenderedFile[], body: (s: ServerContainer) => Promise<T>): Promise<T> {
+    const server = await ServerContainer.create(image, "dns");
+    try {
+      await server.setUp(files, 60);
+      return await body(server);
+    } finally {
+      await server.remove();
+    }
+  }
+
+  test("a non-exempt client over the rate gets truncated answers and silence; the default exempts the server's own networks", async () => {
+    const limited = renderBindFiles({ listenAddress: "127.0.0.1", zones: [seed], responsesPerSecond: 2, rateLimitExempt: [] });
+    const r = await withServer(limited, (s) => s.exec(burst));
+    const c = counts(r.output);
+    expect(c.ok).toBeGreaterThanOrEqual(2);
+    expect(c.ok).toBeLessThan(20);
+    expect(c.tc).toBeGreaterThan(0);
+    expect(c.lost).toBeGreaterThan(0);
+
+    const byDefault = renderBindFiles({ listenAddress: "127.0.0.1", zones: [seed] });
+    await withServer(byDefault, async (s) => {
+      expect(counts((await s.exec(burst)).output)).toEqual({ ok: 20, tc: 0, lost: 0 });
+      // minimal-any: ANY at the apex (SOA, NS, MX here) over UDP answers one
+      // RRset (dig asks ANY over TCP unless told +notcp; TCP gets them all);
+      // minimal-responses no-auth: no NS in the authority section of a positive answer.
+      const any = await s.exec("dig +norec +notcp +noall +answer @127.0.0.1 rockylinux.me ANY");
+      const anyTcp = await s.exec("dig +norec +tcp +noall +answer @127.0.0.1 rockylinux.me ANY");
+      expect(anyTcp.output.split("\n").filter((l) => l.trim())).toHaveLength(3);
+      const types = any.output.split("\n").filter((l) => l.trim()).map((l) => l.split(/\s+/)[3]);
+      expect(types.length).toBeGreaterThan(0);
+      expect(new Set(types).size).toBe(1);
+      const a = await s.exec("dig +norec @127.0.0.1 mail.rockylinux.me A");
+      expect(a.output).toMatch(/AUTHORITY: 0,/);
+      expect(a.output).toMatch(/mail\.rockylinux\.me\.\s+\d+\s+IN\s+A\s+192\.168\.100\.6/);
+    });
+  });
+});

@@ -1,4 +1,4 @@
-import { bindPaths, renderBindFiles, renderZone, zoneContentHash, ZoneSpec } from "../../components/render/bind";
+import { bindPaths, DEFAULT_RESPONSES_PER_SECOND, renderBindFiles, renderZone, zoneContentHash, ZoneSpec } from "../../components/render/bind";
 import { DnsRecord } from "../../components/render/types";
 
 // The seed's zone: NS dns, MX 2 mail, A dns 192.168.100.7, A mail 192.168.100.6.
@@ -338,6 +338,37 @@ describe("renderBindFiles", () => {
     expect(conf).not.toMatch(/forwarders|include|root\.hints|type hint/);
   });
 
+  test("named.conf keeps answers small: minimal ANY, no authority NS in positive answers", () => {
+    const conf = renderBindFiles(settings)[0].content;
+    expect(conf).toContain("\tminimal-any yes;\n");
+    expect(conf).toContain("\tminimal-responses no-auth;\n");
+    expect(conf).not.toContain("minimal-responses no;");
+  });
+
+  test("named.conf limits response rates (RRL) by default, its own networks exempt", () => {
+    const conf = renderBindFiles(settings)[0].content;
+    expect(DEFAULT_RESPONSES_PER_SECOND).toBe(10);
+    const block = /\n\trate-limit \{\n([^}]*(?:\{[^}]*\}[^}]*)*)\t\};\n/.exec(conf);
+    expect(block?.[1]).toBe(
+      "\t\tresponses-per-second 10;\n\t\twindow 15;\n\t\tslip 2;\n\t\texempt-clients { localhost; localnets; };\n",
+    );
+    // Inside options, before the zones.
+    expect(conf.indexOf("rate-limit {")).toBeLessThan(conf.indexOf("\n};\n"));
+    expect(conf.indexOf("\n};\n")).toBeLessThan(conf.indexOf("zone \""));
+  });
+
+  test("the rate and the exempt clients are settable; 0 turns RRL off", () => {
+    const conf = renderBindFiles({ ...settings, responsesPerSecond: 5, rateLimitExempt: ["127.0.0.1", "192.168.100.6/32"] })[0].content;
+    expect(conf).toContain("\t\tresponses-per-second 5;\n");
+    expect(conf).toContain("\t\texempt-clients { 127.0.0.1; 192.168.100.6/32; };\n");
+    const none = renderBindFiles({ ...settings, rateLimitExempt: [] })[0].content;
+    expect(none).toContain("rate-limit {");
+    expect(none).not.toContain("exempt-clients");
+    const off = renderBindFiles({ ...settings, responsesPerSecond: 0 })[0].content;
+    expect(off).not.toContain("rate-limit");
+    expect(off).toContain("minimal-any yes;");
+  });
+
   test("allowQuery and a loopback listen address", () => {
     const conf = renderBindFiles({ ...settings, listenAddress: "127.0.0.1", allowQuery: ["localhost", "192.168.100.0/24", "!10.0.0.1", "fd00::/8"] })[0]
       .content;
@@ -365,6 +396,10 @@ describe("renderBindFiles", () => {
     ["allowQuery injection", { allowQuery: ["any; }; include \"/etc/passwd"] }, /allowQuery: .* is not "any"/],
     ["bad prefix length", { allowQuery: ["10.0.0.0/33"] }, /allowQuery/],
     ["no zones", { zones: [] }, /at least one zone/],
+    ["a negative rate", { responsesPerSecond: -1 }, /responsesPerSecond must be an integer from 0 to 1000, got -1/],
+    ["a fractional rate", { responsesPerSecond: 2.5 }, /responsesPerSecond must be an integer/],
+    ["a rate above BIND's 1000", { responsesPerSecond: 1001 }, /responsesPerSecond/],
+    ["rateLimitExempt injection", { rateLimitExempt: ["any; }; include \"/etc/passwd"] }, /rateLimitExempt: .* is not "any"/],
     ["the same zone twice", { zones: [seed, { ...seed, origin: "ROCKYLINUX.me" }] }, /rockylinux\.me is given twice/],
     ["unknown layout", { layout: "bsd" }, /unknown BIND layout "bsd"/],
     ["a bad record", { zones: [withRecords({ name: "@", type: "CNAME", value: "x.example." })] }, /CNAME is not allowed at the zone apex/],

@@ -17,7 +17,11 @@ import { sha512Crypt } from "./components/passwordHash";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
+import { labPassphraseProblem } from "./components/stackPassphrase";
 
+// The published lab passphrase only for the dev stack and the tests' throwaway stacks.
+const passphraseProblem = labPassphraseProblem(pulumi.getStack(), process.env);
+if (passphraseProblem) throw new pulumi.RunError(passphraseProblem);
 const { config, problems } = validateConfig(readRawConfig(pulumi.runtime.allConfig()), pulumi.getStack());
 // A RunError is reported as its message alone: the problems, no stack trace.
 if (problems.length > 0) throw new pulumi.RunError(describeProblems(problems));

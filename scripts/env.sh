@@ -21,9 +21,13 @@ esac
 export PULUMI_HOME="${PULUMI_HOME:-$MAIL_SYSTEM_TOOLCHAIN/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# The dev lab's documented default passphrase (see README "Secrets"); set
+# The dev lab's documented default passphrase (see README "State and secrets"),
+# for the dev stack and the tests' throwaway stacks only: set
 # PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to use your own.
+# MAIL_SYSTEM_LAB_PASSPHRASE=1 marks that the default was taken, so the
+# program (components/stackPassphrase.ts) refuses to run any other stack on it.
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   export PULUMI_CONFIG_PASSPHRASE="mail-system-dev-lab"
+  export MAIL_SYSTEM_LAB_PASSPHRASE=1
 fi
 export BASE_IMAGE="${MAIL_SYSTEM_BASE_IMAGE:-$BASE_IMAGE}"

@@ -142,19 +142,54 @@ export function packagesScript(
   for (const p of groups.flat()) if (!PACKAGE_NAME.test(p)) throw new Error(`package ${JSON.stringify(p)} is not a package name`);
   for (const d of options.debconf ?? []) if (!DEBCONF_LINE.test(d)) throw new Error(`debconf selection ${JSON.stringify(d)} is not one`);
   const record = `${STATE_DIR}/${role}.packages`;
+  const apt = "apt-get -o DPkg::Lock::Timeout=600";
   const pm =
     family === "debian"
       ? {
           installed: `dpkg-query -W -f='\${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'`,
-          refresh: "apt-get -o DPkg::Lock::Timeout=600 update -qq",
-          install: "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends",
-          remove: "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 remove -y -qq",
+          refresh: `${apt} update -qq`,
+          // apt may remove installed packages that conflict with new ones:
+          // the simulation names them and stops first, and --no-remove makes
+          // apt itself refuse should it still want to.
+          conflicts: [
+            `  removes="$(apt-get -s install --no-install-recommends $missing 2>&1 | sed -n 's/^Remv \\([^ :]*\\).*/\\1/p' | tr '\\n' ' ')"`,
+            '  if [ -n "$removes" ]; then',
+            `    echo "mail-system: installing$missing would remove \${removes% } (conflicting packages); remove or replace them yourself, or leave this host out" >&2`,
+            "    exit 1",
+            "  fi",
+          ],
+          install: `DEBIAN_FRONTEND=noninteractive ${apt} install -y -qq --no-remove --no-install-recommends`,
+          // What else removing them would remove (packages that depend on them).
+          others: [
+            `  if ! plan="$(apt-get -s remove $pkgs 2>&1)"; then`,
+            `    echo "mail-system: keeping$pkgs (installed by the program): apt-get cannot plan their removal:" >&2`,
+            `    printf '%s\\n' "$plan" >&2`,
+            "  else",
+            `    others="$(printf '%s\\n' "$plan" | sed -n 's/^Remv \\([^ :]*\\).*/\\1/p' | grep -vxF -f "$record" | tr '\\n' ' ')"`,
+            '    if [ -n "$others" ]; then',
+            `      echo "mail-system: keeping$pkgs (installed by the program): removing them would also remove \${others% }, which depend on them" >&2`,
+            "    else",
+            `      DEBIAN_FRONTEND=noninteractive ${apt} remove -y -qq $pkgs </dev/null 9>&-`,
+            "    fi",
+            "  fi",
+          ],
         }
       : {
           installed: `rpm -q "$p" >/dev/null 2>&1`,
           refresh: ":",
+          // (dnf never removes a conflicting package without --allowerasing.)
+          conflicts: [],
           install: "dnf install -y -q",
-          remove: "dnf remove -y -q",
+          // rpm's own dependency check: fails, naming them, when installed
+          // packages outside the set need one of them.
+          others: [
+            '  if ! plan="$(rpm -e --test $pkgs 2>&1)"; then',
+            `    echo "mail-system: keeping$pkgs (installed by the program): other packages need them:" >&2`,
+            `    printf '%s\\n' "$plan" >&2`,
+            "  else",
+            "    dnf remove -y -q $pkgs </dev/null 9>&-",
+            "  fi",
+          ],
         };
   const apply = [
     `record=${record}`,
@@ -169,6 +204,7 @@ export function packagesScript(
         `for p in ${g.join(" ")}; do ${pm.installed} || missing="$missing $p"; done`,
         'if [ -n "$missing" ]; then',
         `  if [ "$refreshed" = no ]; then ${pm.refresh}; refreshed=yes; fi`,
+        ...pm.conflicts,
         // (A package may start its daemon: it must not inherit the host's lock.)
         `  ${pm.install} $missing </dev/null 9>&-`,
         '  for p in $missing; do echo "$p"; done >>"$record"',
@@ -177,11 +213,15 @@ export function packagesScript(
     ),
     ...(options.prepare ? [options.prepare.apply] : []),
   ].join("\n");
+  // Only the recorded packages still installed; kept, with the reason, when
+  // removing them would take others with them (the destroy goes on).
   const revert = [
     ...(options.prepare ? [options.prepare.revert] : []),
     `record=${record}`,
-    'if [ -s "$record" ]; then',
-    `  ${pm.remove} $(sort -u "$record") </dev/null 9>&-`,
+    "pkgs=",
+    `if [ -s "$record" ]; then for p in $(sort -u "$record"); do if ${pm.installed}; then pkgs="$pkgs $p"; fi; done; fi`,
+    'if [ -n "$pkgs" ]; then',
+    ...pm.others,
     "fi",
     'rm -f "$record"',
   ].join("\n");

@@ -1,13 +1,15 @@
 // The SSH target's scripts, for both families: what they run (apt or dnf,
 // systemd or the service scripts), that they parse (sh -n), and that they
 // refuse values that could change their meaning.
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PACKAGES } from "../../components/packages";
 import {
   FACTS_SCRIPT,
+  LOCK_FILE,
+  STATE_DIR,
   execScript,
   filesDigest,
   filesScript,
@@ -99,10 +101,11 @@ describe("packagesScript", () => {
     expect(s).toContain("debconf-set-selections");
     expect(s).toContain("'postfix postfix/main_mailer_type select No configuration'");
     expect(s).toContain("dpkg-query -W");
-    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing </dev/null 9>&-");
+    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-remove --no-install-recommends $missing </dev/null 9>&-");
     expect(s).toContain(`for p in ${PACKAGES.mail.debian[0].join(" ")}; do`);
     expect(s).toContain("/var/lib/mail-system/mail.packages");
-    expect(s).toMatch(/apt-get -o DPkg::Lock::Timeout=600 remove -y -qq \$\(sort -u "\$record"\)/);
+    expect(s).toContain('for p in $(sort -u "$record"); do if dpkg-query -W');
+    expect(s).toContain("apt-get -o DPkg::Lock::Timeout=600 remove -y -qq $pkgs </dev/null 9>&-");
     expect(s).not.toContain("dnf");
     parses(s);
   });
@@ -111,11 +114,30 @@ describe("packagesScript", () => {
     const s = packagesScript("mail", "rhel", PACKAGES.mail.rhel);
     expect(s).toContain('rpm -q "$p"');
     expect(s).toContain("dnf install -y -q $missing");
-    expect(s).toContain("dnf remove -y -q $(sort -u");
+    expect(s).toContain('for p in $(sort -u "$record"); do if rpm -q "$p"');
+    expect(s).toContain("dnf remove -y -q $pkgs </dev/null 9>&-");
     expect(s.indexOf("for p in epel-release;")).toBeGreaterThan(0);
     expect(s.indexOf("for p in epel-release;")).toBeLessThan(s.indexOf("for p in postfix postfix-mysql dovecot"));
     expect(s).not.toContain("apt-get");
     expect(s).not.toContain("debconf");
+    parses(s);
+  });
+
+  test("debian: apt never removes a package silently: a simulation first, --no-remove, and the names in the error", () => {
+    const s = packagesScript("dns", "debian", [["bind9"]]);
+    expect(s).toContain("apt-get -s install --no-install-recommends $missing");
+    expect(s).toContain("--no-remove");
+    expect(s.indexOf("apt-get -s install")).toBeLessThan(s.indexOf("install -y -qq --no-remove"));
+    expect(s).toContain("apt-get -s remove $pkgs");
+    expect(s.indexOf("apt-get -s remove")).toBeLessThan(s.indexOf("remove -y -qq"));
+    parses(s);
+  });
+
+  test("rhel: rpm's dependency check before dnf removes anything; dnf install never erases (no --allowerasing)", () => {
+    const s = packagesScript("dns", "rhel", [["bind"]]);
+    expect(s).toContain("rpm -e --test $pkgs");
+    expect(s.indexOf("rpm -e --test")).toBeLessThan(s.indexOf("dnf remove"));
+    expect(s).not.toContain("allowerasing");
     parses(s);
   });
 
@@ -131,6 +153,123 @@ describe("packagesScript", () => {
 
   test("refuses a debconf line that could escape its quotes", () => {
     expect(() => packagesScript("mail", "debian", [["postfix"]], { debconf: ["postfix x select '; rm -rf /"] })).toThrow(/debconf/);
+  });
+});
+
+/**
+ * Runs packagesScript's phase with stub package tools on PATH, its state and
+ * lock in a temporary directory. The stubs keep the "installed" packages as
+ * files in $STUB/installed; `conflicts` lists what installing would remove,
+ * `dependents` what else removing would remove (apt) or needs them (rpm).
+ */
+function withStubs(setup: { installed?: string[]; conflicts?: string[]; dependents?: string[] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pkgstub-"));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin);
+  fs.mkdirSync(path.join(dir, "installed"));
+  for (const p of setup.installed ?? []) fs.writeFileSync(path.join(dir, "installed", p), "");
+  fs.writeFileSync(path.join(dir, "conflicts"), (setup.conflicts ?? []).map((p) => `${p}\n`).join(""));
+  fs.writeFileSync(path.join(dir, "dependents"), (setup.dependents ?? []).map((p) => `${p}\n`).join(""));
+  const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >>"$STUB/log"\n${body}\n`, { mode: 0o755 });
+  // The package names among the arguments: after the mode, skipping options and -o's value.
+  const names = 'names=; mode=; sim=no; skip=no; for a in "$@"; do if [ $skip = yes ]; then skip=no; continue; fi; case "$a" in -o) skip=yes ;; -s) sim=yes ;; -*) ;; *) if [ -z "$mode" ]; then mode=$a; else names="$names $a"; fi ;; esac; done';
+  stub("dpkg-query", 'for p; do :; done; [ -e "$STUB/installed/$p" ] && echo "install ok installed"');
+  stub(
+    "apt-get",
+    `${names}
+case "$sim $mode" in
+  "yes install") for p in $(cat "$STUB/conflicts"); do echo "Remv $p [1.0]"; done; for p in $names; do echo "Inst $p (1.0 Debian:12)"; done ;;
+  "yes remove") for p in $names $(cat "$STUB/dependents"); do echo "Remv $p:amd64 [1.0]"; done ;;
+  "no install") for p in $names; do touch "$STUB/installed/$p"; done ;;
+  "no remove") for p in $names; do rm -f "$STUB/installed/$p"; done ;;
+esac`,
+  );
+  stub("rpm", 'if [ "$1" = -q ]; then [ -e "$STUB/installed/$2" ]; exit; fi\nif [ -s "$STUB/dependents" ]; then for d in $(cat "$STUB/dependents"); do echo "$3 is needed by (installed) $d-1.0.x86_64" >&2; done; exit 1; fi');
+  stub("dnf", `${names}\ncase "$mode" in install) for p in $names; do touch "$STUB/installed/$p"; done ;; remove) for p in $names; do rm -f "$STUB/installed/$p"; done ;; esac`);
+  const run = (script: string, phase: "create" | "delete") => {
+    const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(LOCK_FILE).join(path.join(dir, "lock"));
+    const r = spawnSync("sh", ["-s", phase], {
+      input: local,
+      encoding: "utf8",
+      env: { PATH: `${bin}:${process.env.PATH}`, STUB: dir },
+    });
+    return { code: r.status, stderr: r.stderr, log: fs.existsSync(path.join(dir, "log")) ? fs.readFileSync(path.join(dir, "log"), "utf8") : "" };
+  };
+  const installed = () => fs.readdirSync(path.join(dir, "installed")).sort();
+  const record = () => {
+    const f = path.join(dir, "state", "dns.packages");
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : undefined;
+  };
+  return { dir, run, installed, record, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+describe("packagesScript against stub package tools", () => {
+  const deb = packagesScript("dns", "debian", [["bind9", "bind9utils"]]);
+  const rpm = packagesScript("dns", "rhel", [["bind", "bind-utils"]]);
+  let stubs: ReturnType<typeof withStubs>;
+  afterEach(() => stubs.cleanup());
+
+  test("debian: installs the missing ones with --no-remove, records them; destroy removes them when nothing else goes", () => {
+    stubs = withStubs({ installed: ["bind9utils"] });
+    const up = stubs.run(deb, "create");
+    expect(up).toMatchObject({ code: 0, stderr: "" });
+    expect(up.log).toMatch(/^apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-remove --no-install-recommends bind9$/m);
+    expect(stubs.installed()).toEqual(["bind9", "bind9utils"]);
+    expect(stubs.record()).toBe("bind9\n");
+    const down = stubs.run(deb, "delete");
+    expect(down).toMatchObject({ code: 0, stderr: "" });
+    expect(down.log).toContain("apt-get -s remove bind9\n");
+    expect(stubs.installed()).toEqual(["bind9utils"]);
+    expect(stubs.record()).toBeUndefined();
+  });
+
+  test("debian: an install that would remove a conflicting package stops, naming it, and installs nothing", () => {
+    stubs = withStubs({ installed: ["nsd", "unbound"], conflicts: ["nsd", "unbound"] });
+    const up = stubs.run(deb, "create");
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain("mail-system: installing bind9 bind9utils would remove nsd unbound (conflicting packages)");
+    expect(up.log).not.toMatch(/install -y/);
+    expect(stubs.installed()).toEqual(["nsd", "unbound"]);
+    expect(stubs.record()).toBe("");
+  });
+
+  test("debian: destroy keeps packages that others depend on, says which and why, and succeeds", () => {
+    stubs = withStubs({ dependents: ["dnsutils-extra"] });
+    expect(stubs.run(deb, "create").code).toBe(0);
+    const down = stubs.run(deb, "delete");
+    expect(down.code).toBe(0);
+    expect(down.stderr).toContain(
+      "mail-system: keeping bind9 bind9utils (installed by the program): removing them would also remove dnsutils-extra, which depend on them",
+    );
+    expect(down.log).not.toMatch(/remove -y/);
+    expect(stubs.installed()).toEqual(["bind9", "bind9utils"]);
+    expect(stubs.record()).toBeUndefined();
+  });
+
+  test("debian: destroy skips recorded packages that are gone already", () => {
+    stubs = withStubs();
+    expect(stubs.run(deb, "create").code).toBe(0);
+    fs.rmSync(path.join(stubs.dir, "installed", "bind9utils"));
+    const down = stubs.run(deb, "delete");
+    expect(down).toMatchObject({ code: 0, stderr: "" });
+    expect(down.log).toMatch(/^apt-get -o DPkg::Lock::Timeout=600 remove -y -qq bind9$/m);
+  });
+
+  test("rhel: destroy removes with dnf when rpm's check passes, and keeps them, printing rpm's reason, when it does not", () => {
+    stubs = withStubs();
+    expect(stubs.run(rpm, "create").code).toBe(0);
+    expect(stubs.run(rpm, "delete")).toMatchObject({ code: 0, stderr: "" });
+    expect(stubs.installed()).toEqual([]);
+    stubs.cleanup();
+
+    stubs = withStubs({ dependents: ["webmin"] });
+    expect(stubs.run(rpm, "create").code).toBe(0);
+    const down = stubs.run(rpm, "delete");
+    expect(down.code).toBe(0);
+    expect(down.stderr).toContain("mail-system: keeping bind bind-utils (installed by the program): other packages need them:");
+    expect(down.stderr).toContain("is needed by (installed) webmin-1.0.x86_64");
+    expect(down.log).not.toContain("dnf remove");
+    expect(stubs.installed()).toEqual(["bind", "bind-utils"]);
   });
 });
 

@@ -88,6 +88,8 @@ const mail = new MailServer("mail", {
   spf: config.spf,
   dmarc: config.dmarc,
   dkimSelector: config.dkimSelector,
+  limits: config.limits,
+  aliasSenders: config.aliasSenders,
 });
 
 const dns = new BindServer("dns", {

@@ -15,11 +15,11 @@ import * as path from "path";
 import { sha512Crypt } from "../components/passwordHash";
 import { bindPaths, renderBindFiles } from "../components/render/bind";
 import { renderDbServerFiles } from "../components/render/dbServer";
-import { renderDovecotFiles } from "../components/render/dovecot";
+import { renderMailServerFiles } from "../components/render/mailFiles";
 import { MAIL_SCHEMA_SQL, sqlString, upsertAliasSql, upsertDomainSql, upsertUserSql } from "../components/render/mailSql";
 import { mailDnsRecords } from "../components/render/mailRecords";
-import { dkimPublicKey, opendkimMilter, renderOpendkimFiles } from "../components/render/opendkim";
-import { renderPostfixFiles } from "../components/render/postfix";
+import { dkimPublicKey } from "../components/render/opendkim";
+import { LOAD_LIMITS } from "../tests/e2e/lab";
 import { FILES_DIR } from "../components/render/template";
 import { DnsRecord, RenderedFile } from "../components/render/types";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
@@ -154,19 +154,16 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
     files: renderBindFiles({ listenAddress: a.dns, zones: [zone], layout: "debian" }),
   });
   await db;
-  const settings = {
-    hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS, milters: [opendkimMilter()], logTo: "stdout" as const,
-    database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword },
-  };
   await runServer({
     prefix, role: "mail", network, address: a.mail, dns: a.dns, image: image("mail"),
     volumes: ["/var/mail/vhosts", "/var/spool/postfix"].map((dir) => ({ name: volume("mail", dir), path: dir })),
-    files: [
-      ...renderPostfixFiles(settings), ...renderDovecotFiles(settings),
-      ...renderOpendkimFiles({ selector: "mail", keys: dkimPems }),
-      { path: TLS.certificateFile, content: cert.certificate + cert.ca, owner: "root", group: "root", mode: "0644" },
-      { path: TLS.keyFile, content: cert.key, owner: "root", group: "root", mode: "0600" },
-    ],
+    files: renderMailServerFiles({
+      hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
+      database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword },
+      // As the program's side is configured for the flood (devStackConfig).
+      limits: LOAD_LIMITS,
+      dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,
+    }),
   });
   await dns;
   // The same proof as the deploy's: one message from the first user to themselves, found over IMAPS.

@@ -7,6 +7,7 @@ import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName, isConfigKey, ParsedConfig
 import { MailAlias, MailUser } from "./configMailboxes";
 import { CONFIG_RULES, servedDomains } from "./configRules";
 import { ConfigKey, PROJECT } from "./configSchema";
+import { DEFAULT_LIMITS, MailLimits } from "./render/mailGuard";
 import { gatewayOf } from "./subnet";
 
 export { ROLES } from "./configHosts";
@@ -33,6 +34,10 @@ export interface MailSystemConfig {
   readonly aliases: readonly MailAlias[];
   /** Whether removing a user also deletes their maildir (by default it is kept). */
   readonly purgeRemovedMailboxes: boolean;
+  /** Whether users may send as the aliases that deliver to them. */
+  readonly aliasSenders: boolean;
+  /** Abuse limits (components/render/mailGuard.ts). */
+  readonly limits: MailLimits;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -154,6 +159,8 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     users: (c.users ?? []).filter((u) => u !== undefined),
     aliases: (c.aliases ?? []).filter((a) => a !== undefined),
     purgeRemovedMailboxes: c.purgeRemovedMailboxes ?? false,
+    aliasSenders: c.aliasSenders ?? false,
+    limits: c.limits ?? DEFAULT_LIMITS,
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

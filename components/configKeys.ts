@@ -9,6 +9,7 @@ import { HOSTS_SHAPE, parseHosts, PRIVATE_KEY } from "./configHosts";
 import { parseAliases, parseMailDomains, parseUsers, USERS_SHAPE } from "./configMailboxes";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
 import { isDnsLabel, isDomainName, isIPv4 } from "./render/checks";
+import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
 import { parseSubnet } from "./subnet";
 
 /** The project's root directory, against which relative paths in the configuration resolve. */
@@ -25,6 +26,23 @@ function ipv4(value: string, report: Report): string | undefined {
 }
 
 const printable = (value: string) => !/[^\x20-\x7e]/.test(value);
+
+const LIMITS_SHAPE = `{ ${LIMIT_NAMES.map((n) => `${n}?`).join(", ")} }`;
+const LIMITS_DESCRIPTION = LIMIT_NAMES.map((n) => `${n} (default ${DEFAULT_LIMITS[n]})`).join(", ");
+
+/** `limits`: the defaults with the fields set; each field checked. */
+function parseLimits(value: Readonly<Record<string, unknown>>, report: Report): MailLimits | undefined {
+  for (const k of Object.keys(value)) {
+    if (!(LIMIT_NAMES as readonly string[]).includes(k)) report(`is not a known limit (${LIMIT_NAMES.join(", ")})`, `.${k}`);
+  }
+  // The CLI sets path values as strings ("10").
+  const number = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v);
+  const set = Object.fromEntries(LIMIT_NAMES.filter((n) => value[n] !== undefined && value[n] !== null).map((n) => [n, number(value[n])]));
+  const limits = { ...DEFAULT_LIMITS, ...set };
+  const problems = limitProblems(limits);
+  for (const p of problems) report(p.message, `.${p.field}`);
+  return problems.length === 0 && Object.keys(value).every((k) => (LIMIT_NAMES as readonly string[]).includes(k)) ? limits : undefined;
+}
 
 export const CONFIG_KEYS = {
   target: stringKey(
@@ -113,6 +131,24 @@ export const CONFIG_KEYS = {
       "(re-adding the user brings it back). Destroy removes every user, so with this on, `pulumi " +
       "destroy` deletes the maildirs of the users then configured.",
   }),
+  aliasSenders: booleanKey({
+    default: false,
+    description:
+      "Whether a user may send as an alias that delivers to them (envelope sender and From header). By " +
+      "default users send only as their own address on 587/465.",
+  }),
+  limits: objectKey(
+    {
+      default: {},
+      shape: LIMITS_SHAPE,
+      description:
+        `Abuse limits, each a whole number (unset fields keep their defaults): ${LIMITS_DESCRIPTION}. ` +
+        "On 25 per client address (past them, a 4xx: the sender retries later); on 587/465 per login; " +
+        "failed logins (SMTP AUTH, IMAP, POP3) per client address, which is then refused, even with the " +
+        "right password, for authBanMinutes.",
+    },
+    parseLimits,
+  ),
   dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
   mailHost: stringKey(
     { default: "mail", description: "Host label of the mail server in the zone (mail -> mail.<domain>); the MX target." },

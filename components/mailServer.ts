@@ -9,12 +9,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
 import { PACKAGES } from "./packages";
-import { renderDovecotFiles } from "./render/dovecot";
+import { renderMailServerFiles } from "./render/mailFiles";
+import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
-import { opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
-import { renderPostfixFiles } from "./render/postfix";
 import { FILES_DIR } from "./render/template";
-import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
+import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailServerArgs {
@@ -54,6 +53,17 @@ export interface MailServerArgs {
   readonly dmarc?: string;
   /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. Default "mail". */
   readonly dkimSelector?: string;
+  /**
+   * Abuse limits: per client address on 25, per login on 587/465, failed
+   * logins per client address.
+   * @default DEFAULT_LIMITS (components/render/mailGuard.ts)
+   */
+  readonly limits?: MailLimits;
+  /**
+   * Whether a user may send as the aliases that deliver to them.
+   * @default false (only as their own address)
+   */
+  readonly aliasSenders?: boolean;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -67,13 +77,25 @@ export { MailEndpoints } from "./render/mailRecords";
 /** A service reads the files under these directories. */
 const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
 
+const GUARD_COMMAND = `${MAIL_GUARD.python} ${MAIL_GUARD.program}`;
+
 /**
- * The mail server's daemons: Dovecot first (its auth and LMTP sockets in
- * Postfix's spool), OpenDKIM before Postfix (the first message is signed). In
- * a container a stale PID file of a crashed run would stop a daemon from
- * starting, so the run commands remove it.
+ * The mail server's daemons: mail-guard first (Dovecot and Postfix ask it
+ * about logins, senders and recipients), Dovecot next (its auth and LMTP
+ * sockets in Postfix's spool), OpenDKIM before Postfix (the first message is
+ * signed). In a container a stale PID file of a crashed run would stop a
+ * daemon from starting, so the run commands remove it.
  */
 export const MAIL_SERVICES: readonly ServiceSpec[] = [
+  {
+    id: "mail-guard",
+    unit: both("mail-guard"),
+    reads: readsUnder(MAIL_GUARD.program, MAIL_GUARD.config, MAIL_GUARD.systemdUnit, MAIL_GUARD.initScript),
+    // Its counts and bans are in memory: a restart forgets them.
+    onChange: "restart",
+    check: both(`${GUARD_COMMAND} --check ${MAIL_GUARD.config}`),
+    container: { run: `exec ${GUARD_COMMAND} ${MAIL_GUARD.config}` },
+  },
   {
     id: "dovecot",
     unit: both("dovecot"),
@@ -139,24 +161,21 @@ export class MailServer extends pulumi.ComponentResource {
     const files = (container: boolean) =>
       pulumi
         .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
-        .apply(([address, database, certificate, privateKey, dkimKeys]): RenderedFile[] => {
-          const settings = {
+        .apply(([address, database, certificate, privateKey, dkimKeys]) =>
+          renderMailServerFiles({
             hostname,
             domain: args.zone,
             listenAddress: address,
             database,
             tls: TLS,
-            milters: [opendkimMilter()],
-            logTo: container ? ("stdout" as const) : ("syslog" as const),
-          };
-          return [
-            ...renderPostfixFiles(settings),
-            ...renderDovecotFiles(settings),
-            ...renderOpendkimFiles({ selector: dkim.selector, keys: dkimKeys, syslog: !container }),
-            { path: TLS.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
-            { path: TLS.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
-          ];
-        });
+            limits: args.limits ?? DEFAULT_LIMITS,
+            aliasSenders: args.aliasSenders ?? false,
+            dkim: { selector: dkim.selector, keys: dkimKeys },
+            certificate,
+            privateKey,
+            container,
+          }),
+        );
 
     const spec: ServerSpec = {
       role: "mail",

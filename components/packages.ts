@@ -26,10 +26,12 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         "ca-certificates",
         "netbase",
         "openssl",
+        // mail-guard (files/mail/guard) is a Python 3 program.
+        "python3",
       ],
     ],
     // OpenDKIM comes from EPEL (its release package is in Rocky's extras).
-    rhel: [["epel-release"], ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "opendkim", "opendkim-tools"]],
+    rhel: [["epel-release"], ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "opendkim", "opendkim-tools", "python3"]],
   },
 };
 

@@ -2,6 +2,7 @@
 // dovecot.conf (no conf.d includes) and the SQL passdb's dovecot-sql.conf.ext.
 import { getDiffieHellman } from "crypto";
 import { checkMailServerSettings, CLIENT_TLS12_CIPHERS, MailServerSettings } from "./postfix";
+import { MAIL_GUARD } from "./mailGuard";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
 
@@ -54,6 +55,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     keyFile: s.tls.keyFile,
     dhFile: DOVECOT_DH_FILE,
     clientCiphers: CLIENT_TLS12_CIPHERS,
+    guardAuth: MAIL_GUARD.auth,
     logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });

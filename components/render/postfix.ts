@@ -5,6 +5,7 @@
 import { renderTemplate } from "./template";
 import { DatabaseConnection, RenderedFile } from "./types";
 import { isDnsName, isIPv4, isPort } from "./checks";
+import { DEFAULT_LIMITS, limitProblems, MAIL_GUARD, MAIL_GUARD_MILTER, MailLimits } from "./mailGuard";
 
 /** What the mail server's Postfix and Dovecot configurations are made of. */
 export interface MailServerSettings {
@@ -34,6 +35,13 @@ export interface MailServerSettings {
    * journal or /var/log/mail.log). Default "stdout".
    */
   logTo?: "stdout" | "syslog";
+  /** Abuse limits (anvil on 25, mail-guard on 587/465 and for logins). Default DEFAULT_LIMITS. */
+  limits?: MailLimits;
+  /**
+   * Whether a logged-in user may send as the aliases that deliver to them
+   * (envelope and From header). Default false: only as their own address.
+   */
+  aliasSenders?: boolean;
 }
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
@@ -97,7 +105,9 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   }
   const logTo = s.logTo ?? "stdout";
   if (logTo !== "stdout" && logTo !== "syslog") fail("logTo", logTo, 'must be "stdout" or "syslog"');
-  return { ...s, messageSizeLimit, milters, logTo };
+  const limits = s.limits ?? DEFAULT_LIMITS;
+  for (const p of limitProblems(limits)) throw new Error(`mail server settings: limits.${p.field} ${p.message}`);
+  return { ...s, messageSizeLimit, milters, logTo, limits, aliasSenders: s.aliasSenders ?? false };
 }
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
@@ -123,12 +133,22 @@ const MAPS: readonly { file: string; purpose: string; query: string }[] = [
     purpose: "virtual_alias_maps: a mailbox delivers to itself (so a catch-all alias does not swallow it).",
     query: "SELECT email FROM virtual_users WHERE email='%s'",
   },
-  {
-    file: "mysql-sender-login-maps.cf",
-    purpose: "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations).",
-    query: "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
-  },
 ];
+
+/** smtpd_sender_login_maps: the logins that may send as an address (the user; with aliasSenders, an alias's destinations too). */
+function senderLoginMap(aliasSenders: boolean): (typeof MAPS)[number] {
+  return aliasSenders
+    ? {
+        file: "mysql-sender-login-maps.cf",
+        purpose: "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations).",
+        query: "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
+      }
+    : {
+        file: "mysql-sender-login-maps.cf",
+        purpose: "smtpd_sender_login_maps: the login that may send as an address (the user alone; aliases are not sent from).",
+        query: "SELECT email FROM virtual_users WHERE email='%s'",
+      };
+}
 
 /** main.cf, master.cf and the MySQL lookup tables, with their owners and modes. */
 export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[] {
@@ -141,6 +161,11 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     milters: s.milters.join(", "),
+    guardMilter: [MAIL_GUARD_MILTER, ...s.milters].join(", "),
+    guardPolicy: MAIL_GUARD.policy,
+    smtpConnectionsPerMinute: s.limits.smtpConnectionsPerMinute,
+    smtpMessagesPerMinute: s.limits.smtpMessagesPerMinute,
+    smtpConnectionsAtOnce: s.limits.smtpConnectionsAtOnce,
     clientCiphers: CLIENT_TLS12_CIPHERS,
     maillog:
       s.logTo === "stdout"
@@ -148,7 +173,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
         : "# On a host: syslog (the journal, or /var/log/mail.log).",
   });
   const masterCf = renderTemplate("mail/templates/master.cf", {});
-  const maps = MAPS.map(
+  const maps = [...MAPS, senderLoginMap(s.aliasSenders)].map(
     (m): RenderedFile => ({
       path: `/etc/postfix/${m.file}`,
       content: renderTemplate("mail/templates/mysql-map.cf", {
@@ -170,6 +195,13 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
   return [
     { path: "/etc/postfix/main.cf", content: mainCf, owner: "root", group: "root", mode: "0644" },
     { path: "/etc/postfix/master.cf", content: masterCf, owner: "root", group: "root", mode: "0644" },
+    {
+      path: "/etc/postfix/submission-header-checks",
+      content: renderTemplate("mail/templates/submission-header-checks", {}),
+      owner: "root",
+      group: "root",
+      mode: "0644",
+    },
     ...maps,
   ];
 }

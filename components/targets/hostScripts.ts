@@ -330,7 +330,9 @@ const SVC = [
   `    ${SUPERVISOR_PATH} ctl "$1" "$2"`,
   "  elif [ -d /run/systemd/system ]; then",
   '    case "$1" in',
-  '      enable) systemctl enable --quiet "$2" ;;',
+  // The program writes units of its own (mail-guard): systemd reads them again first.
+  '      enable) systemctl daemon-reload; systemctl enable --quiet "$2" ;;',
+  '      start|restart) systemctl daemon-reload; systemctl "$1" "$2" ;;',
   '      disable) systemctl disable --quiet "$2" 2>/dev/null || true ;;',
   '      running) systemctl is-active --quiet "$2" ;;',
   '      *) systemctl "$1" "$2" ;;',

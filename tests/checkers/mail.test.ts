@@ -13,6 +13,7 @@ import { promisify } from "util";
 import { sha512Crypt } from "../../components/passwordHash";
 import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
+import { DEFAULT_LIMITS, renderMailGuardFiles } from "../../components/render/mailGuard";
 import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
 import * as sql from "../../components/render/mailSql";
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
@@ -47,6 +48,7 @@ const renderAll = (s: MailServerSettings): RenderedFile[] => [
   ...renderPostfixFiles({ ...s, milters: [opendkimMilter()] }),
   ...renderDovecotFiles(s),
   ...renderOpendkimFiles({ selector: "mail", keys: DKIM_KEYS }),
+  ...renderMailGuardFiles({ limits: DEFAULT_LIMITS, logTo: "stderr", host: false }),
 ];
 const SEED_DB = { ...SEED_DATABASE, password: DB_PASSWORD };
 
@@ -278,7 +280,9 @@ describe("the daemons' own checkers on the rendered files", () => {
       expect(service(name)).toMatch(/^\S+\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd /);
       expect(service(name)).toContain("-o smtpd_sasl_auth_enable=yes");
       expect(service(name)).toContain("-o smtpd_tls_security_level=encrypt");
-      expect(service(name)).toContain("-o smtpd_sender_restrictions=reject_sender_login_mismatch");
+      expect(service(name)).toContain("-o smtpd_sender_restrictions=$mua_sender_restrictions");
+      expect(service(name)).toContain("-o smtpd_milters=$mua_milters");
+      expect(service(name)).toContain("-o cleanup_service_name=submission-cleanup");
       expect(service(name)).toContain("-o smtpd_relay_restrictions=permit_sasl_authenticated,reject");
     }
     expect(service("submission")).toContain("-o smtpd_tls_auth_only=yes");
@@ -288,6 +292,10 @@ describe("the daemons' own checkers on the rendered files", () => {
     // Nothing chrooted (column 5).
     for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
 
+    expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
+    expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032");
+    expect(p.get("mua_milters")).toBe("{ inet:127.0.0.1:10031, default_action=tempfail }, inet:127.0.0.1:8891");
+    expect(P).toContain("submission-cleanup/unix/header_checks = $mua_header_checks");
     expect(P).toContain("submission/inet/smtpd_sasl_auth_enable = yes");
     expect(P).toContain("smtps/inet/smtpd_tls_wrappermode = yes");
   }, 120_000);
@@ -471,6 +479,7 @@ describe("the image started with the rendered files (--network none)", () => {
 });
 
 describe("a whole mail flow against a real MariaDB (the db role's server)", () => {
+  const mailDb = { host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD };
   const db = { name: `mail-system-check-maildb-${process.pid}-${Date.now()}`, dir: "" };
   let mail: MailContainer;
   const frank = { email: "frank@rockylinux.me", password: `frank's "pass" \\ # % word` };
@@ -527,7 +536,7 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
 
     // The mail server shares the database's network namespace: it reaches it on 127.0.0.1.
     mail = new MailContainer("mailflow", [
-      ...renderAll(settings({ host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD })),
+      ...renderAll(settings(mailDb)),
       ...certificate,
     ]);
     await mail.start(image, `container:${db.name}`, 60);
@@ -593,11 +602,32 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
       "1 [0]",
       `${frank.email},${leeo.email} [0]`,
       `${leeo.email} [0]`,
-      `${frank.email},${leeo.email} [0]`,
+      // An alias is nobody's to send as (aliasSenders off)...
+      " [1]",
       `${frank.email} [0]`,
       `${frank.email} [0]`,
-      `${frank.email} [0]`,
+      " [1]",
     ]);
+    // ...and with aliasSenders, each of its destinations may.
+    const aliasMap = renderPostfixFiles({ ...settings(mailDb), aliasSenders: true }).find((f) => f.path.endsWith("sender-login-maps.cf"))!;
+    const b64 = Buffer.from(aliasMap.content).toString("base64");
+    const withAliases = await mail.exec(
+      `echo ${b64} | base64 -d >/etc/postfix/alias-senders.cf && ` +
+        `for k in all@rockylinux.me "O'Brien@RockyLinux.me" ${frank.email}; do v=$(postmap -q "$k" mysql:/etc/postfix/alias-senders.cf); echo "$v [$?]"; done; ` +
+        "rm -f /etc/postfix/alias-senders.cf",
+    );
+    expect(withAliases.output.trim().split("\n")).toEqual([`${frank.email},${leeo.email} [0]`, `${frank.email} [0]`, `${frank.email} [0]`]);
+  }, 60_000);
+
+  test("submission's header checks drop the Received header of a logged-in client, and only that one", async () => {
+    const q = (header: string) => `v=$(postmap -q ${JSON.stringify(header)} regexp:/etc/postfix/submission-header-checks); echo "$v [$?]"`;
+    const r = await mail.exec([
+      q("Received: from [192.0.2.7] (unknown [192.0.2.7])\n\tby mail.rockylinux.me (Postfix) with ESMTPSA id 4B1C2; Sat, 5 Dec 2026 07:00:00 +0000"),
+      q("Received: from client (client [192.0.2.7]) by mail.rockylinux.me (Postfix) with UTF8SMTPSA id X;"),
+      q("Received: from mx.example.org (mx.example.org [198.51.100.1]) by mail.rockylinux.me (Postfix) with ESMTPS id 4B1C2;"),
+      q("Subject: with ESMTPSA"),
+    ].join("\n"));
+    expect(r.output.trim().split("\n")).toEqual(["IGNORE [0]", "IGNORE [0]", " [1]", " [1]"]);
   }, 60_000);
 
   test("Dovecot authenticates against the stored hashes (and refuses wrong passwords)", async () => {
@@ -647,7 +677,7 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(replyTo(ex, "DATA")).toMatch(/^250 2.0.0 Ok: queued/m);
   }, 60_000);
 
-  test("submission on 587: STARTTLS, AUTH, then only as oneself or an alias one owns", async () => {
+  test("submission on 587: STARTTLS, AUTH, then only as oneself: envelope, null sender and From header (mail-guard)", async () => {
     const ex = await mail.dialogue("smtp", "127.0.0.1", 587, "starttls", [
       "EHLO client.example",
       `AUTH PLAIN ${saslPlain(frank.email, "wrong")}`,
@@ -655,12 +685,25 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
       `MAIL FROM:<${leeo.email}>`,
       `RCPT TO:<${leeo.email}>`,
       "RSET",
+      // An alias frank receives is not his to send as (aliasSenders is off).
       "MAIL FROM:<all@rockylinux.me>",
       "RCPT TO:<someone@example.org>",
       "RSET",
+      "MAIL FROM:<>",
+      "RSET",
+      // His own envelope, leeo's From header: refused after the headers.
       `MAIL FROM:<${frank.email}>`,
       `RCPT TO:<${leeo.email}>`,
       "DATA",
+      `From: Leeo <${leeo.email}>`,
+      "Subject: forged",
+      "",
+      "not from leeo",
+      ".",
+      `MAIL FROM:<${frank.email}>`,
+      `RCPT TO:<${leeo.email}>`,
+      "DATA",
+      `From: Frank <${frank.email}>`,
       "Subject: from frank",
       "",
       "hello leeo",
@@ -672,9 +715,12 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(auths[1]).toMatch(/^235 /);
     const rcpts = ex.filter((e) => e.command?.startsWith("RCPT")).map((e) => e.reply.join(" "));
     expect(rcpts[0]).toMatch(/^553 5.7.1 <leeo@rockylinux.me>: Sender address rejected: not owned by user frank@rockylinux.me/);
-    expect(rcpts[1]).toMatch(/^250 /); // an alias frank receives, and relaying after AUTH
-    expect(rcpts[2]).toMatch(/^250 /);
-    expect(replyTo(ex, "DATA")).toMatch(/^250 2.0.0 Ok: queued/m);
+    expect(rcpts[1]).toMatch(/^553 5.7.1 <all@rockylinux.me>: Sender address rejected: not owned by user frank@rockylinux.me/);
+    expect(replyTo(ex, "MAIL FROM:<>")).toMatch(/^553 5.7.1 The null sender <> is for bounces/);
+    // Each DATA's reply is the 354, then the reply to the end of the data.
+    const ends = ex.filter((e) => e.command === "DATA").map((e) => e.reply.slice(1).join(" "));
+    expect(ends[0]).toMatch(/^550 5.7.1 The From header \(leeo@rockylinux.me\) is not your sender address \(frank@rockylinux.me\)/);
+    expect(ends[1]).toMatch(/^250 2.0.0 Ok: queued/);
   }, 60_000);
 
   test("the messages land in vmail-owned maildirs and leeo reads both over IMAP with STARTTLS", async () => {
@@ -714,6 +760,9 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(bySubject("from frank")).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/simple; d=rockylinux\.me;\s+s=mail;/m);
     expect(bySubject("to all")).toContain("Subject: to all");
     expect(bySubject("to all")).not.toContain("DKIM-Signature");
+    // The Received header of a submission (naming the client) is dropped; mail from outside keeps its own.
+    expect(bySubject("from frank")).not.toMatch(/with E?SMTPS?A/);
+    expect(bySubject("to all")).toMatch(/^Received: from .*\n?.* with ESMTP/m);
     // OpenDKIM runs as its own user under the supervisor.
     expect(r.output).toMatch(/^opendkim opendkim$/m);
   }, 60_000);

@@ -5,18 +5,18 @@
 // deployed system. Every hostile request must be refused, nobody may log in
 // who should not, nothing may be relayed, and the servers must keep serving.
 import { execFile } from "child_process";
-import { docker } from "./lab";
+import { docker, LOAD_TEST_LIMITS, log, replaceConfig } from "./lab";
 import {
   CLIENT_TLS_PORTS, expectedTls, fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets, smuggling, TLS_PROBES,
 } from "./badClientCases";
-import { ClientResult, mailClient } from "./clients";
+import { ClientResult, mailClient, send } from "./clients";
 import { queued } from "./mailLoad";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
 
 jest.setTimeout(20 * 60_000);
 const domain = "bad.test";
-const [frank, leeo] = [`frank@${domain}`, `leeo@${domain}`];
+const [frank, leeo, team] = [`frank@${domain}`, `leeo@${domain}`, `team@${domain}`];
 const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
 const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
 
@@ -48,10 +48,16 @@ describe("bad clients against one deployed system", () => {
   let at: (port: number, implicitTls?: boolean) => Endpoint;
   const cases: Record<string, number> = {};
   beforeAll(async () => {
-    s = await openStack("bad", domain, [frank, leeo]);
+    // frank may send as team@ (an alias delivering to him); the limits are out of the battery's way until their own test.
+    s = await openStack("bad", domain, [frank, leeo], {
+      ...LOAD_TEST_LIMITS,
+      "mail-system:aliases": [{ source: team, destination: frank }],
+      "mail-system:aliasSenders": true,
+    });
     at = (port, implicitTls = false) => ({ host: s!.lab.mail, port, tls: implicitTls, ca: s!.lab.ca, servername: s!.lab.servername });
   });
   afterAll(async () => {
+    process.stdout.write(`bad clients: ${JSON.stringify(cases)} (${Object.values(cases).reduce((a, b) => a + b, 0)} cases)\n`);
     await s?.close();
   });
 
@@ -383,6 +389,47 @@ describe("bad clients against one deployed system", () => {
     }
   });
 
+  test("587 and 465: a logged-in user sends only as themselves (envelope, From header, no null sender), or as an alias they receive", async () => {
+    const st = s!;
+    const submit = (port: number, user: string, sender: string, fromHeader: string, subject: string) =>
+      mailClient(st.lab, "send", { port, user, sender, "from-header": fromHeader, to: leeo, subject, body: subject }, st.lab.passwords[user]);
+    const outcome = (r: ClientResult) => (r.ok ? "sent" : `${r.stage} ${r.code} ${String(r.error).split("\n")[0]}`);
+    const got: Record<string, string> = {};
+    const want: Record<string, RegExp> = {};
+    for (const port of [587, 465]) {
+      const tries: [string, string, string, string, RegExp][] = [
+        ["own address", frank, frank, `Frank <${frank}>`, /^sent$/],
+        ["an alias he receives", frank, team, `Team <${team}>`, /^sent$/],
+        ["someone else's envelope", frank, leeo, leeo, /^recipient 553 5\.7\.1 <leeo@bad\.test>: Sender address rejected: not owned by user frank@bad\.test/],
+        ["the null sender", frank, "", frank, /^sender 553 5\.7\.1 The null sender <> is for bounces/],
+        ["someone else's From", frank, frank, `Leeo <${leeo}>`, /^data 550 5\.7\.1 The From header \(leeo@bad\.test\) is not your sender address \(frank@bad\.test\)/],
+        ["an alias's From", leeo, leeo, team, /^data 550 5\.7\.1 The From header \(team@bad\.test\)/],
+        ["an alias he does not receive", leeo, team, team, /^recipient 553 5\.7\.1 <team@bad\.test>: Sender address rejected: not owned by user leeo@bad\.test/],
+      ];
+      for (const [what, user, sender, from, expected] of tries) {
+        const key = `${port} ${user.split("@")[0]}: ${what}`;
+        got[key] = outcome(await submit(port, user, sender, from, `sender-${port}-${what}`));
+        want[key] = expected;
+      }
+    }
+    cases.senders = Object.keys(got).length;
+    expect(got).toEqual(Object.fromEntries(Object.entries(want).map(([k, re]) => [k, expect.stringMatching(re)])));
+    // What was sent arrived; the Received header of the submission does not name this host's address.
+    let own: string[] = [];
+    for (let i = 0; i < 30 && own.length === 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      own = await messagesWith("sender-587-own address", maildir(leeo));
+    }
+    expect(own).toHaveLength(1);
+    const text = await docker("exec", st.mail, "cat", own[0]);
+    expect(text).not.toContain(`${st.net}.1`);
+    expect(text).not.toMatch(/with E?SMTPS?A/);
+    expect(await messagesWith("sender-465-an alias he receives", maildir(leeo))).toHaveLength(1);
+    for (const forged of ["someone else's From", "the null sender", "an alias's From"]) {
+      expect(await messagesWith(`sender-587-${forged}`)).toEqual([]);
+    }
+  });
+
   test("afterwards: the servers still serve, the database is intact, only real users ever logged in, nothing was relayed", async () => {
     const st = s!;
     // The right password still works (after the penalty Dovecot imposed on this client).
@@ -420,6 +467,54 @@ describe("bad clients against one deployed system", () => {
     expect([...logins, ...sasl].filter((u) => u !== frank && u !== leeo)).toEqual([]);
     const deliveries = [...all.matchAll(/ to=<([^>]*)>.*status=(sent|deferred|bounced)/g)].map((m) => m[1]);
     expect(deliveries.filter((d) => !d.endsWith(`@${domain}`))).toEqual([]);
-    process.stdout.write(`bad clients: ${JSON.stringify(cases)} (${Object.values(cases).reduce((a, b) => a + b, 0)} cases)\n`);
+  });
+
+  /** Python run inside the mail container against its own lab address (argv[1]): a client at an address other than this host's. */
+  async function fromServerItself(python: string, ...args: string[]): Promise<string> {
+    return docker("exec", s!.mail, "python3", "-c", python, s!.lab.mail, ...args);
+  }
+
+  // Last: it lowers the limits and gets this host banned from logging in.
+  test("limits: recipients per login an hour, connections per address a minute, and a ban after N failed logins, each for one client only", async () => {
+    const st = s!;
+    await replaceConfig(st.stack, {
+      "mail-system:limits": { submissionRecipientsPerHour: 3, smtpConnectionsPerMinute: 5, authFailures: 3 },
+    });
+    const startedAt = () => docker("inspect", "-f", "{{.State.StartedAt}}", st.mail);
+    const before = await startedAt();
+    await st.stack.up({ onOutput: log });
+    // New limits restart mail-guard and reload Postfix; the container stays.
+    expect(await startedAt()).toBe(before);
+    cases.limits = 7;
+
+    // Recipients: frank's fourth in the hour is deferred (4xx: his client retries later); leeo's count is his own.
+    const to = [leeo, `leeo+a@${domain}`, `leeo+b@${domain}`, `leeo+c@${domain}`].join(",");
+    const first = await mailClient(st.lab, "send", { port: 587, user: frank, sender: frank, to, subject: "four", body: "x" }, st.lab.passwords[frank]);
+    expect(first.ok).toBe(true);
+    expect(first.refused).toEqual({ [`leeo+c@${domain}`]: [450, expect.stringMatching(/^4\.7\.1 .*You have sent to 3 recipients in the last hour/)] });
+    const next = await mailClient(st.lab, "send", { port: 465, user: frank, sender: frank, to: leeo, subject: "fifth", body: "x" }, st.lab.passwords[frank]);
+    expect([next.stage, next.code]).toEqual(["recipient", 450]);
+    expect((await send(st.lab, leeo, frank, "leeo's own count")).ok).toBe(true);
+
+    // Connections on 25: this host gets 421 within six attempts a minute; the server's own address still gets a greeting.
+    const greetings: string[] = [];
+    for (let i = 0; i < 6 && !greetings.some((g) => g.startsWith("421")); i++) {
+      const w = await Wire.open(at(25));
+      greetings.push((await w.smtpReply()).text);
+      w.close();
+    }
+    expect(greetings[greetings.length - 1]).toMatch(/^421 4\.7\.0 .*Error: too many connections from /);
+    expect(await fromServerItself("import smtplib,sys; s=smtplib.SMTP(sys.argv[1], 25, timeout=20); print(s.ehlo()[0]); s.quit()")).toBe("250\n");
+
+    // Logins: three wrong passwords from this host, then the right one is refused on IMAP and on SMTP AUTH...
+    for (let i = 0; i < 3; i++) expect(await imapRefused(frank, `wrong-${i}`)).toBeUndefined();
+    expect(await imapRefused(frank, st.lab.passwords[frank])).toBeUndefined();
+    expect(await smtpAuthRefused(leeo, st.lab.passwords[leeo])).toBeUndefined();
+    // ...while a client at another address logs in.
+    const imapLogin =
+      "import imaplib,ssl,sys; c=ssl.create_default_context(); c.check_hostname=False; c.verify_mode=ssl.CERT_NONE; " +
+      "m=imaplib.IMAP4_SSL(sys.argv[1], 993, ssl_context=c); print(m.login(sys.argv[2], sys.argv[3])[0]); m.logout()";
+    expect(await fromServerItself(imapLogin, frank, st.lab.passwords[frank])).toBe("OK\n");
+    expect(await containerLog(st.mail)).toMatch(/mail-guard: auth: \d+\.\d+\.\d+\.\d+ failed 3 logins: refused for 900s/);
   });
 });

@@ -6,7 +6,7 @@
 import { Stack } from "@pulumi/pulumi/automation";
 import * as path from "path";
 import { mailClient, waitForMail } from "./clients";
-import { changesOf, docker, dockerLab, freeSubnet, log, uniqueName, withStack } from "./lab";
+import { changesOf, docker, dockerLab, freeSubnet, LOAD_TEST_LIMITS, log, uniqueName, withStack } from "./lab";
 import { deliveryVerdict, idsInMaildir, queued, sendNumbered, settle } from "./mailLoad";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
@@ -38,7 +38,7 @@ long("faults on one deployed system", () => {
   let s: SharedStack | undefined;
   let smtp: Endpoint;
   beforeAll(async () => {
-    s = await openStack("flt", domain, [frank, sink]);
+    s = await openStack("flt", domain, [frank, sink], LOAD_TEST_LIMITS);
     smtp = { host: s.lab.mail, port: 25, ca: s.lab.ca, servername: s.lab.servername };
   });
   afterAll(async () => {

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { LocalWorkspace, Stack, ConfigMap } from "@pulumi/pulumi/automation";
+import { DEFAULT_LIMITS, MailLimits, MAX_LIMIT } from "../../components/render/mailGuard";
 
 const run = promisify(execFile);
 
@@ -55,6 +56,24 @@ export function dockerLab(name: string, net: string): PlainConfig {
     ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
   };
 }
+
+/**
+ * Limits no test load reaches: the load and fault tests send thousands of
+ * messages a minute from one address (this host), and the bad-client battery
+ * fails hundreds of logins from it; the defaults would rightly throttle and
+ * ban it. The limits themselves are tested with low values
+ * (badClients.test.ts).
+ */
+export const LOAD_LIMITS: MailLimits = {
+  ...DEFAULT_LIMITS,
+  smtpConnectionsPerMinute: MAX_LIMIT,
+  smtpMessagesPerMinute: MAX_LIMIT,
+  smtpConnectionsAtOnce: MAX_LIMIT,
+  submissionRecipientsPerHour: MAX_LIMIT,
+  authFailures: MAX_LIMIT,
+};
+/** LOAD_LIMITS as stack configuration. */
+export const LOAD_TEST_LIMITS: PlainConfig = { "mail-system:limits": LOAD_LIMITS };
 
 /** Stack configuration as plain values: lists and objects become path-style keys (`key[0].field`). */
 export type PlainConfig = Record<string, unknown>;

@@ -77,7 +77,7 @@ def act_features(args):
 def act_send(args):
     """Authenticated submission of one message; reports the server's verdict."""
     msg = email.message.EmailMessage()
-    msg["From"] = args.sender
+    msg["From"] = args.from_header if args.from_header is not None else args.sender
     msg["To"] = args.to
     msg["Subject"] = args.subject
     msg.set_content(args.body)
@@ -85,7 +85,7 @@ def act_send(args):
     try:
         if args.user:
             s.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
-        refused = s.send_message(msg, from_addr=args.sender, to_addrs=[args.to])
+        refused = s.send_message(msg, from_addr=args.sender, to_addrs=args.to.split(","))
         return {"ok": True, "refused": {k: list(v) for k, v in refused.items()}}
     except smtplib.SMTPAuthenticationError as e:
         return {"ok": False, "stage": "auth", "code": e.smtp_code, "error": e.smtp_error.decode(errors="replace")}
@@ -94,6 +94,8 @@ def act_send(args):
     except smtplib.SMTPRecipientsRefused as e:
         code, text = list(e.recipients.values())[0]
         return {"ok": False, "stage": "recipient", "code": code, "error": text.decode(errors="replace")}
+    except smtplib.SMTPDataError as e:
+        return {"ok": False, "stage": "data", "code": e.smtp_code, "error": e.smtp_error.decode(errors="replace")}
     finally:
         try:
             s.quit()
@@ -289,7 +291,8 @@ def main():
     ap.add_argument("--starttls", action="store_true")
     ap.add_argument("--user", default="")
     ap.add_argument("--sender", default="")
-    ap.add_argument("--to", default="")
+    ap.add_argument("--to", default="", help="send: recipients, comma-separated")
+    ap.add_argument("--from-header", default=None, help="send: the From header (default: the sender)")
     ap.add_argument("--subject", default="")
     ap.add_argument("--body", default="")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")

@@ -220,7 +220,7 @@ describe("the seed's lab, wired", () => {
       ["/usr/local/sbin/mail-system-supervisor", "0755"],
       ["/etc/mail-system/services", "0644"],
     ]);
-    expect(uploads[1].content).toContain("order=(dovecot opendkim postfix)");
+    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim postfix)");
     expect(container.inputs.entrypoints).toEqual(["/usr/local/sbin/mail-system-supervisor"]);
     // The mail and its queue live on volumes.
     expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix"]);

@@ -1,4 +1,5 @@
 import { BASE_IMAGE } from "../../components/baseImage";
+import { DEFAULT_LIMITS } from "../../components/render/mailGuard";
 import { describeProblems, RawConfig, readRawConfig, validateConfig } from "../../components/config";
 
 // The dev stack's configuration (Pulumi.dev.yaml): the seed's lab.
@@ -77,6 +78,27 @@ describe("validateConfig", () => {
     const off = validateConfig({ ...seed, spf: "", dmarc: "" }, "dev");
     expect(off.problems).toEqual([]);
     expect(off.config).toMatchObject({ spf: "", dmarc: "" });
+  });
+
+  test("limits default to DEFAULT_LIMITS; fields set (the CLI gives strings) replace theirs; aliases are not sent from unless aliasSenders", () => {
+    const plain = validateConfig(seed, "dev");
+    expect(plain.config.limits).toEqual(DEFAULT_LIMITS);
+    expect(plain.config.aliasSenders).toBe(false);
+    const own = validateConfig({ ...seed, limits: { authFailures: "5", smtpConnectionsAtOnce: 3 }, aliasSenders: "true" }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.limits).toEqual({ ...DEFAULT_LIMITS, authFailures: 5, smtpConnectionsAtOnce: 3 });
+    expect(own.config.aliasSenders).toBe(true);
+  });
+
+  test.each([
+    [{ limits: { authFailures: 0 } }, "mail-system:limits.authFailures: 0 is not a whole number from 1 to 1000000"],
+    [{ limits: { authBanMinutes: "ten" } }, 'mail-system:limits.authBanMinutes: "ten" is not a whole number from 1 to 1000000'],
+    [{ limits: { smtpMessagesPerMinute: 1.5 } }, "mail-system:limits.smtpMessagesPerMinute: 1.5 is not a whole number"],
+    [{ limits: { authFailure: 3 } }, "mail-system:limits.authFailure: is not a known limit (smtpConnectionsPerMinute,"],
+    [{ limits: [3] }, "mail-system:limits: must be an object: { smtpConnectionsPerMinute?,"],
+    [{ aliasSenders: "yes" }, 'mail-system:aliasSenders: must be true or false, not "yes"'],
+  ])("limits and aliasSenders %j are reported against their key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
   test.each([

@@ -323,7 +323,9 @@ describe("services", () => {
   test("systemd when it is PID 1, else the distribution's service scripts", () => {
     const s = serviceScript("dns", named, "debian");
     expect(s).toContain("if [ -d /run/systemd/system ]; then");
-    expect(s).toContain('enable) systemctl enable --quiet "$2" ;;');
+    // Units the program writes itself (mail-guard) are read again before they are used.
+    expect(s).toContain('enable) systemctl daemon-reload; systemctl enable --quiet "$2" ;;');
+    expect(s).toContain('start|restart) systemctl daemon-reload; systemctl "$1" "$2" ;;');
     // Without systemd, the daemon must not inherit the SSH session's output nor the lock (fd 9).
     expect(s).toContain('service "$2" "$1" </dev/null >"$svc_log" 2>&1 9>&-');
     expect(s).toContain("update-rc.d");

@@ -1,4 +1,5 @@
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
+import { DEFAULT_LIMITS, MAIL_GUARD } from "../../components/render/mailGuard";
 import { fileAt, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 
 const settings = (over: Partial<MailServerSettings> = {}, password = SEED_DATABASE.password): MailServerSettings =>
@@ -35,10 +36,11 @@ const MAPS = [
 describe("renderPostfixFiles", () => {
   const files = renderPostfixFiles(settings());
 
-  test("renders main.cf, master.cf and the five maps with their owners and modes", () => {
+  test("renders main.cf, master.cf, the submission header checks and the five maps with their owners and modes", () => {
     expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
       ["/etc/postfix/main.cf", "root", "root", "0644", false],
       ["/etc/postfix/master.cf", "root", "root", "0644", false],
+      ["/etc/postfix/submission-header-checks", "root", "root", "0644", false],
       ...MAPS.map((m) => [`/etc/postfix/${m}`, "root", "postfix", "0640", true]),
     ]);
     for (const f of files) {
@@ -147,13 +149,20 @@ describe("renderPostfixFiles", () => {
     const common = [
       "smtpd_sasl_auth_enable=yes",
       "smtpd_tls_security_level=encrypt",
-      "smtpd_sender_restrictions=reject_sender_login_mismatch",
+      "smtpd_sender_restrictions=$mua_sender_restrictions",
+      "smtpd_recipient_restrictions=$mua_recipient_restrictions",
+      "smtpd_milters=$mua_milters",
+      "smtpd_client_message_rate_limit=0",
+      "cleanup_service_name=submission-cleanup",
       "smtpd_relay_restrictions=permit_sasl_authenticated,reject",
       "smtpd_client_restrictions=permit_sasl_authenticated,reject",
     ];
     expect(services.get("submission/inet")?.opts).toEqual(expect.arrayContaining([...common, "smtpd_tls_auth_only=yes"]));
     expect(services.get("smtps/inet")?.opts).toEqual(expect.arrayContaining([...common, "smtpd_tls_wrappermode=yes"]));
     expect(services.get("postlog/unix-dgram")?.fields[7]).toBe("postlogd");
+    // Submitted mail goes through a cleanup of its own, which drops the client's Received header.
+    expect(services.get("submission-cleanup/unix")?.fields[7]).toBe("cleanup");
+    expect(services.get("submission-cleanup/unix")?.opts).toEqual(["header_checks=$mua_header_checks"]);
   });
 
   test("maps: the database, and SELECT-only queries with the seed's lookups", () => {
@@ -171,9 +180,36 @@ describe("renderPostfixFiles", () => {
     expect(q("mysql-virtual-mailbox-maps.cf").get("query")).toBe("SELECT 1 FROM virtual_users WHERE email='%s'");
     expect(q("mysql-virtual-alias-maps.cf").get("query")).toBe("SELECT destination FROM virtual_aliases WHERE source='%s'");
     expect(q("mysql-virtual-email2email.cf").get("query")).toBe("SELECT email FROM virtual_users WHERE email='%s'");
-    expect(q("mysql-sender-login-maps.cf").get("query")).toBe(
+    // By default a login sends only as itself: an alias's address has no owner, so it is refused.
+    expect(q("mysql-sender-login-maps.cf").get("query")).toBe("SELECT email FROM virtual_users WHERE email='%s'");
+    const withAliases = params(file(renderPostfixFiles(settings({ aliasSenders: true })), "/etc/postfix/mysql-sender-login-maps.cf").content);
+    expect(withAliases.get("query")).toBe(
       "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
     );
+  });
+
+  test("limits: anvil per client address on 25 (defaults, or the given ones); 587/465 count per login through mail-guard", () => {
+    const p = params(file(files, "/etc/postfix/main.cf").content);
+    expect(p.get("anvil_rate_time_unit")).toBe("60s");
+    expect(p.get("smtpd_client_connection_rate_limit")).toBe(String(DEFAULT_LIMITS.smtpConnectionsPerMinute));
+    expect(p.get("smtpd_client_message_rate_limit")).toBe(String(DEFAULT_LIMITS.smtpMessagesPerMinute));
+    expect(p.get("smtpd_client_connection_count_limit")).toBe(String(DEFAULT_LIMITS.smtpConnectionsAtOnce));
+    // This host's own processes stay exempt (Postfix's default, $mynetworks).
+    expect(p.has("smtpd_client_event_limit_exceptions")).toBe(false);
+    expect(p.get("mua_recipient_restrictions")).toBe(`check_policy_service inet:${MAIL_GUARD.policy}`);
+    const given = { ...DEFAULT_LIMITS, smtpConnectionsPerMinute: 7, smtpMessagesPerMinute: 8, smtpConnectionsAtOnce: 9 };
+    const q = params(file(renderPostfixFiles(settings({ limits: given })), "/etc/postfix/main.cf").content);
+    expect([q.get("smtpd_client_connection_rate_limit"), q.get("smtpd_client_message_rate_limit"), q.get("smtpd_client_connection_count_limit")]).toEqual(["7", "8", "9"]);
+    for (const bad of [0, -1, 1.5, Number.NaN, 2_000_000]) {
+      expect(() => renderPostfixFiles(settings({ limits: { ...DEFAULT_LIMITS, authFailures: bad } }))).toThrow(/limits\.authFailures/);
+    }
+  });
+
+  test("587/465: the sender's login checked, then mail-guard's milter (fails closed) before the other milters", () => {
+    const p = params(file(renderPostfixFiles(settings({ milters: ["inet:127.0.0.1:8891"] })), "/etc/postfix/main.cf").content);
+    expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
+    expect(p.get("mua_milters")).toBe(`{ inet:${MAIL_GUARD.milter}, default_action=tempfail }, inet:127.0.0.1:8891`);
+    expect(p.get("mua_header_checks")).toBe("regexp:/etc/postfix/submission-header-checks");
   });
 
   test("a password with quotes, '#', '%', '$', '=' and backslashes is written verbatim", () => {

@@ -111,7 +111,9 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     onChange: "restart",
     check: both("opendkim -n -x /etc/opendkim.conf"),
     container: {
-      run: "install -d -o opendkim -g opendkim -m 0750 /run/opendkim; rm -f /run/opendkim/opendkim.pid; exec opendkim -f -x /etc/opendkim.conf",
+      run:
+        "install -d -o opendkim -g opendkim -m 0750 /run/opendkim; rm -f /run/opendkim/opendkim.pid /var/spool/postfix/opendkim/opendkim.sock; " +
+        "exec opendkim -f -x /etc/opendkim.conf",
     },
   },
   {

@@ -1,10 +1,10 @@
 // OpenDKIM's configuration as a pure function of plain settings:
 // opendkim.conf, KeyTable, SigningTable, TrustedHosts and one private key
 // per mail domain. Templates live in files/mail/templates. OpenDKIM runs as
-// a milter on 127.0.0.1 that Postfix calls for every message; it signs mail
+// a milter on a unix socket only Postfix can reach, called for every message; it signs mail
 // from logged-in users and from this host itself, and nothing else.
 import { createPublicKey } from "crypto";
-import { isDnsLabel, isDnsName, isPort } from "./checks";
+import { isDnsLabel, isDnsName } from "./checks";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
 
@@ -20,18 +20,17 @@ export interface OpendkimSettings {
   /** Selector of every key: the record is <selector>._domainkey.<domain>. */
   selector: string;
   keys: DkimDomainKey[];
-  /** TCP port on 127.0.0.1 where OpenDKIM listens; default 8891. */
-  port?: number;
   /** Log to syslog (a host) rather than only report start-up errors on stderr (a container). Default false. */
   syslog?: boolean;
 }
 
-export const OPENDKIM_DEFAULT_PORT = 8891;
 
 /** Where the rendered files go. */
 export const OPENDKIM_PATHS = {
   // systemd's unit (Type=forking, PIDFile=) waits for it; the init scripts pass the same path.
   pidFile: "/run/opendkim/opendkim.pid",
+  // In a directory only Postfix may enter (files/mail/accounts.sh makes it).
+  socket: "/var/spool/postfix/opendkim/opendkim.sock",
   conf: "/etc/opendkim.conf",
   keyTable: "/etc/opendkim/KeyTable",
   signingTable: "/etc/opendkim/SigningTable",
@@ -53,8 +52,8 @@ export function isDkimSelector(selector: string): boolean {
 }
 
 /** The milter address Postfix uses for OpenDKIM (main.cf smtpd_milters). */
-export function opendkimMilter(port = OPENDKIM_DEFAULT_PORT): string {
-  return `inet:127.0.0.1:${port}`;
+export function opendkimMilter(): string {
+  return `unix:${OPENDKIM_PATHS.socket}`;
 }
 
 /** Path of a domain's private key on the server. */
@@ -76,9 +75,7 @@ export function dkimTxtValue(publicKeyDerBase64: string): string {
 /** opendkim.conf, its three tables and each domain's private key (opendkim, 0600, secret). */
 export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] {
   const { selector, keys } = settings;
-  const port = settings.port ?? OPENDKIM_DEFAULT_PORT;
   if (!isDkimSelector(selector)) fail(`selector ${JSON.stringify(selector)} is not a DNS label (a-z, 0-9, '-')`);
-  if (!isPort(port)) fail(`port ${JSON.stringify(port)} is not a TCP port`);
   if (keys.length === 0) fail("no mail domain to sign for");
   const seen = new Set<string>();
   for (const k of keys) {
@@ -98,7 +95,7 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
     root(
       OPENDKIM_PATHS.conf,
       renderTemplate("mail/templates/opendkim.conf", {
-        port,
+        socket: OPENDKIM_PATHS.socket,
         keyTable: OPENDKIM_PATHS.keyTable,
         signingTable: OPENDKIM_PATHS.signingTable,
         trustedHosts: OPENDKIM_PATHS.trustedHosts,

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The mail server's own account and directory: vmail (uid/gid 2000) owns
-# every mailbox under /var/mail/vhosts. Run by the image build and, on hosts,
+# The mail server's own account and directories: vmail (uid/gid 2000) owns
+# every mailbox under /var/mail/vhosts; OpenDKIM's socket directory. Run by the image build and, on hosts,
 # by the program after the packages (`create`); `delete` removes the account
 # if this script created it. Mail under /var/mail/vhosts stays (the stack's
 # purgeMailOnDestroy decides about it). Idempotent.
@@ -23,11 +23,19 @@ create)
   }
   install -d -m 0755 /var/mail
   install -d -o vmail -g vmail -m 0770 /var/mail/vhosts
+  # OpenDKIM's socket: only Postfix may reach it (any process that could
+  # would get mail signed with the domains' keys). The directory's group is
+  # postfix and setgid, so the socket OpenDKIM makes there (UMask 007) is
+  # opendkim:postfix 0770; others cannot even enter. (Postfix's daemons drop
+  # supplementary groups, so a group membership would not do.)
+  install -d -o opendkim -g postfix -m 2750 /var/spool/postfix/opendkim
   ;;
 delete)
   if grep -qx user "$record" 2>/dev/null; then userdel vmail; fi
   if grep -qx group "$record" 2>/dev/null && getent group vmail >/dev/null; then groupdel vmail; fi
   rm -f "$record"
+  rm -f /var/spool/postfix/opendkim/opendkim.sock
+  rmdir /var/spool/postfix/opendkim 2>/dev/null || true
   ;;
 *) echo "usage: accounts.sh create|delete" >&2; exit 2 ;;
 esac

@@ -253,7 +253,7 @@ describe("the daemons' own checkers on the rendered files", () => {
       disable_vrfy_command: "yes",
       smtpd_helo_required: "yes",
       maillog_file: "/dev/stdout",
-      smtpd_milters: "inet:127.0.0.1:8891",
+      smtpd_milters: "unix:/var/spool/postfix/opendkim/opendkim.sock",
       non_smtpd_milters: "$smtpd_milters",
       milter_default_action: "accept",
     });
@@ -294,7 +294,7 @@ describe("the daemons' own checkers on the rendered files", () => {
 
     expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
     expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032");
-    expect(p.get("mua_milters")).toBe("{ inet:127.0.0.1:10031, default_action=tempfail }, inet:127.0.0.1:8891");
+    expect(p.get("mua_milters")).toBe("{ inet:127.0.0.1:10031, default_action=tempfail }, unix:/var/spool/postfix/opendkim/opendkim.sock");
     expect(P).toContain("submission-cleanup/unix/header_checks = $mua_header_checks");
     expect(P).toContain("submission/inet/smtpd_sasl_auth_enable = yes");
     expect(P).toContain("smtps/inet/smtpd_tls_wrappermode = yes");
@@ -765,5 +765,10 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(bySubject("to all")).toMatch(/^Received: from .*\n?.* with ESMTP/m);
     // OpenDKIM runs as its own user under the supervisor.
     expect(r.output).toMatch(/^opendkim opendkim$/m);
+    // Its socket: Postfix's user may connect; any other account may not (it would get mail signed).
+    const connect = (user: string) =>
+      `runuser -u ${user} -- python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect("/var/spool/postfix/opendkim/opendkim.sock"); print("connected")' 2>&1 | tail -1`;
+    const who = await mail.exec(`${connect("postfix")}; ${connect("nobody")}; ${connect("vmail")}`);
+    expect(who.output.trim().split("\n")).toEqual(["connected", expect.stringMatching(/PermissionError/), expect.stringMatching(/PermissionError/)]);
   }, 60_000);
 });

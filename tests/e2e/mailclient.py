@@ -86,7 +86,7 @@ def act_send(args):
         if args.user:
             s.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
         refused = s.send_message(msg, from_addr=args.sender, to_addrs=args.to.split(","))
-        return {"ok": True, "refused": {k: list(v) for k, v in refused.items()}}
+        return {"ok": True, "refused": {k: [code, text.decode(errors="replace")] for k, (code, text) in refused.items()}}
     except smtplib.SMTPAuthenticationError as e:
         return {"ok": False, "stage": "auth", "code": e.smtp_code, "error": e.smtp_error.decode(errors="replace")}
     except smtplib.SMTPSenderRefused as e:

@@ -157,7 +157,7 @@ describe("the seed's lab, wired", () => {
     }
     // Two domains, two different keys; Postfix passes mail through OpenDKIM.
     expect(new Set(DKIM_KEYS.values()).size).toBe(2);
-    expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891$/m);
+    expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^smtpd_milters = unix:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m);
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^milter_default_action = accept$/m);
     // The public records are not secret; the keys are.
     expect(await (outputs.mailDnsRecords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);

@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as path from "path";
+import { FILES_DIR } from "../../components/render/template";
 // The OpenDKIM renderer: files, owners and modes, tables per domain, and the
 // DKIM record's value from a public key.
 import { createPublicKey, generateKeyPairSync } from "crypto";
@@ -31,7 +34,7 @@ describe("renderOpendkimFiles", () => {
     );
     expect(Object.fromEntries(settings)).toMatchObject({
       Mode: "s",
-      Socket: "inet:8891@127.0.0.1",
+      Socket: "local:/var/spool/postfix/opendkim/opendkim.sock",
       UserID: "opendkim:opendkim",
       KeyTable: "file:/etc/opendkim/KeyTable",
       SigningTable: "refile:/etc/opendkim/SigningTable",
@@ -39,8 +42,10 @@ describe("renderOpendkimFiles", () => {
       ExternalIgnoreList: "file:/etc/opendkim/TrustedHosts",
       Canonicalization: "relaxed/simple",
     });
-    expect(opendkimMilter()).toBe("inet:127.0.0.1:8891");
-    expect(renderOpendkimFiles({ selector: "mail", keys: KEYS, port: 12301 })[0].content).toMatch(/^Socket\s+inet:12301@127\.0\.0\.1$/m);
+    // A unix socket in a directory only Postfix may enter (files/mail/accounts.sh), not a port any local process could use.
+    expect(opendkimMilter()).toBe("unix:/var/spool/postfix/opendkim/opendkim.sock");
+    const accounts = fs.readFileSync(path.join(FILES_DIR, "mail", "accounts.sh"), "utf8");
+    expect(accounts).toContain("install -d -o opendkim -g postfix -m 2750 /var/spool/postfix/opendkim");
   });
 
   test("every mail domain has a KeyTable entry and a SigningTable pattern, longest domain first", () => {
@@ -87,7 +92,6 @@ describe("renderOpendkimFiles", () => {
       { keys: [{ domain: "x.example", privateKey: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }) as string }] },
       /is ec, not RSA/,
     ],
-    [{ port: 0 }, /not a TCP port/],
   ])("%j is refused", (change, error) => {
     expect(() => renderOpendkimFiles({ selector: "mail", keys: KEYS, ...change })).toThrow(error);
   });

@@ -29,7 +29,7 @@ const HOST_SHAPE = "{ address, user?, port?, privateKey?, hostKey? }";
 export const HOSTS_SHAPE = `{ ${ROLES.map((r) => `${r}: ${HOST_SHAPE}`).join(", ")} }`;
 
 export const PRIVATE_KEY = /^-----BEGIN (?:OPENSSH|RSA|EC) PRIVATE KEY-----\r?\n[\s\S]+\r?\n-----END (?:OPENSSH|RSA|EC) PRIVATE KEY-----\s*$/;
-const HOST_KEY = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const HOST_KEY = /^(?:ssh-ed25519|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 const isGiven = (v: unknown) => v !== undefined && v !== null && v !== "";
@@ -50,6 +50,18 @@ export function parseHosts(hosts: Readonly<Record<string, unknown>>, report: Rep
     }
     const host = parseHost(h as Record<string, unknown>, (message, part = "") => report(message, `.${role}${part}`));
     if (host) out[role] = host;
+  }
+  // Roles on one SSH server share its recorded key: they cannot pin two.
+  const pins = new Map<string, { role: Role; hostKey?: string }>();
+  for (const role of ROLES) {
+    const host = out[role];
+    if (!host) continue;
+    const server = `${host.address}:${host.port}`;
+    const first = pins.get(server);
+    if (!first) pins.set(server, { role, ...(host.hostKey ? { hostKey: host.hostKey } : {}) });
+    else if (first.hostKey !== host.hostKey) {
+      report(`pins another host key than hosts.${first.role}.hostKey for the same SSH server ${server}: give both the same key, or neither`, `.${role}.hostKey`);
+    }
   }
   return out;
 }
@@ -73,7 +85,10 @@ function parseHost(fields: Readonly<Record<string, unknown>>, report: Report): S
   const privateKey = typeof fields.privateKey === "string" ? fields.privateKey.trim() : "";
   if (isGiven(fields.privateKey) && !PRIVATE_KEY.test(privateKey)) bad("privateKey", "is not a PEM or OpenSSH private key");
   const hostKey = typeof fields.hostKey === "string" ? fields.hostKey.trim() : "";
-  if (isGiven(fields.hostKey) && !HOST_KEY.test(hostKey)) {
+  if (isGiven(fields.hostKey) && /^ssh-rsa /.test(hostKey)) {
+    // @pulumi/command offers an RSA key as "ssh-rsa" (SHA-1) only, which OpenSSH 8.8+ refuses.
+    bad("hostKey", "is an RSA key, which @pulumi/command cannot check against OpenSSH 8.8 or later: pin the host's ed25519 or ECDSA key");
+  } else if (isGiven(fields.hostKey) && !HOST_KEY.test(hostKey)) {
     bad("hostKey", `is not a public key like "ssh-ed25519 AAAA..." (type and base64, as in known_hosts)`);
   }
   if (!ok) return undefined;

@@ -63,7 +63,8 @@ export const CONFIG_KEYS = {
         "target ssh: the host of each role, { dns, db, mail }, each { address, user?, port?, privateKey?, " +
         "hostKey? }. address is the host's IPv4 address (SSH connects to it, the role's services listen " +
         "on it); user (default root) logs in with the private key and must be root or have passwordless " +
-        "sudo; port defaults to 22; hostKey (\"ssh-ed25519 AAAA...\") pins the host's key. Roles may share " +
+        "sudo; port defaults to 22; hostKey (\"ssh-ed25519 AAAA...\" or ECDSA) pins the host's key, else the " +
+        "key the host presents first is recorded in the stack and required from then on. Roles may share " +
         "a host. Debian/Ubuntu (apt) and RHEL/Rocky/Alma (dnf) are supported; systemd is used when it is " +
         "PID 1, else the distribution's service scripts. Set keys as secrets: `pulumi config set --secret " +
         "--path 'hosts.mail.privateKey' < key`.",

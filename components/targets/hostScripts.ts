@@ -11,15 +11,22 @@ import { OsFamily, ServiceSpec } from "./server";
 
 /** Where the program keeps its records on a host (what it installed, wrote and created). */
 export const STATE_DIR = "/var/lib/mail-system";
-/** The lock every script of the program takes on a host. */
-export const LOCK_FILE = "/run/lock/mail-system.lock";
+/**
+ * The program's own run-time directory on a host (and the containers'
+ * supervisor's): root's alone (0700), for the lock and temporary files, so
+ * no other user can plant them or a link in their place (as in the
+ * world-writable /run/lock or /tmp).
+ */
+export const RUN_DIR = "/run/mail-system";
+/** The lock every script of the program takes on a host (the supervisor's own is RUN_DIR/lock). */
+export const LOCK_FILE = `${RUN_DIR}/scripts.lock`;
 /** Suffix of the copy of a file the program replaced, put back on destroy. */
 export const ORIGINAL_SUFFIX = ".mail-system-orig";
 /** Where health checks are installed (a directory every family has, so nothing shared is made). */
 export const HEALTHCHECK_DIR = "/usr/local/sbin";
 /** The containers' supervisor (files/common/supervisor.sh) and where it keeps its state. */
 export const SUPERVISOR_PATH = "/usr/local/sbin/mail-system-supervisor";
-export const SUPERVISOR_RUN_DIR = "/run/mail-system";
+export const SUPERVISOR_RUN_DIR = RUN_DIR;
 /** The supervisor's manifest: the units it may run, in start order. */
 export const SERVICES_MANIFEST = "/etc/mail-system/services";
 
@@ -58,7 +65,12 @@ export function phasedScript(title: string, apply: string, revert = ":"): string
     "set -eu",
     `# mail-system: ${title.replace(/\n/g, " ")}`,
     "umask 022",
-    `mkdir -p ${STATE_DIR} /run/lock`,
+    `mkdir -p ${STATE_DIR}`,
+    // Made 0700 if missing; refused if it is a link or not root's (only
+    // root can create it in /run: someone else's means a tampered host).
+    `[ -d ${RUN_DIR} ] || mkdir -m 0700 ${RUN_DIR} 2>/dev/null || :`,
+    `if [ -L ${RUN_DIR} ] || [ ! -d ${RUN_DIR} ] || [ ! -O ${RUN_DIR} ]; then echo "mail-system: ${RUN_DIR} is not a directory owned by root (a link, or another user's): refusing to use it" >&2; exit 1; fi`,
+    `chmod 0700 ${RUN_DIR}`,
     // One lock per host for every script of the program (10 minutes at most);
     // in /run, so nothing of it outlives the last destroy.
     `exec 9>${LOCK_FILE}`,
@@ -265,9 +277,10 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     `dirs=${STATE_DIR}/${role}.dirs`,
     `orig=${shq(ORIGINAL_SUFFIX)}`,
     'touch "$manifest" "$dirs"',
-    // Remove a file the program wrote, putting back what was there before.
+    // Remove a file the program wrote, putting back what was there before
+    // (a regular file: never a link someone put in its place).
     "unput() {",
-    '  if [ -e "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi',
+    '  if [ -f "$1$orig" ] && [ ! -L "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi',
     "}",
   ];
   const apply = [
@@ -279,13 +292,31 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     '  mkdir -m 0755 "$1"',
     '  echo "$1" >>"$dirs"',
     "}",
+    // Whether only root (we) can change what is in a directory (ours, not a
+    // link, not writable by group or others): a daemon's own data directory
+    // (e.g. /var/lib/bind, group bind) is not.
+    "rootonly() {",
+    '  [ -d "$1" ] && [ ! -L "$1" ] || return 1',
+    '  set -- $(ls -ldn "$1")',
+    '  case "$1" in d????-??-*) [ "$3" = "$(id -u)" ] ;; *) return 1 ;; esac',
+    "}",
+    // Each file is made (mktemp: O_EXCL, 0600), given its owner (chown -h:
+    // never through a link), mode and content in such a directory, the
+    // target's or its nearest such parent (the same filesystem, so the
+    // final mv is a rename that replaces whatever is at the path, a link
+    // included, without following it).
     "put() { # path owner group mode base64",
     '  mkdirs "$(dirname "$1")"',
-    '  if [ -e "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest"; then cp -p "$1" "$1$orig"; fi',
-    '  tmp="$1.mail-system-new"',
-    '  rm -f "$tmp"',
-    '  (umask 077; printf \'%s\' "$5" | base64 -d >"$tmp")',
-    '  chown "$2:$3" "$tmp"',
+    '  stage="$(dirname "$1")"',
+    '  while [ "$stage" != / ] && ! rootonly "$stage"; do stage="$(dirname "$stage")"; done',
+    '  if [ -f "$1" ] && [ ! -L "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest"; then',
+    '    tmp="$(mktemp "$stage/.mail-system-orig.XXXXXX")"',
+    '    cp -p "$1" "$tmp"',
+    '    mv -f "$tmp" "$1$orig"',
+    "  fi",
+    '  tmp="$(mktemp "$stage/.mail-system-new.XXXXXX")"',
+    '  printf \'%s\' "$5" | base64 -d >"$tmp"',
+    '  chown -h "$2:$3" "$tmp"',
     '  chmod "$4" "$tmp"',
     '  mv -f "$tmp" "$1"',
     "}",
@@ -348,7 +379,7 @@ const SVC = [
   // A daemon started from an init script inherits its open files: were they
   // the SSH session's, the command would never end (Dovecot keeps them), and
   // with the lock's descriptor it would hold the host's lock forever.
-  '         svc_log="$(mktemp)"',
+  `         svc_log="$(mktemp ${RUN_DIR}/svc-log.XXXXXX)"`,
   '         if service "$2" "$1" </dev/null >"$svc_log" 2>&1 9>&-; then rm -f "$svc_log"; else cat "$svc_log" >&2; rm -f "$svc_log"; return 1; fi ;;',
   "    esac",
   "  fi",

@@ -159,3 +159,30 @@ export async function startSshHosts(
     throw err;
   }
 }
+
+/**
+ * Gives `host` new SSH host keys, as a reinstalled or re-keyed machine has:
+ * the old ones are deleted, new ones made, and sshd (PID 1) re-executes on
+ * SIGHUP and loads them; the daemons it does not own keep running. Updates
+ * host.hostKey and the lab's known_hosts, then waits (at most 30 s) until
+ * the host answers with the new key.
+ */
+export async function rotateHostKeys(lab: SshLab, host: SshHost): Promise<void> {
+  const before = host.hostKey;
+  await docker("exec", host.container, "sh", "-c", "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && kill -HUP 1");
+  const pub = await docker("exec", host.container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub");
+  host.hostKey = pub.trim().split(/\s+/).slice(0, 2).join(" ");
+  if (host.hostKey === before) throw new Error(`${host.name}: the host key did not change`);
+  const others = fs.readFileSync(lab.knownHostsFile, "utf8").split("\n").filter((l) => l && !l.startsWith(`${host.address} `));
+  fs.writeFileSync(lab.knownHostsFile, [...others, `${host.address} ${host.hostKey}`, ""].join("\n"));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await ssh(lab, host, "root", "true", 10_000);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${host.name} did not answer with its new host key within 30 s: ${String(err)}`);
+      await sleep(500);
+    }
+  }
+}

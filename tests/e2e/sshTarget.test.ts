@@ -1,11 +1,14 @@
 // The SSH target end to end: the test starts two plain Debian hosts running
 // only sshd (no systemd: the distribution's service scripts are used), the
 // program deploys onto them with `target: ssh` (DNS and the database share
-// one host, logged in as root; the mail server is on the other, through a
-// sudo user; both host keys pinned), and the same checks as for containers
-// run against them. Then: a second preview is empty, a new user touches only
-// its rows, a new DKIM selector reloads OpenDKIM and BIND and no other
-// daemon, and destroy takes away what the program put there but the mail.
+// one host, logged in as root, its host key recorded on first use; the mail
+// server is on the other, through a sudo user, its host key pinned), and the
+// same checks as for containers run against them. Then: a second preview is
+// empty, a new user touches only its rows, a new DKIM selector reloads
+// OpenDKIM and BIND and no other daemon, the shared host's keys change and
+// the next deploy to it is refused until the change is accepted (`--replace`
+// of its recorded key), and destroy takes away what the program put there
+// but the mail.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,7 +16,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { waitForMail } from "./clients";
 import { changesOf, freeSubnet, log, toPathConfig, uniqueName, withStack } from "./lab";
 import { checkDatabaseAccounts, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
-import { buildSshHostImage, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
+import { buildSshHostImage, rotateHostKeys, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
 
 jest.setTimeout(40 * 60_000);
 
@@ -43,8 +46,9 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
     ...system,
     "mail-system:target": "ssh",
     "mail-system:hosts": {
-      dns: { address: infra.address, hostKey: infra.hostKey },
-      db: { address: infra.address, hostKey: infra.hostKey },
+      // No hostKey: the key infra presents first is recorded (once: one SSH server).
+      dns: { address: infra.address },
+      db: { address: infra.address },
       mail: { address: mailHost.address, user: "deploy", hostKey: mailHost.hostKey },
     },
   };
@@ -57,6 +61,14 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       log(`ssh target: first up took ${Math.round((Date.now() - t0) / 1000)}s\n`);
       const out = up.outputs;
       expect(out.servers.value).toEqual({ dns: `root@${infra.address}`, db: `root@${infra.address}`, mail: `deploy@${mailHost.address}` });
+      // One recorded key per SSH server: infra's as it presented it, mail's the pinned one, checked.
+      const recorders = (await stack.exportStack()).deployment.resources.filter((r: { urn: string }) => /::hostkey-/.test(r.urn));
+      const infraKey = `hostkey-${infra.address}-22`;
+      expect(Object.fromEntries(recorders.map((r: { urn: string; outputs: { stdout: string } }) => [r.urn.split("::").pop(), r.outputs.stdout]))).toEqual({
+        [infraKey]: infra.hostKey,
+        [`hostkey-${mailHost.address}-22`]: mailHost.hostKey,
+      });
+      const infraKeyUrn: string = recorders.find((r: { urn: string }) => r.urn.endsWith(`::${infraKey}`)).urn;
       const clients = labOf(out, caDir, mailName);
       expect(clients.mail).toBe(mailHost.address);
       expect(clients.dns).toBe(infra.address);
@@ -96,6 +108,28 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       const passwords = added.outputs.userPasswords.value as Record<string, string>;
       await waitForMail({ ...clients, passwords }, `leeo@${mailName}`, hello);
       expect(await waitForMail({ ...clients, passwords }, `frank@${mailName}`, fanout)).toContain(fanout);
+
+      // The shared host's keys change: a deploy that has work there (a new
+      // user's rows) is refused before anything runs on it, naming the host.
+      await rotateHostKeys(lab, infra);
+      const rows = (email: string) => ssh(lab, infra, "root", `mysql -N -e "SELECT COUNT(*) FROM mailserver.virtual_users WHERE email = '${email}'"`);
+      const bob = `bob@${mailName}`;
+      await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: `ann@${mailName}` }, { email: bob }] }), true);
+      const t1 = Date.now();
+      const refused = await stack.up({ onOutput: log }).then(
+        () => undefined,
+        (err: unknown) => String(err),
+      );
+      log(`ssh target: refused up took ${Math.round((Date.now() - t1) / 1000)}s\n`);
+      expect(refused).toMatch(new RegExp(`dialing ${infra.address.replace(/\./g, "\\.")}:22 as root failed after 5 attempt\\(s\\): ssh: handshake failed: ssh: host key mismatch`));
+      expect(await rows(bob)).toBe("0\n");
+      // Accepted as the README says: replace the recorded key (a new first use).
+      const accepted = await stack.up({ onOutput: log, replace: [infraKeyUrn] });
+      expect(accepted.summary.result).toBe("succeeded");
+      expect(await rows(bob)).toBe("1\n");
+      const rerecorded = (await stack.exportStack()).deployment.resources.find((r: { urn: string }) => r.urn === infraKeyUrn);
+      expect(rerecorded.outputs.stdout).toBe(infra.hostKey);
+      expect(changesOf((await stack.preview({ onOutput: log })).changeSummary)).toEqual({});
     });
 
     // Destroy took away the packages it installed, its files, the services and

@@ -191,6 +191,9 @@ describe("validateConfig: target ssh", () => {
     const { config, problems } = validateConfig({ ...seed, target: "ssh", hosts: own, sshPrivateKey: KEY }, "dev");
     expect(problems).toEqual([]);
     expect(config.hosts?.mail).toMatchObject({ privateKey: `${KEY.replace("AAAAA", "BBBBB")}\n`, hostKey: "ssh-ed25519 AAAAC3Nza" });
+    // Two roles on one SSH server pin the same key (or neither): fine.
+    const shared = { ...own, dns: { address: "10.1.0.6", hostKey: "ssh-ed25519 AAAAC3Nza" } };
+    expect(validateConfig({ ...seed, target: "ssh", hosts: shared, sshPrivateKey: KEY }, "dev").problems).toEqual([]);
   });
 
   test.each([
@@ -205,6 +208,15 @@ describe("validateConfig: target ssh", () => {
     [{ target: "ssh", hosts }, "mail-system:hosts.dns.privateKey: is required (or set sshPrivateKey for every host)"],
     [{ target: "ssh", hosts, sshPrivateKey: "hunter2" }, "mail-system:sshPrivateKey: is not a PEM or OpenSSH private key"],
     [{ target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", hostKey: "AAAA" } }, sshPrivateKey: KEY }, "mail-system:hosts.dns.hostKey: "],
+    [
+      { target: "ssh", hosts: { ...hosts, dns: { address: "10.1.0.7", hostKey: "ssh-rsa AAAAB3NzaC1yc2E" } }, sshPrivateKey: KEY },
+      "mail-system:hosts.dns.hostKey: is an RSA key, which @pulumi/command cannot check against OpenSSH 8.8 or later",
+    ],
+    // db (10.1.0.5:2222) and mail (10.1.0.5:22) are two SSH servers; mail on db's port is the same one.
+    [
+      { target: "ssh", hosts: { ...hosts, db: { ...hosts.db, hostKey: "ssh-ed25519 AAAAC3Nza" }, mail: { address: "10.1.0.5", port: 2222, hostKey: "ssh-ed25519 BBBB" } }, sshPrivateKey: KEY },
+      "mail-system:hosts.mail.hostKey: pins another host key than hosts.db.hostKey for the same SSH server 10.1.0.5:2222",
+    ],
     [{ purgeMailOnDestroy: "sometimes" }, "mail-system:purgeMailOnDestroy: must be true or false"],
   ])("%j is reported against its key", (change, expected) => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));

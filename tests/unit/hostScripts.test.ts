@@ -9,6 +9,7 @@ import { PACKAGES } from "../../components/packages";
 import {
   FACTS_SCRIPT,
   LOCK_FILE,
+  RUN_DIR,
   STATE_DIR,
   execScript,
   filesDigest,
@@ -187,7 +188,7 @@ esac`,
   stub("rpm", 'if [ "$1" = -q ]; then [ -e "$STUB/installed/$2" ]; exit; fi\nif [ -s "$STUB/dependents" ]; then for d in $(cat "$STUB/dependents"); do echo "$3 is needed by (installed) $d-1.0.x86_64" >&2; done; exit 1; fi');
   stub("dnf", `${names}\ncase "$mode" in install) for p in $names; do touch "$STUB/installed/$p"; done ;; remove) for p in $names; do rm -f "$STUB/installed/$p"; done ;; esac`);
   const run = (script: string, phase: "create" | "delete") => {
-    const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(LOCK_FILE).join(path.join(dir, "lock"));
+    const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(RUN_DIR).join(path.join(dir, "run"));
     const r = spawnSync("sh", ["-s", phase], {
       input: local,
       encoding: "utf8",
@@ -285,16 +286,16 @@ describe("filesScript", () => {
     expect(s).toContain(`put '/etc/postfix/mysql-users.cf' root postfix 0640 '${Buffer.from(files[1].content).toString("base64")}'`);
     // The secret never appears in clear (it travels on stdin, base64).
     expect(s).not.toContain("$secret");
-    expect(s).toContain('chown "$2:$3" "$tmp"');
+    expect(s).toContain('chown -h "$2:$3" "$tmp"');
     expect(s.indexOf('chmod "$4" "$tmp"')).toBeLessThan(s.indexOf('mv -f "$tmp" "$1"'));
     parses(s);
   });
 
   test("keeps the system's own copy of a file it replaces and puts it back on delete", () => {
     const s = filesScript("mail", files);
-    expect(s).toContain(`cp -p "$1" "$1$orig"`);
+    expect(s).toContain('cp -p "$1" "$tmp"\n    mv -f "$tmp" "$1$orig"');
     expect(s).toContain(`orig='.mail-system-orig'`);
-    expect(s).toContain('if [ -e "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi');
+    expect(s).toContain('if [ -f "$1$orig" ] && [ ! -L "$1$orig" ]; then mv -f "$1$orig" "$1"; else rm -f "$1"; fi');
   });
 
   test.each([
@@ -380,7 +381,8 @@ describe("health and exec", () => {
   test("every phased script takes the host's lock and dispatches on the phase", () => {
     for (const s of [execScript(["sh"], ":"), healthScript("db", {}), filesScript("db", []), packagesScript("db", "rhel", [["mysql-server"]])]) {
       expect(s.startsWith("set -eu\n")).toBe(true);
-      expect(s).toContain("exec 9>/run/lock/mail-system.lock");
+      expect(s).toContain("exec 9>/run/mail-system/scripts.lock");
+      expect(s).not.toContain("/run/lock");
       expect(s).toContain("flock -w 600 9");
       expect(s).toContain('case "$1" in create|update) mail_system_apply ;; delete) mail_system_revert ;;');
     }
@@ -428,5 +430,117 @@ describe("containers", () => {
     const supervisor = script.indexOf("/usr/local/sbin/mail-system-supervisor ctl");
     expect(supervisor).toBeGreaterThan(0);
     expect(supervisor).toBeLessThan(script.indexOf("/run/systemd/system"));
+  });
+});
+
+/** Runs a script's phase with its state and run-time directories under `dir` (sh -s, as the targets do). */
+function runIn(dir: string, script: string, phase: "create" | "delete", env: Record<string, string> = {}) {
+  const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(RUN_DIR).join(path.join(dir, "run"));
+  return spawnSync("sh", ["-s", phase], { input: local, encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
+}
+
+describe("the run-time directory: the lock and temporary files where only root can reach them", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "rundir-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const marker = () => fs.existsSync(path.join(dir, "ran"));
+  const script = () => execScript(["touch", path.join(dir, "ran")], "");
+
+  test("the lock is in /run/mail-system (not the world-writable /run/lock), made 0700 when missing", () => {
+    expect(LOCK_FILE).toBe(`${RUN_DIR}/scripts.lock`);
+    expect(RUN_DIR).toBe("/run/mail-system");
+    const r = runIn(dir, script(), "create");
+    expect(r).toMatchObject({ status: 0, stderr: "" });
+    expect(marker()).toBe(true);
+    expect(fs.statSync(path.join(dir, "run")).mode & 0o777).toBe(0o700);
+    expect(fs.existsSync(path.join(dir, "run", "scripts.lock"))).toBe(true);
+  });
+
+  test("an existing directory that is too open is closed to 0700", () => {
+    fs.mkdirSync(path.join(dir, "run"), { mode: 0o777 });
+    fs.chmodSync(path.join(dir, "run"), 0o777);
+    expect(runIn(dir, script(), "create").status).toBe(0);
+    expect(fs.statSync(path.join(dir, "run")).mode & 0o777).toBe(0o700);
+  });
+
+  test("a link in its place is refused: nothing runs, nothing is written through it", () => {
+    fs.mkdirSync(path.join(dir, "elsewhere"));
+    fs.symlinkSync(path.join(dir, "elsewhere"), path.join(dir, "run"));
+    const r = runIn(dir, script(), "create");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`mail-system: ${path.join(dir, "run")} is not a directory owned by root (a link, or another user's): refusing to use it`);
+    expect(marker()).toBe(false);
+    expect(fs.readdirSync(path.join(dir, "elsewhere"))).toEqual([]);
+  });
+
+  (process.getuid?.() === 0 ? test : test.skip)("another user's directory is refused (run as root)", () => {
+    fs.mkdirSync(path.join(dir, "run"), { mode: 0o700 });
+    fs.chownSync(path.join(dir, "run"), 65534, 65534);
+    const r = runIn(dir, script(), "create");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("is not a directory owned by root");
+    expect(marker()).toBe(false);
+  });
+
+  test("svc's log of an init script is a mktemp file in the run-time directory, not in /tmp", () => {
+    const s = serviceScript("dns", named, "debian");
+    expect(s).toContain('svc_log="$(mktemp /run/mail-system/svc-log.XXXXXX)"');
+    expect(s).not.toMatch(/mktemp\)/);
+  });
+});
+
+describe("filesScript in a directory others can write to (a daemon's data directory)", () => {
+  let dir: string;
+  let data: string;
+  const me = os.userInfo().username;
+  const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "files-"));
+    // As /var/lib/bind (root:bind 0775): the daemon's group may add, rename and remove entries.
+    data = path.join(dir, "data");
+    fs.mkdirSync(data);
+    fs.chmodSync(data, 0o775);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const zone = (content: string) => ({ path: path.join(data, "db.zone"), content, owner: me, group, mode: "0640" });
+  /** The script with a stub mktemp on PATH that logs where each temporary file is made. */
+  function run(script: string, phase: "create" | "delete") {
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin, { recursive: true });
+    fs.writeFileSync(path.join(bin, "mktemp"), `#!/bin/sh\necho "$*" >>"${dir}/mktemp.log"\nexec /usr/bin/mktemp "$@"\n`, { mode: 0o755 });
+    return runIn(dir, script, phase, { PATH: `${bin}:${process.env.PATH}` });
+  }
+
+  test("files are staged (mktemp, O_EXCL) in the nearest parent only root can write to, then renamed into place", () => {
+    const r = run(filesScript("dns", [zone("zone v1\n")]), "create");
+    expect(r).toMatchObject({ status: 0, stderr: "" });
+    expect(fs.readFileSync(path.join(data, "db.zone"), "utf8")).toBe("zone v1\n");
+    expect(fs.statSync(path.join(data, "db.zone")).mode & 0o777).toBe(0o640);
+    expect(fs.readFileSync(path.join(dir, "mktemp.log"), "utf8")).toBe(`${dir}/.mail-system-new.XXXXXX\n`);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".mail-system"))).toEqual([]);
+  });
+
+  test("the kept original is never written through a link planted in its place", () => {
+    fs.writeFileSync(path.join(data, "db.zone"), "the system's zone\n");
+    const victim = path.join(dir, "victim");
+    fs.symlinkSync(victim, path.join(data, "db.zone.mail-system-orig"));
+    expect(run(filesScript("dns", [zone("zone v1\n")]), "create")).toMatchObject({ status: 0, stderr: "" });
+    expect(fs.existsSync(victim)).toBe(false);
+    expect(fs.lstatSync(path.join(data, "db.zone.mail-system-orig")).isSymbolicLink()).toBe(false);
+    expect(fs.readFileSync(path.join(data, "db.zone.mail-system-orig"), "utf8")).toBe("the system's zone\n");
+  });
+
+  test("destroy does not put back a link planted as the original", () => {
+    expect(run(filesScript("dns", [zone("zone v1\n")]), "create").status).toBe(0);
+    fs.writeFileSync(path.join(dir, "secret"), "secret\n");
+    fs.symlinkSync(path.join(dir, "secret"), path.join(data, "db.zone.mail-system-orig"));
+    expect(run(filesScript("dns", [zone("zone v1\n")]), "delete")).toMatchObject({ status: 0, stderr: "" });
+    expect(fs.existsSync(path.join(data, "db.zone"))).toBe(false);
+  });
+
+  test("owners are set with chown -h (never through a link), in every files script", () => {
+    const s = filesScript("dns", [zone("x")]);
+    expect(s).toContain('chown -h "$2:$3" "$tmp"');
+    expect(s).not.toMatch(/chown (?!-h)/);
   });
 });

@@ -13,6 +13,11 @@ const created = mockResources((args) => {
   if (args.type === "command:remote:Command" && args.name.endsWith("-facts")) {
     return { stdout: "family=rhel\nos=rocky 8.9\ninit=systemd\nclient=10.20.0.99" };
   }
+  // The key recorder prints the pinned key, else the one the host presents.
+  if (args.type === "command:local:Command" && args.name.startsWith("hostkey-")) {
+    const env = args.inputs.environment as Record<string, string>;
+    return { stdout: env.PINNED_KEY ?? `ssh-ed25519 RECORDED${env.SSH_HOST.replace(/\./g, "")}x${env.SSH_PORT}` };
+  }
   if (args.type === "command:local:Command") {
     const stdout = args.name.endsWith("-serial") ? "1700000000" : args.name.endsWith("-issue") ? CERT : args.name.includes("-dkim-") ? DKIM_PEM : "";
     return { stdout };
@@ -82,9 +87,34 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
     expect(await conn("db-files")).toMatchObject({ host: "192.168.100.5", user: "admin", port: 2222 });
     expect(await conn("dns-files")).toMatchObject({ host: "192.168.100.7", user: "root", port: 22 });
     expect(await conn("mail-files")).toMatchObject({ hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" });
+    // A few tries only: a changed key fails the deploy at once (the key scan waits for a booting host).
+    expect(await conn("mail-files")).toMatchObject({ dialErrorLimit: 5, perDialTimeout: 5 });
     const raw = (await byName("dns-files").inputs.connection) as Record<string, unknown>;
     expect(raw[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig); // the key makes it all secret
     expect(open((open(raw) as Record<string, unknown>).privateKey)).toBe(SSH_KEY);
+  });
+
+  test("each SSH server's key is recorded once (trust on first use) and every command of its roles requires it", async () => {
+    const recorders = created.filter((r) => r.name.startsWith("hostkey-"));
+    expect(recorders.map((r) => r.name).sort()).toEqual(["hostkey-192.168.100.5-2222", "hostkey-192.168.100.6-22", "hostkey-192.168.100.7-22"]);
+    for (const r of recorders) expect(r.type).toBe("command:local:Command");
+    const dnsKey = byName("hostkey-192.168.100.7-22").inputs;
+    expect(dnsKey.environment).toEqual({ SSH_HOST: "192.168.100.7", SSH_PORT: "22", KEY_SETTING: "hosts.dns.hostKey" });
+    // Only another server asks again; the pinned key is checked against what the host presents.
+    expect(dnsKey.triggers).toEqual(["192.168.100.7", 22]);
+    expect(byName("hostkey-192.168.100.6-22").inputs.environment).toMatchObject({ PINNED_KEY: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB" });
+
+    const expected: Record<string, string> = {
+      "192.168.100.7": "ssh-ed25519 RECORDED1921681007x22",
+      "192.168.100.5": "ssh-ed25519 RECORDED1921681005x2222",
+      "192.168.100.6": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB",
+    };
+    const remote = created.filter((r) => r.type === "command:remote:Command");
+    expect(remote.length).toBeGreaterThan(20);
+    for (const r of remote) {
+      const c = open(await r.inputs.connection) as { host: string; hostKey?: string };
+      expect([r.name, c.hostKey]).toEqual([r.name, expected[c.host]]);
+    }
   });
 
   test("packages: dnf on the RHEL family (bind, mysql-server, EPEL then OpenDKIM)", async () => {
@@ -189,5 +219,26 @@ describe("reloads follow exactly the files each daemon reads", () => {
     expect(selector.postfix).toBe(base.postfix);
     expect(selector.dovecot).toBe(base.dovecot);
     expect(selector.opendkim).not.toBe(base.opendkim);
+  });
+});
+
+describe("roles on one SSH server", () => {
+  test("share its recorded key: one recorder, whose key both roles' commands require", async () => {
+    const { SshTarget } = await import("../../components/targets/ssh");
+    const shared = { address: "10.9.0.1", privateKey: SSH_KEY };
+    const target = new SshTarget({ dns: shared, db: { ...shared, user: "admin" }, mail: { address: "10.9.0.1", port: 2200, privateKey: SSH_KEY } });
+    const parent = new pulumi.ComponentResource("test:index:Servers", "shared");
+    for (const role of ["dns", "db", "mail"]) {
+      target.place(`shared-${role}`, { role, packages: { debian: [], rhel: [] }, files: () => [], services: [] }, "10.9.0.1", parent);
+    }
+    // Registered asynchronously (bounded wait).
+    for (let i = 0; i < 100 && !created.some((r) => r.name === "shared-mail-facts"); i++) await new Promise((r) => setTimeout(r, 20));
+    // Another port is another SSH server (its own key).
+    expect(created.filter((r) => r.name.startsWith("hostkey-10.9.0.1-")).map((r) => r.name)).toEqual(["hostkey-10.9.0.1-22", "hostkey-10.9.0.1-2200"]);
+    expect(byName("hostkey-10.9.0.1-22").inputs.environment.KEY_SETTING).toBe("hosts.dns.hostKey and hosts.db.hostKey");
+    const keyOf = async (name: string) => (open(await byName(name).inputs.connection) as { hostKey: string }).hostKey;
+    expect(await keyOf("shared-dns-facts")).toBe("ssh-ed25519 RECORDED10901x22");
+    expect(await keyOf("shared-db-facts")).toBe("ssh-ed25519 RECORDED10901x22");
+    expect(await keyOf("shared-mail-facts")).toBe("ssh-ed25519 RECORDED10901x2200");
   });
 });

@@ -144,6 +144,13 @@ func (c ProxyConnection) dialRetry(ctx context.Context, dial dialFunc) (*ssh.Cli
 			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 		}
 	}
+	// A host key that does not parse fails at once, as the official
+	// provider's, which parses it before the first dial.
+	if c.HostKey != nil {
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey)); err != nil {
+			return nil, fmt.Errorf("failed to parse host key: %w", err)
+		}
+	}
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		client, err := c.dialOnce(ctx, dial, timeout)
@@ -246,32 +253,18 @@ func (c ProxyConnection) clientConfig() (*ssh.ClientConfig, func(), error) {
 		return nil, closeAgent, errors.New("no SSH authentication method: set privateKey, password or an agent")
 	}
 
-	if c.HostKey != nil && *c.HostKey != "" {
-		key, err := parseHostKey(*c.HostKey)
+	// As the official provider (1.2.1, remote/connection.go): the key in
+	// authorized_keys format, checked with ssh.FixedHostKey, and only its
+	// type offered as host key algorithm (so an RSA key means "ssh-rsa",
+	// SHA-1 signatures, which OpenSSH 8.8 and later no longer offer).
+	if c.HostKey != nil {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.HostKey))
 		if err != nil {
 			closeAgent()
-			return nil, func() {}, err
+			return nil, func() {}, fmt.Errorf("failed to parse host key: %w", err)
 		}
 		config.HostKeyCallback = ssh.FixedHostKey(key)
-		// Ask the server for the key type we expect, or it may present
-		// another of its host keys and fail the check.
 		config.HostKeyAlgorithms = []string{key.Type()}
-		if key.Type() == ssh.KeyAlgoRSA {
-			config.HostKeyAlgorithms = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
-		}
 	}
 	return config, closeAgent, nil
-}
-
-// parseHostKey accepts a public key in authorized_keys format
-// ("ssh-ed25519 AAAA... comment") or a known_hosts line.
-func parseHostKey(s string) (ssh.PublicKey, error) {
-	if key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(s)); err == nil {
-		return key, nil
-	}
-	_, _, key, _, _, err := ssh.ParseKnownHosts([]byte(s))
-	if err != nil {
-		return nil, fmt.Errorf("parsing hostKey: %w", err)
-	}
-	return key, nil
 }

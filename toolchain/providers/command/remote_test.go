@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/asset"
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
+	"golang.org/x/crypto/ssh"
 )
 
 func TestRemoteCommandLifecycle(t *testing.T) {
@@ -144,15 +147,6 @@ func TestRemoteCommandFailures(t *testing.T) {
 		t.Fatalf("error must carry stderr and exit status: %v", err)
 	}
 
-	// Wrong host key: refused.
-	wrong := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQCWZ4I6LC/uvM8nJn0ceTBr5e2/3PRuGlR+YptBc+O"
-	r = newResource(t, s, remoteType, "hostkey")
-	err = r.create(map[string]any{"connection": sshd.connection(map[string]any{"hostKey": wrong, "dialErrorLimit": 1}),
-		"create": "true"})
-	if err == nil || !strings.Contains(err.Error(), "host key") {
-		t.Fatalf("wrong host key must fail: %v", err)
-	}
-
 	// Nothing listening: retried dialErrorLimit times with a backoff.
 	start := time.Now()
 	r = newResource(t, s, remoteType, "closed")
@@ -208,5 +202,58 @@ func TestRemoteCommandCheckDefaults(t *testing.T) {
 	if c.Get("port").AsNumber() != 22 || c.Get("user").AsString() != "root" ||
 		c.Get("dialErrorLimit").AsNumber() != 10 || c.Get("perDialTimeout").AsNumber() != 15 {
 		t.Fatalf("connection defaults not applied: %v", c)
+	}
+}
+
+// hostKey as the official provider checks it (1.2.1, remote/connection.go):
+// ssh.FixedHostKey, only the key's own type offered, x/crypto's error text;
+// a mismatch is a failed dial like any other (retried up to dialErrorLimit).
+func TestRemoteCommandHostKey(t *testing.T) {
+	sshd := startSSHD(t)
+	s := server(t)
+	run := func(name string, conn map[string]any) error {
+		return newResource(t, s, remoteType, name).create(map[string]any{"connection": sshd.connection(conn), "create": "true"})
+	}
+
+	if err := run("right", map[string]any{"hostKey": sshd.hostKey}); err != nil {
+		t.Fatalf("the host's own key must be accepted: %v", err)
+	}
+	// Another ed25519 key: the server offers its ed25519 key, which does not match.
+	wrong := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBQCWZ4I6LC/uvM8nJn0ceTBr5e2/3PRuGlR+YptBc+O"
+	err := run("wrong", map[string]any{"hostKey": wrong, "dialErrorLimit": 2})
+	if err == nil || !strings.Contains(err.Error(), "ssh: handshake failed: ssh: host key mismatch") ||
+		!strings.Contains(err.Error(), "after 2 attempt(s)") {
+		t.Fatalf("a wrong host key must fail with x/crypto's mismatch error, after dialErrorLimit attempts: %v", err)
+	}
+	// Not a key: fails at once, without dialing.
+	start := time.Now()
+	err = run("garbage", map[string]any{"hostKey": "not a key", "dialErrorLimit": 5})
+	if err == nil || !strings.Contains(err.Error(), "failed to parse host key") || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("an unparsable host key must fail at once (%s): %v", time.Since(start), err)
+	}
+}
+
+// An RSA host key is offered as "ssh-rsa" only (SHA-1), as by the official
+// provider: OpenSSH 8.8 and later refuse that, so pinning an RSA key fails.
+func TestRemoteCommandRSAHostKeyIsOfferedAsSSHRSA(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshd := startSSHDWithHostKey(t, priv)
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+	r := newResource(t, server(t), remoteType, "rsa")
+	err = r.create(map[string]any{"connection": sshd.connection(map[string]any{"hostKey": rsaKey, "dialErrorLimit": 1}), "create": "true"})
+	if err == nil || !strings.Contains(err.Error(), "no common algorithm for host key") || !strings.Contains(err.Error(), "[ssh-rsa]") {
+		t.Fatalf("an RSA host key must be offered as ssh-rsa alone: %v", err)
+	}
+	// Without hostKey the same server is reached (rsa-sha2-* negotiated).
+	r = newResource(t, server(t), remoteType, "rsa-unpinned")
+	if err := r.create(map[string]any{"connection": sshd.connection(nil), "create": "true"}); err != nil {
+		t.Fatalf("unpinned: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -60,6 +61,13 @@ func freePort(t *testing.T) int {
 // OpenSSH's server is not installed.
 func startSSHD(t *testing.T) *testSSHD {
 	t.Helper()
+	hostPriv, _ := genKey(t)
+	return startSSHDWithHostKey(t, hostPriv)
+}
+
+// startSSHDWithHostKey is startSSHD with the given host key (ed25519 or RSA).
+func startSSHDWithHostKey(t *testing.T, hostPriv crypto.Signer) *testSSHD {
+	t.Helper()
 	if _, err := os.Stat(sshdPath); err != nil {
 		t.Skipf("%s not installed (apt-get install -y openssh-server): %v", sshdPath, err)
 	}
@@ -76,7 +84,11 @@ func startSSHD(t *testing.T) *testSSHD {
 	}
 
 	dir := t.TempDir()
-	hostPriv, hostPEM := genKey(t)
+	hostBlock, err := ssh.MarshalPrivateKey(hostPriv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPEM := pem.EncodeToMemory(hostBlock)
 	clientPriv, clientPEM := genKey(t)
 	otherPriv, otherPEM := genKey(t)
 	hostPub, _ := ssh.NewPublicKey(hostPriv.Public())

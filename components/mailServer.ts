@@ -14,7 +14,7 @@ import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecor
 import { opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
 import { renderPostfixFiles } from "./render/postfix";
 import { FILES_DIR } from "./render/template";
-import { DatabaseConnection, DnsRecord, RenderedFile } from "./render/types";
+import { DatabaseConnection, DatabaseCredentials, DnsRecord, RenderedFile } from "./render/types";
 import { both, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailServerArgs {
@@ -61,8 +61,13 @@ const ACCOUNTS_SCRIPT = fs.readFileSync(path.join(FILES_DIR, "mail", "accounts.s
 
 /** Where the server keeps its certificate and key. */
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
+/** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
+export const DATABASE_CA_FILE = "/etc/ssl/mail/database-ca.pem";
 
 export { MailEndpoints } from "./render/mailRecords";
+
+/** The connection without its CA (the renderers get the CA's file instead). */
+const credentials = ({ host, port, name, user, password }: DatabaseConnection): DatabaseCredentials => ({ host, port, name, user, password });
 
 /** A service reads the files under these directories. */
 const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
@@ -144,7 +149,7 @@ export class MailServer extends pulumi.ComponentResource {
             hostname,
             domain: args.zone,
             listenAddress: address,
-            database,
+            database: { ...credentials(database), caFile: DATABASE_CA_FILE },
             tls: TLS,
             milters: [opendkimMilter()],
             logTo: container ? ("stdout" as const) : ("syslog" as const),
@@ -155,6 +160,7 @@ export class MailServer extends pulumi.ComponentResource {
             ...renderOpendkimFiles({ selector: dkim.selector, keys: dkimKeys, syslog: !container }),
             { path: TLS.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
             { path: TLS.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
+            { path: DATABASE_CA_FILE, content: database.caCertificate, owner: "root", group: "root", mode: "0644" },
           ];
         });
 

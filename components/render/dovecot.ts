@@ -15,6 +15,8 @@ export type { MailServerSettings } from "./postfix";
  */
 function connectValue(db: MailServerSettings["database"]): string {
   const parts = [`host=${db.host}`, `port=${db.port}`, `dbname=${db.name}`, `user=${db.user}`, `password=${db.password}`];
+  // TLS, verifying the server's certificate (chain and name) with the CA.
+  parts.push(`ssl_ca=${db.caFile}`, "ssl_verify_server_cert=yes");
   return `"${parts.join(" ").replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 

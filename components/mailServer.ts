@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
 import { PACKAGES } from "./packages";
+import { hasPemBlock } from "./render/checks";
 import { renderDovecotFiles } from "./render/dovecot";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
 import { opendkimMilter, renderOpendkimFiles } from "./render/opendkim";
@@ -145,6 +146,7 @@ export class MailServer extends pulumi.ComponentResource {
       pulumi
         .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
         .apply(([address, database, certificate, privateKey, dkimKeys]): RenderedFile[] => {
+          if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
           const settings = {
             hostname,
             domain: args.zone,

@@ -1,8 +1,9 @@
 // MysqlServer: MariaDB (or MySQL) holding the mail system's virtual domains,
 // users and aliases (the seed's `mailserver` database), with an application
-// user that may only SELECT and only over TLS (the server's certificate is
-// issued for its address by a CA of its own: AddressCertificate). Domains, users and aliases are rows, each its
-// own resource, so adding a user changes one row and restarts nothing.
+// user that may only SELECT, and only over TLS (the server's certificate is
+// issued for its address by a CA of its own: AddressCertificate). Domains,
+// users and aliases are rows, each its own resource, so adding a user
+// changes one row and restarts nothing.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AddressCertificate } from "./mailCertificate";

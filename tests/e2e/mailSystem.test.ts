@@ -39,7 +39,7 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       const servers = out.servers.value as Record<string, string>;
       await checkDatabaseAccounts((sql) => docker("exec", servers.db, "mysql", "-N", "-e", sql), lab.mail);
       // Postfix and Dovecot reach the database over TLS only, its certificate verified.
-      await checkDatabaseTls((script) => docker("exec", servers.mail, "sh", "-c", script), zone, lab.mail);
+      await checkDatabaseTls((script) => docker("exec", servers.mail, "sh", "-c", script), zone);
       expect(await docker("exec", servers.db, "stat", "-c", "%U:%G %a", "/etc/mysql/ssl/server-key.pem")).toBe("mysql:mysql 600\n");
       // Uploaded files got their owners inside the container (uploads name none).
       expect(await docker("exec", servers.mail, "stat", "-c", "%U:%G %a", "/etc/postfix/mysql-virtual-mailbox-maps.cf", "/etc/dovecot/dovecot-sql.conf.ext", "/etc/ssl/mail/privkey.pem", `/etc/opendkim/keys/${mailName}/mail.private`)).toBe(

@@ -70,7 +70,7 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       );
       await checkDatabaseAccounts((sql) => ssh(lab, infra, "root", `mysql -N -e ${JSON.stringify(sql)}`), mailHost.address);
       // The hashes cross the network here: over TLS only, the database's certificate verified.
-      await checkDatabaseTls((script) => ssh(lab, mailHost, "root", script), zone, mailHost.address);
+      await checkDatabaseTls((script) => ssh(lab, mailHost, "root", script), zone);
       expect(await ssh(lab, infra, "root", "stat -c '%U:%G %a' /etc/mysql/ssl/server-key.pem")).toBe("mysql:mysql 600\n");
       // The database listens on the host's address, not on every interface.
       expect(await ssh(lab, infra, "root", "cat /etc/mysql/mariadb.conf.d/60-mail-system.cnf")).toContain(`bind-address = ${infra.address}`);

@@ -163,7 +163,7 @@ describe("reloads follow exactly the files each daemon reads", () => {
       zone: "example.test",
       hostLabel: "mail",
       mailDomains: ["example.test"],
-      database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: change.password ?? "pw", caCertificate: "DB-CA" },
+      database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: change.password ?? "pw", caCertificate: "-----BEGIN CERTIFICATE-----\nREItQ0E=\n-----END CERTIFICATE-----\n" },
       certificate: "CERT",
       privateKey: "KEY",
       dkimSelector: change.selector ?? "mail",

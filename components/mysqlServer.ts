@@ -146,6 +146,10 @@ export class MysqlServer extends pulumi.ComponentResource {
       revert: dropDatabaseSql(databaseName),
       replaceOn: [databaseName],
     });
+    // REQUIRE SSL, on an existing user too (the ALTER): like every exec it
+    // runs once the server is healthy with its TLS files, so on an upgrade
+    // the server offers TLS before the user needs it; the mail server's files
+    // switch to TLS right after (they wait for `connection`, so for this).
     const appUser = serverSql(`${name}-app-user`, {
       apply: pulumi.secret(pulumi.all([clientHost, appPassword.result]).apply(([host, pw]) => createUserSql(appUserName, host, pw))),
       revert: clientHost.apply((host) => dropUserSql(appUserName, host)),

@@ -9,9 +9,8 @@
 // careful hand-written script would.
 import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { ADDRESS_ISSUE_SCRIPT, MAIL_ISSUE_SCRIPT } from "../components/mailCertificate";
 import { sha512Crypt } from "../components/passwordHash";
 import { bindPaths, renderBindFiles } from "../components/render/bind";
 import { renderDbServerFiles } from "../components/render/dbServer";
@@ -49,21 +48,14 @@ const alnum = (n: number) => {
   return Array.from(crypto.randomBytes(n), (b) => chars[b % chars.length]).join("");
 };
 
-/** A per-run CA and server certificate, as MailCertificate issues them. */
-async function issueCertificate(host: string, address: string): Promise<{ ca: string; certificate: string; key: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-ca-"));
-  try {
-    const script = `set -eu; cd "$1"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 -subj "/O=mail-system/CN=mail-system CA for $2" -keyout ca.key -out ca.pem 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" -keyout key.pem -out req.csr 2>/dev/null
-printf 'subjectAltName=DNS:%s,IP:%s\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' "$2" "$3" > ext.cnf
-openssl x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 -extfile ext.cnf -out cert.pem 2>/dev/null`;
-    await sh("bash", ["-c", script, "issue", dir, host, address]);
-    const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
-    return { ca: read("ca.pem"), certificate: read("cert.pem"), key: read("key.pem") };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+/** A per-run CA and server certificate, issued by the program's own script (MailCertificate, AddressCertificate). */
+async function issueCertificate(script: string, host: string, address: string): Promise<{ ca: string; certificate: string; key: string }> {
+  const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) =>
+    execFile("sh", ["-c", script], { env: { ...process.env, HOST: host, ADDRESS: address, DAYS: "825" } }, (err, stdout) =>
+      err ? reject(err) : resolve({ stdout }),
+    ),
+  );
+  return JSON.parse(stdout) as { ca: string; certificate: string; key: string };
 }
 
 /** The build arguments DockerTarget passes: the base image, the role's Debian packages and debconf answers. */
@@ -105,7 +97,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   });
   const appPassword = alnum(32);
   const build = (role: Role) => sh("docker", ["build", "-q", "-t", image(role), ...buildArgs(role, baseImage), IMAGE_CONTEXT], 600_000);
-  const [, , , , dkimPems, cert] = await Promise.all([
+  const [, , , , dkimPems, cert, dbCert] = await Promise.all([
     build("db"), build("mail"), build("dns"),
     docker("network", "create", "--subnet", a.subnet, "--gateway", a.gateway, "--label", `${LABEL}=${prefix}`, network).then(() =>
       // The program's volumes: each role's data and state directories.
@@ -115,7 +107,8 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
       })),
     ),
     Promise.all(mailDomains.map((d) => sh("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]).then((pem) => ({ domain: d, privateKey: pem })))),
-    issueCertificate(hostname, a.mail),
+    issueCertificate(MAIL_ISSUE_SCRIPT, hostname, a.mail),
+    issueCertificate(ADDRESS_ISSUE_SCRIPT, a.db, a.db),
   ]);
   const dkimPublic = dkimPems.map((k) => ({ domain: k.domain, publicKey: dkimPublicKey(k.privateKey) }));
 
@@ -136,11 +129,11 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   const db = runServer({
     prefix, role: "db", network, address: a.db, dns: a.dns, image: image("db"),
     volumes: [{ name: volume("db", "/var/lib/mysql"), path: "/var/lib/mysql" }],
-    files: renderDbServerFiles("debian", a.db),
+    files: renderDbServerFiles("debian", a.db, { certificate: dbCert.certificate, privateKey: dbCert.key, caCertificate: dbCert.ca }),
   }).then(async (name) => {
     const sql = [
       "CREATE DATABASE IF NOT EXISTS mailserver CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;",
-      `CREATE USER IF NOT EXISTS 'mailrl'@${sqlString(a.mail)} IDENTIFIED BY ${sqlString(appPassword)};`,
+      `CREATE USER IF NOT EXISTS 'mailrl'@${sqlString(a.mail)} IDENTIFIED BY ${sqlString(appPassword)} REQUIRE SSL;`,
       `GRANT SELECT ON mailserver.* TO 'mailrl'@${sqlString(a.mail)};`,
       "USE mailserver;", MAIL_SCHEMA_SQL,
       ...mailDomains.map(upsertDomainSql), ...users.map((u) => upsertUserSql(u.email, u.hash)),
@@ -159,7 +152,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
     volumes: ["/var/mail/vhosts", "/var/spool/postfix"].map((dir) => ({ name: volume("mail", dir), path: dir })),
     files: renderMailServerFiles({
       hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
-      database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword },
+      database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },
       // As the program's side is configured for the flood (devStackConfig).
       limits: LOAD_LIMITS,
       dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,

@@ -74,6 +74,7 @@ const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl
 
 export { MailEndpoints } from "./render/mailRecords";
 
+
 /** A service reads the files under these directories. */
 const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.startsWith(d));
 

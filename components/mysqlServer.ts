@@ -1,9 +1,12 @@
 // MysqlServer: MariaDB (or MySQL) holding the mail system's virtual domains,
 // users and aliases (the seed's `mailserver` database), with an application
-// user that may only SELECT. Domains, users and aliases are rows, each its
-// own resource, so adding a user changes one row and restarts nothing.
+// user that may only SELECT, and only over TLS (the server's certificate is
+// issued for its address by a CA of its own: AddressCertificate). Domains,
+// users and aliases are rows, each its own resource, so adding a user
+// changes one row and restarts nothing.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { AddressCertificate } from "./mailCertificate";
 import {
   MAIL_SCHEMA_SQL,
   deleteAliasSql,
@@ -14,6 +17,7 @@ import {
   upsertUserSql,
 } from "./render/mailSql";
 import {
+  DB_TLS_DIR,
   createDatabaseSql,
   createUserSql,
   dropDatabaseSql,
@@ -61,12 +65,12 @@ export interface MysqlServerArgs {
   readonly aliases: readonly { readonly source: string; readonly destination: string }[];
 }
 
-/** The database server's one daemon. A new bind-address needs a restart. */
+/** The database server's one daemon. A new bind-address or certificate needs a restart. */
 export const DB_SERVICES: readonly ServiceSpec[] = [
   {
     id: "server",
     unit: { debian: "mariadb", rhel: "mysqld" },
-    reads: (path) => path.endsWith(".cnf"),
+    reads: (path) => path.endsWith(".cnf") || path.startsWith(`${DB_TLS_DIR}/`),
     onChange: "restart",
     container: { run: "install -d -o mysql -g mysql -m 0755 /run/mysqld; exec mariadbd --user=mysql" },
   },
@@ -87,7 +91,7 @@ export const DB_PREPARE = {
 export class MysqlServer extends pulumi.ComponentResource {
   /** The server's address. */
   readonly address: pulumi.Output<string>;
-  /** How Postfix and Dovecot reach the database: the application user's credentials (password secret). */
+  /** How Postfix and Dovecot reach the database: the application user's credentials (password secret) and the CA to verify it with. */
   readonly connection: pulumi.Output<DatabaseConnection>;
   /** Where the server is: its container's name, or user@host. */
   readonly location: pulumi.Output<string>;
@@ -106,10 +110,17 @@ export class MysqlServer extends pulumi.ComponentResource {
       { parent: this, aliases: [{ name: `${name}-app` }] },
     );
 
+    // For the address the mail server connects to (the one it listens on).
+    const tls = new AddressCertificate(`${name}-tls`, { address: args.address }, { parent: this });
     const spec: ServerSpec = {
       role: "db",
       packages: PACKAGES.db,
-      files: ({ family }) => pulumi.output(args.address).apply((address) => renderDbServerFiles(family, address)),
+      files: ({ family }) =>
+        pulumi
+          .all([args.address, tls.certificate, tls.privateKey, tls.caCertificate])
+          .apply(([address, certificate, privateKey, caCertificate]) =>
+            renderDbServerFiles(family, address, { certificate, privateKey, caCertificate }),
+          ),
       services: DB_SERVICES,
       prepare: DB_PREPARE,
       dataDirectories: ["/var/lib/mysql"],
@@ -135,6 +146,10 @@ export class MysqlServer extends pulumi.ComponentResource {
       revert: dropDatabaseSql(databaseName),
       replaceOn: [databaseName],
     });
+    // REQUIRE SSL, on an existing user too (the ALTER): like every exec it
+    // runs once the server is healthy with its TLS files, so on an upgrade
+    // the server offers TLS before the user needs it; the mail server's files
+    // switch to TLS right after (they wait for `connection`, so for this).
     const appUser = serverSql(`${name}-app-user`, {
       apply: pulumi.secret(pulumi.all([clientHost, appPassword.result]).apply(([host, pw]) => createUserSql(appUserName, host, pw))),
       revert: clientHost.apply((host) => dropUserSql(appUserName, host)),
@@ -176,8 +191,8 @@ export class MysqlServer extends pulumi.ComponentResource {
     this.location = server.location;
     this.serverId = server.readyId;
     this.connection = pulumi
-      .all([server.address, appPassword.result, grant.id])
-      .apply(([host, password]) => ({ host, port: 3306, name: databaseName, user: appUserName, password }));
+      .all([server.address, appPassword.result, tls.caCertificate, grant.id])
+      .apply(([host, password, caCertificate]) => ({ host, port: 3306, name: databaseName, user: appUserName, password, caCertificate }));
     this.registerOutputs({
       address: this.address,
       connection: this.connection,

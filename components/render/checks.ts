@@ -63,3 +63,10 @@ export function parseIPv4(value: string): number | undefined {
 export function isPort(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 65535;
 }
+
+/** Text holding a PEM block whose label matches `label` (e.g. /^CERTIFICATE$/, /PRIVATE KEY$/). */
+export function hasPemBlock(text: string, label: RegExp): boolean {
+  const re = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n[A-Za-z0-9+/=\r\n:,\- ]+?-----END \1-----/g;
+  for (const m of text.matchAll(re)) if (label.test(m[1])) return true;
+  return false;
+}

@@ -15,7 +15,11 @@ export type { MailServerSettings } from "./postfix";
  * check rejects whitespace in every part.
  */
 function connectValue(db: MailServerSettings["database"]): string {
-  const parts = [`host=${db.host}`, `port=${db.port}`, `dbname=${db.name}`, `user=${db.user}`, `password=${db.password}`];
+  const parts = [
+    ...[`host=${db.host}`, `port=${db.port}`, `dbname=${db.name}`, `user=${db.user}`, `password=${db.password}`],
+    // TLS, verifying the server's certificate (chain, and that it names host) with the CA.
+    ...[`ssl_ca=${db.caFile}`, "ssl_verify_server_cert=yes"],
+  ];
   return `"${parts.join(" ").replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 

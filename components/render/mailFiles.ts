@@ -1,14 +1,21 @@
 // Every file the mail server needs, as one pure function of plain values:
-// Postfix, Dovecot, OpenDKIM, mail-guard, and the certificate. MailServer
+// Postfix, Dovecot, OpenDKIM, mail-guard, the certificate, and the CA the
+// database's certificate is verified with. MailServer
 // renders them from its outputs; the bench's plain-docker baseline renders
 // the very same files.
 import { renderDovecotFiles } from "./dovecot";
 import { DEFAULT_LIMITS, renderMailGuardFiles } from "./mailGuard";
 import { DkimDomainKey, opendkimMilter, renderOpendkimFiles } from "./opendkim";
 import { MailServerSettings, renderPostfixFiles } from "./postfix";
-import { RenderedFile } from "./types";
+import { hasPemBlock } from "./checks";
+import { DatabaseConnection, RenderedFile } from "./types";
 
-export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "logTo"> {
+/** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
+export const DATABASE_CA_FILE = "/etc/ssl/mail/database-ca.pem";
+
+export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "logTo" | "database"> {
+  /** The mail database (MysqlServer.connection), its CA included. */
+  readonly database: DatabaseConnection;
   /** The DKIM selector and each mail domain's key. */
   readonly dkim: { readonly selector: string; readonly keys: DkimDomainKey[] };
   /** The certificate chain and its private key (PEM), written at `tls`'s paths. */
@@ -19,8 +26,16 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, ...rest } = s;
-  const settings: MailServerSettings = { ...rest, milters: [opendkimMilter()], logTo: container ? "stdout" : "syslog" };
+  const { dkim, certificate, privateKey, container, database, ...rest } = s;
+  if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
+  const { caCertificate, ...credentials } = database;
+  const settings: MailServerSettings = {
+    ...rest,
+    // The renderers get the CA as a file on the server.
+    database: { ...credentials, caFile: DATABASE_CA_FILE },
+    milters: [opendkimMilter()],
+    logTo: container ? "stdout" : "syslog",
+  };
   return [
     ...renderPostfixFiles(settings),
     ...renderDovecotFiles(settings),
@@ -28,5 +43,6 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
     { path: s.tls.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
     { path: s.tls.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
+    { path: DATABASE_CA_FILE, content: caCertificate, owner: "root", group: "root", mode: "0644" },
   ];
 }

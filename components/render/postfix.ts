@@ -3,7 +3,7 @@
 // files/mail/templates; values are validated here so that nothing a caller
 // passes can change the meaning of a file (no injected line, no stray `$`).
 import { renderTemplate } from "./template";
-import { DatabaseConnection, RenderedFile } from "./types";
+import { DatabaseClient, RenderedFile } from "./types";
 import { isDnsName, isIPv4, isPort } from "./checks";
 import { DEFAULT_LIMITS, limitProblems, MAIL_GUARD, MAIL_GUARD_MILTER, MailLimits } from "./mailGuard";
 
@@ -19,7 +19,8 @@ export interface MailServerSettings {
    * of the server, so a server without this address still starts.
    */
   listenAddress: string;
-  database: DatabaseConnection;
+  /** The database, reached over TLS and verified with database.caFile. */
+  database: DatabaseClient;
   /** Paths of the PEM files on the server (the program writes them there). */
   tls: { certificateFile: string; keyFile: string };
   /** Bytes, default 10240000 (the seed's value). */
@@ -94,7 +95,11 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
         "which Postfix's map files and Dovecot's SQL connect string cannot hold",
     );
   }
-  for (const [what, p] of [["tls.certificateFile", s.tls.certificateFile], ["tls.keyFile", s.tls.keyFile]] as const) {
+  for (const [what, p] of [
+    ["tls.certificateFile", s.tls.certificateFile],
+    ["tls.keyFile", s.tls.keyFile],
+    ["database.caFile", db.caFile],
+  ] as const) {
     if (!PEM_PATH.test(p) || p.split("/").includes("..")) fail(what, p, "must be an absolute path of A-Z a-z 0-9 . _ - /");
   }
   const milters = s.milters ?? [];
@@ -183,6 +188,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
         dbname: s.database.name,
         user: s.database.user,
         password: s.database.password,
+        caFile: s.database.caFile,
         query: m.query,
       }),
       // Read by Postfix's unprivileged daemons (user postfix), by nobody else.

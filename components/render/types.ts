@@ -27,11 +27,30 @@ export interface DnsRecord {
   readonly ttl?: number;
 }
 
-/** Where and how Postfix and Dovecot reach the mail database. */
-export interface DatabaseConnection {
+/** Where and as whom Postfix and Dovecot reach the mail database. */
+export interface DatabaseCredentials {
   readonly host: string;
   readonly port: number;
   readonly name: string;
   readonly user: string;
   readonly password: string;
+}
+
+/** The mail database as MysqlServer offers it: credentials, and the CA its TLS certificate is verified with. */
+export interface DatabaseConnection extends DatabaseCredentials {
+  /** PEM of the CA that issued the database server's certificate (for its address, `host`). */
+  readonly caCertificate: string;
+}
+
+/** The mail database as the mail server's renderers see it: credentials, and that CA as a file on the mail server. */
+export interface DatabaseClient extends DatabaseCredentials {
+  /** Absolute path of the CA certificate: Postfix and Dovecot verify the database's certificate (and address) with it. */
+  readonly caFile: string;
+}
+
+/** A TLS certificate with its key and issuing CA (PEM), as a server installs them. */
+export interface TlsMaterial {
+  readonly certificate: string;
+  readonly privateKey: string;
+  readonly caCertificate: string;
 }

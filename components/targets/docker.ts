@@ -35,7 +35,8 @@ export interface DockerPlacement {
    * does: accept the build arguments PACKAGES and DEBCONF (it may ignore
    * them) and provide, on a Debian-family system with bash, the role's
    * daemons as the spec runs them (for a db, `mysql` logging in as root over
-   * the unix socket and reading server.cnf's bind-address). The program runs
+   * the unix socket and reading server.cnf's bind-address and TLS settings,
+   * ssl_cert, ssl_key (owned by a `mysql` account), ssl_ca and tls_version). The program runs
    * the container's entrypoint itself (the supervisor).
    */
   readonly imageContexts?: Readonly<Record<string, string>>;

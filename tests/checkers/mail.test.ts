@@ -2,14 +2,16 @@
 // Postfix's and Dovecot's own checkers, password hashes verified by doveadm,
 // a mail server started on its own (--network none) as the program starts one
 // (supervisor, files, units with their checks: images.ts), and a whole mail
-// flow against a throwaway MariaDB server started the same way. All traffic
-// stays on loopback inside the containers' own network namespaces.
+// flow against a throwaway MariaDB server started the same way (over TLS,
+// its certificate issued as AddressCertificate issues the database's). All
+// traffic stays on loopback inside the containers' own network namespaces.
 import { execFile } from "child_process";
 import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import { ADDRESS_ISSUE_SCRIPT } from "../../components/mailCertificate";
 import { sha512Crypt } from "../../components/passwordHash";
 import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
@@ -17,8 +19,8 @@ import { DEFAULT_LIMITS, renderMailGuardFiles } from "../../components/render/ma
 import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
 import * as sql from "../../components/render/mailSql";
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
-import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
-import { RenderedFile } from "../../components/render/types";
+import { databaseTlsProbe, expectDatabaseTls, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
+import { RenderedFile, TlsMaterial } from "../../components/render/types";
 import { buildImage, runWithFiles, ServerContainer } from "./images";
 
 const run = promisify(execFile);
@@ -200,7 +202,15 @@ const saslPlain = (user: string, password: string) => Buffer.from(`\0${user}\0${
 let image: string;
 // A throwaway self-signed certificate, made in the image and uploaded as the program uploads MailServer's.
 let certificate: RenderedFile[];
+// The database's certificate for 127.0.0.1 (where the mail flow's server
+// listens), issued by the program's own script, and its CA as the mail server gets it.
+let dbTls: TlsMaterial;
+let dbCaFile: RenderedFile;
 beforeAll(async () => {
+  const issued = await run("sh", ["-c", ADDRESS_ISSUE_SCRIPT], { env: { ...process.env, HOST: "127.0.0.1", ADDRESS: "127.0.0.1", DAYS: "2" } });
+  const pem = JSON.parse(issued.stdout) as { ca: string; certificate: string; key: string };
+  dbTls = { certificate: pem.certificate, privateKey: pem.key, caCertificate: pem.ca };
+  dbCaFile = { path: SEED_DATABASE.caFile, content: pem.ca, owner: "root", group: "root", mode: "0644" };
   const t0 = Date.now();
   image = await buildImage("mail");
   console.log(`mail image ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
@@ -355,7 +365,7 @@ describe("the image started with the rendered files (--network none)", () => {
   let mail: MailContainer;
 
   beforeAll(async () => {
-    mail = new MailContainer("mail", [...renderAll(settings(SEED_DB)), ...certificate]);
+    mail = new MailContainer("mail", [...renderAll(settings(SEED_DB)), ...certificate, dbCaFile]);
     const t = await mail.start(image, "none", 60);
     console.log(`mail container set up and healthy after ${t.toFixed(1)}s`);
   }, 120_000);
@@ -479,7 +489,7 @@ describe("the image started with the rendered files (--network none)", () => {
 });
 
 describe("a whole mail flow against a real MariaDB (the db role's server)", () => {
-  const mailDb = { host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD };
+  const mailDb = { host: "127.0.0.1", port: 3306, name: "mailserver", user: "mailro", password: DB_PASSWORD, caFile: SEED_DATABASE.caFile };
   const db = { name: `mail-system-check-maildb-${process.pid}-${Date.now()}`, dir: "" };
   let mail: MailContainer;
   const frank = { email: "frank@rockylinux.me", password: `frank's "pass" \\ # % word` };
@@ -519,12 +529,12 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     fs.chmodSync(db.dir, 0o755);
     // Set up as the program does, listening on loopback; healthy within 60 s, or the error has the log.
     const dbServer = await ServerContainer.create(dbImage, "db", { name: db.name, network: "none", volumes: [`${db.dir}:/stage:ro`] });
-    await dbServer.setUp(renderDbServerFiles("debian", "127.0.0.1"), 60);
-    // A SELECT-only account with the awkward password, created through sqlString.
+    await dbServer.setUp(renderDbServerFiles("debian", "127.0.0.1", dbTls), 60);
+    // A SELECT-only account with the awkward password, created through sqlString, TLS only.
     await mariadb(
       [
         "CREATE DATABASE mailserver CHARACTER SET utf8mb4;",
-        ...["localhost", "%"].map((h) => `CREATE USER 'mailro'@'${h}' IDENTIFIED BY ${sql.sqlString(DB_PASSWORD)};`),
+        ...["localhost", "%"].map((h) => `CREATE USER 'mailro'@'${h}' IDENTIFIED BY ${sql.sqlString(DB_PASSWORD)} REQUIRE SSL;`),
         ...["localhost", "%"].map((h) => `GRANT SELECT ON mailserver.* TO 'mailro'@'${h}';`),
       ].join("\n"),
       "",
@@ -538,6 +548,7 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     mail = new MailContainer("mailflow", [
       ...renderAll(settings(mailDb)),
       ...certificate,
+      dbCaFile,
     ]);
     await mail.start(image, `container:${db.name}`, 60);
   }, BUILD_TIMEOUT);
@@ -628,6 +639,11 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
       q("Subject: with ESMTPSA"),
     ].join("\n"));
     expect(r.output.trim().split("\n")).toEqual(["IGNORE [0]", "IGNORE [0]", " [1]", " [1]"]);
+  }, 60_000);
+
+  test("the database is reached over TLS 1.2+ only, its certificate verified with the CA file", async () => {
+    const r = await mail.exec(databaseTlsProbe("rockylinux.me", TLS.certificateFile));
+    expectDatabaseTls(r.output, /'mailro'@'(localhost|127\.0\.0\.1)'/);
   }, 60_000);
 
   test("Dovecot authenticates against the stored hashes (and refuses wrong passwords)", async () => {

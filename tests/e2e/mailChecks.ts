@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Resolver } from "dns/promises";
 import { OutputMap } from "@pulumi/pulumi/automation";
+import { databaseTlsProbe, expectDatabaseTls } from "../fixtures/mail";
 import { Lab, mailClient, waitForMail } from "./clients";
 
 /**
@@ -148,8 +149,9 @@ export async function checkMailSystem(
 /**
  * The database server's accounts, read as root through `mysql` by `run`
  * (docker exec or ssh): besides the server's own local ones, only the
- * application user, allowed from the mail server alone, with SELECT on the
- * mail database alone. (No administrator account is reachable over TCP.)
+ * application user, allowed from the mail server alone, over TLS alone
+ * (REQUIRE SSL), with SELECT on the mail database alone. (No administrator
+ * account is reachable over TCP.) The server offers TLS 1.2 and 1.3 only.
  */
 export async function checkDatabaseAccounts(run: (sql: string) => Promise<string>, mailAddress: string): Promise<void> {
   const accounts = (await run("SELECT CONCAT(user, '@', host) FROM mysql.user WHERE host <> 'localhost' ORDER BY 1"))
@@ -158,6 +160,20 @@ export async function checkDatabaseAccounts(run: (sql: string) => Promise<string
   expect(accounts).toEqual([`mailrl@${mailAddress}`]);
   const grants = (await run(`SHOW GRANTS FOR 'mailrl'@'${mailAddress}'`)).split("\n").filter(Boolean);
   expect(grants).toHaveLength(2);
-  expect(grants[0]).toMatch(new RegExp(`^GRANT USAGE ON \\*\\.\\* TO \`mailrl\`@\`${mailAddress.replace(/\./g, "\\.")}\` IDENTIFIED BY PASSWORD '\\*[0-9A-F]{40}'$`));
+  expect(grants[0]).toMatch(new RegExp(`^GRANT USAGE ON \\*\\.\\* TO \`mailrl\`@\`${mailAddress.replace(/\./g, "\\.")}\` IDENTIFIED BY PASSWORD '\\*[0-9A-F]{40}' REQUIRE SSL$`));
   expect(grants[1]).toBe(`GRANT SELECT ON \`mailserver\`.* TO \`mailrl\`@\`${mailAddress}\``);
+  expect(await run("SELECT @@have_ssl, @@tls_version")).toBe("YES\tTLSv1.2,TLSv1.3\n");
+}
+
+/**
+ * The mail server's database connection, probed on the mail server by `run`
+ * (a script as root, through docker exec or ssh) with Postfix's own client:
+ * lookups go over TLS 1.2+ with the database's certificate verified; the
+ * application user is refused in clear, and a client trusting another CA
+ * (the mail host's own) refuses the database's certificate.
+ */
+export async function checkDatabaseTls(run: (script: string) => Promise<string>, zone: string): Promise<void> {
+  const output = await run(databaseTlsProbe(`mail.${zone}`, "/etc/ssl/mail/fullchain.pem"));
+  // (The server names the client by its address, or its name where it resolves one.)
+  expectDatabaseTls(output, /'mailrl'@'[\w.-]+'/);
 }

@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { mailClient, waitForMail } from "./clients";
-import { checkDatabaseAccounts, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
+import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { changesOf, docker, dockerLab, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
@@ -38,6 +38,9 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       const { hello, fanout } = await checkMailSystem(out, lab, zone, name);
       const servers = out.servers.value as Record<string, string>;
       await checkDatabaseAccounts((sql) => docker("exec", servers.db, "mysql", "-N", "-e", sql), lab.mail);
+      // Postfix and Dovecot reach the database over TLS only, its certificate verified.
+      await checkDatabaseTls((script) => docker("exec", servers.mail, "sh", "-c", script), zone);
+      expect(await docker("exec", servers.db, "stat", "-c", "%U:%G %a", "/etc/mysql/ssl/server-key.pem")).toBe("mysql:mysql 600\n");
       // Uploaded files got their owners inside the container (uploads name none).
       expect(await docker("exec", servers.mail, "stat", "-c", "%U:%G %a", "/etc/postfix/mysql-virtual-mailbox-maps.cf", "/etc/dovecot/dovecot-sql.conf.ext", "/etc/ssl/mail/privkey.pem", `/etc/opendkim/keys/${mailName}/mail.private`)).toBe(
         "root:postfix 640\nroot:dovecot 640\nroot:root 600\nopendkim:opendkim 600\n",

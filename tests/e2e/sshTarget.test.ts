@@ -15,7 +15,7 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { waitForMail } from "./clients";
 import { changesOf, freeSubnet, log, toPathConfig, uniqueName, withStack } from "./lab";
-import { checkDatabaseAccounts, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
+import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { buildSshHostImage, rotateHostKeys, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
 
 jest.setTimeout(40 * 60_000);
@@ -81,6 +81,9 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
         "root:postfix 640\nroot:dovecot 640\nroot:root 600\n",
       );
       await checkDatabaseAccounts((sql) => ssh(lab, infra, "root", `mysql -N -e ${JSON.stringify(sql)}`), mailHost.address);
+      // The hashes cross the network here: over TLS only, the database's certificate verified.
+      await checkDatabaseTls((script) => ssh(lab, mailHost, "root", script), zone);
+      expect(await ssh(lab, infra, "root", "stat -c '%U:%G %a' /etc/mysql/ssl/server-key.pem")).toBe("mysql:mysql 600\n");
       // The database listens on the host's address, not on every interface.
       expect(await ssh(lab, infra, "root", "cat /etc/mysql/mariadb.conf.d/60-mail-system.cnf")).toContain(`bind-address = ${infra.address}`);
 

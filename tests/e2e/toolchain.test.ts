@@ -76,9 +76,10 @@ test("a stack using every provider goes up, previews no changes and is destroyed
         expect(volumes).toHaveLength(1);
 
         // command: the database exists and the app user logs in (on the
-        // address the server listens on) with SELECT only.
+        // address the server listens on, over TLS verified with the CA) with SELECT only.
         const grants = await docker(
           "exec", container, "mariadb", "--protocol=tcp", `-h${ip.trim()}`, "-uapp", `-p${password}`,
+          "--ssl-ca=/etc/mysql/ssl/ca.pem", "--ssl-verify-server-cert",
           "-N", "-e", "SHOW GRANTS FOR CURRENT_USER; SHOW DATABASES",
         );
         expect(grants).toContain("GRANT SELECT ON `mailserver`.* TO `app`@`%`");

@@ -60,7 +60,7 @@ describe("the configuration accepts only what the renderers render", () => {
     const { config, problems } = validateConfig({ ...base, domain: zone, users: [{ email: `ann@${zone}` }] }, "s");
     expect(problems).toEqual([]);
     const hostname = `${config.mailHost}.${config.domain}`;
-    const database = { host: config.dbAddress, port: 3306, name: "mailserver", user: "mailuser", password: "pw" };
+    const database = { host: config.dbAddress, port: 3306, name: "mailserver", user: "mailuser", password: "pw", caFile: "/db-ca.pem" };
     const tls = { certificateFile: "/c.pem", keyFile: "/k.pem" };
     expect(() => checkMailServerSettings({ hostname, domain: config.domain, listenAddress: config.mailAddress, database, tls })).not.toThrow();
     expect(() => upsertDomainSql(config.domain)).not.toThrow();

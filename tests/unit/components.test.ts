@@ -4,7 +4,13 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
-const CERT = { ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n" };
+// What an issue command prints, different per command (the mail host's, the database's).
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+const certFor = (command: string) => ({
+  ca: pem("CERTIFICATE", `CA ${command}`),
+  certificate: pem("CERTIFICATE", `LEAF ${command}`),
+  key: pem("PRIVATE KEY", `KEY ${command}`),
+});
 
 // The DKIM keys DkimKeys' openssl commands would print: a real RSA key per domain.
 const DKIM_KEYS = new Map<string, string>();
@@ -39,7 +45,7 @@ const created = mockResources((args) => {
         stdout: args.name.endsWith("-serial")
           ? "1700000000"
           : args.name.endsWith("-issue")
-            ? JSON.stringify(CERT)
+            ? JSON.stringify(certFor(args.name))
             : args.name.startsWith("mail-dkim-")
               ? dkimKeyFor(args.name)
               : "",
@@ -194,6 +200,28 @@ describe("the seed's lab, wired", () => {
     }
   });
 
+  test("the database serves TLS with a certificate of its own CA; Postfix and Dovecot verify it with that CA", async () => {
+    const db = await uploadsOf("db");
+    const issued = certFor("db-tls-issue");
+    expect(db.get("/etc/mysql/ssl/server-cert.pem")).toMatchObject({ content: issued.certificate, owner: "root", permissions: "0644" });
+    expect(db.get("/etc/mysql/ssl/ca.pem")).toMatchObject({ content: issued.ca, owner: "root", permissions: "0644" });
+    expect(db.get("/etc/mysql/ssl/server-key.pem")).toMatchObject({ content: issued.key, owner: "mysql", group: "mysql", permissions: "0600" });
+    const cnf = db.get("/etc/mysql/mariadb.conf.d/60-mail-system.cnf")!.content;
+    expect(cnf).toMatch(/^ssl_cert = \/etc\/mysql\/ssl\/server-cert\.pem$/m);
+    // Issued for the address the mail server connects to (and the server listens on).
+    const issue = created.find((r) => r.name === "db-tls-issue")!;
+    expect((await issue.inputs.environment).ADDRESS).toBe("192.168.100.5");
+
+    const mail = await uploadsOf("mail");
+    expect(mail.get("/etc/ssl/mail/database-ca.pem")).toMatchObject({ content: issued.ca, permissions: "0644" });
+    // The mail host's own CA is another one: trusting it would not admit the database's certificate.
+    expect(mail.get("/etc/ssl/mail/fullchain.pem")?.content).not.toContain(issued.ca);
+    for (const f of [...mail.values()].filter((u) => /^\/etc\/postfix\/mysql-.*\.cf$/.test(u.file))) {
+      expect(f.content).toMatch(/^tls_CAfile = \/etc\/ssl\/mail\/database-ca\.pem\ntls_verify_cert = yes$/m);
+    }
+    expect(mail.get("/etc/dovecot/dovecot-sql.conf.ext")?.content).toContain(" ssl_ca=/etc/ssl/mail/database-ca.pem ssl_verify_server_cert=yes\"");
+  });
+
   test("the database user may connect from the mail server only and gets SELECT only, through the server's client", async () => {
     expect(created.filter((r) => r.type.startsWith("mysql:") || r.type === "pulumi:providers:mysql")).toEqual([]);
     // Each runs `mysql` in the db container by ID, its SQL in the script on stdin.
@@ -203,7 +231,10 @@ describe("the seed's lab, wired", () => {
       return { script: unwrapSecrets(await r.inputs.stdin) as string, triggers: unwrapSecrets(await r.inputs.triggers) };
     };
     const user = await run("db-app-user");
-    expect(user.script).toContain("'mysql' '--batch' <<'MAIL_SYSTEM_INPUT'\nCREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
+    expect(user.script).toContain(
+      "'mysql' '--batch' <<'MAIL_SYSTEM_INPUT'\nCREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password' REQUIRE SSL;\n" +
+        "ALTER USER 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password' REQUIRE SSL;",
+    );
     expect(user.script).toContain("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
     const grant = await run("db-app-grant");
     expect(grant.script).toContain("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");

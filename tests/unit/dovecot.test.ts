@@ -137,7 +137,7 @@ describe("renderDovecotFiles", () => {
     expect(section(conf, "inet_listener pop3s")).toMatch(/port = 995\n\s*ssl = yes/);
   });
 
-  test("dovecot-sql.conf.ext: mysql, SHA512-CRYPT, the query by %u", () => {
+  test("dovecot-sql.conf.ext: mysql over TLS verified with the database's CA, SHA512-CRYPT, the query by %u", () => {
     const p = topLevel(sql);
     expect(p.get("driver")).toBe("mysql");
     expect(p.get("default_pass_scheme")).toBe("SHA512-CRYPT");
@@ -148,7 +148,15 @@ describe("renderDovecotFiles", () => {
       dbname: "mailserver",
       user: "mailrl",
       password: "mail.rockylinux.me",
+      ssl_ca: "/etc/ssl/mail/database-ca.pem",
+      ssl_verify_server_cert: "yes",
     });
+  });
+
+  test("throws on a database CA path Dovecot would split or that is not absolute", () => {
+    for (const caFile of ["/ca.pem ssl_verify_server_cert=no", "ca.pem", "/a/../ca.pem", ""]) {
+      expect(() => renderDovecotFiles(settings("pw", { database: { ...SEED_DATABASE, caFile } }))).toThrow(/database.caFile/);
+    }
   });
 
   test.each([`"quoted"`, `it's`, `#hash`, `100%`, `back\\slash\\`, `$HOME`, `a=b`, `{{x}}`, `#a"b'c%d\\e$f=g!\\`])(

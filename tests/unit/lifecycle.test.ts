@@ -20,7 +20,7 @@ const mailArgs = {
   zone: "example.test",
   hostLabel: "mail",
   mailDomains: ["example.test"],
-  database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: "pw" },
+  database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: "pw", caCertificate: "-----BEGIN CERTIFICATE-----\nREItQ0E=\n-----END CERTIFICATE-----\n" },
   certificate: "CERT",
   privateKey: "KEY",
   mailboxes: ["ann@example.test", "bob.smith@example.test"],

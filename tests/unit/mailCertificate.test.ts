@@ -1,5 +1,8 @@
 // MailCertificate: your own certificate is used as given (no CA is made);
 // otherwise one command issues a CA and certificate once, kept in state.
+// AddressCertificate (the database's) the same way, for an address alone.
+import { execFileSync } from "child_process";
+import { createHash, createPrivateKey, X509Certificate } from "crypto";
 import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 const created = mockResources((args) =>
@@ -32,4 +35,38 @@ test("an issued certificate: chain = leaf + CA, key secret, CA public, re-issued
   const command = created.find((r) => r.name === "issued-issue");
   expect(command?.inputs.triggers).toEqual(["mail.example.test", "10.0.0.6", 825]);
   expect(command?.inputs.environment).toMatchObject({ HOST: "mail.example.test", ADDRESS: "10.0.0.6" });
+});
+
+test("the mail host's issue script is the one existing stacks ran: a changed text would issue a new CA on their next up", async () => {
+  const { MAIL_ISSUE_SCRIPT } = await import("../../components/mailCertificate");
+  expect(createHash("sha256").update(MAIL_ISSUE_SCRIPT).digest("hex")).toBe("fecb0aefdf7dac5d8d07e89da8462b765a480c2982f752a04485c117798133f8");
+  const command = created.find((r) => r.name === "issued-issue");
+  expect(command?.inputs.create).toBe(MAIL_ISSUE_SCRIPT);
+});
+
+test("an address certificate (the database's): its own CA, leaf alone as certificate, key secret, re-issued only when the address changes", async () => {
+  const { AddressCertificate, ADDRESS_ISSUE_SCRIPT } = await import("../../components/mailCertificate");
+  const db = new AddressCertificate("db-tls", { address: "10.0.0.5" });
+  expect(await valueOf(db.certificate)).toBe("LEAF-PEM\n");
+  expect(await valueOf(db.caCertificate)).toBe("CA-PEM\n");
+  expect(await isSecret(db.caCertificate)).toBe(false);
+  expect(await isSecret(db.privateKey)).toBe(true);
+  const command = created.find((r) => r.name === "db-tls-issue");
+  expect(command?.inputs.create).toBe(ADDRESS_ISSUE_SCRIPT);
+  expect(command?.inputs.triggers).toEqual(["10.0.0.5", 825]);
+  expect(command?.inputs.environment).toMatchObject({ HOST: "10.0.0.5", ADDRESS: "10.0.0.5" });
+});
+
+test("the address issue script, run for real: a certificate for the address alone (IP SAN), verified by its CA", () => {
+  const { ADDRESS_ISSUE_SCRIPT } = jest.requireActual("../../components/mailCertificate") as typeof import("../../components/mailCertificate");
+  const out = execFileSync("sh", ["-c", ADDRESS_ISSUE_SCRIPT], { env: { ...process.env, HOST: "10.0.0.5", ADDRESS: "10.0.0.5", DAYS: "1" } });
+  const { ca, certificate, key } = JSON.parse(out.toString()) as { ca: string; certificate: string; key: string };
+  const leaf = new X509Certificate(certificate);
+  expect(leaf.subjectAltName).toBe("IP Address:10.0.0.5");
+  expect(leaf.checkIP("10.0.0.5")).toBe("10.0.0.5");
+  expect(leaf.checkIP("10.0.0.6")).toBeUndefined();
+  expect(leaf.checkIssued(new X509Certificate(ca))).toBe(true);
+  expect(leaf.verify(new X509Certificate(ca).publicKey)).toBe(true);
+  expect(leaf.checkPrivateKey(createPrivateKey(key))).toBe(true);
+  expect(leaf.ca).toBe(false);
 });

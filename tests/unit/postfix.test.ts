@@ -165,12 +165,14 @@ describe("renderPostfixFiles", () => {
     expect(services.get("submission-cleanup/unix")?.opts).toEqual(["header_checks=$mua_header_checks"]);
   });
 
-  test("maps: the database, and SELECT-only queries with the seed's lookups", () => {
+  test("maps: the database over TLS verified with its CA, and SELECT-only queries with the seed's lookups", () => {
     const q = (m: string) => params(file(files, `/etc/postfix/${m}`).content);
     for (const m of MAPS) {
       const p = q(m);
-      expect([...p.keys()].sort()).toEqual(["dbname", "hosts", "password", "query", "user"]);
+      expect([...p.keys()].sort()).toEqual(["dbname", "hosts", "password", "query", "tls_CAfile", "tls_verify_cert", "user"]);
       expect(p.get("hosts")).toBe("inet:192.168.100.5:3306");
+      expect(p.get("tls_CAfile")).toBe("/etc/ssl/mail/database-ca.pem");
+      expect(p.get("tls_verify_cert")).toBe("yes");
       expect(p.get("dbname")).toBe("mailserver");
       expect(p.get("user")).toBe("mailrl");
       expect(p.get("query")).toMatch(/^SELECT /);
@@ -249,15 +251,19 @@ describe("renderPostfixFiles", () => {
     ["a hostname with a $", settings({ hostname: "$mydomain" }), /hostname/],
     ["a domain with a newline", settings({ domain: "a.me\nrelayhost = evil" }), /domain/],
     ["a listen address that is no IPv4 address", settings({ listenAddress: "192.168.100.256" }), /listenAddress/],
-    ["a database host with a colon", settings({ database: { host: "db:3306", port: 3306, name: "m", user: "u", password: "p" } }), /database.host/],
-    ["a port out of range", settings({ database: { host: "db", port: 70000, name: "m", user: "u", password: "p" } }), /database.port/],
-    ["a database name with a quote", settings({ database: { host: "db", port: 3306, name: "m'x", user: "u", password: "p" } }), /database.name/],
-    ["a database user with a space", settings({ database: { host: "db", port: 3306, name: "m", user: "u x", password: "p" } }), /database.user/],
+    ["a database host with a colon", settings({ database: { ...SEED_DATABASE, host: "db:3306" } }), /database.host/],
+    ["a port out of range", settings({ database: { ...SEED_DATABASE, host: "db", port: 70000 } }), /database.port/],
+    ["a database name with a quote", settings({ database: { ...SEED_DATABASE, host: "db", name: "m'x" } }), /database.name/],
+    ["a database user with a space", settings({ database: { ...SEED_DATABASE, host: "db", user: "u x" } }), /database.user/],
     ["a relative certificate path", settings({ tls: { certificateFile: "cert.pem", keyFile: "/k.pem" } }), /tls.certificateFile/],
     ["a key path with a space", settings({ tls: { certificateFile: "/c.pem", keyFile: "/my key.pem" } }), /tls.keyFile/],
     ["a key path with ..", settings({ tls: { certificateFile: "/c.pem", keyFile: "/etc/../k.pem" } }), /tls.keyFile/],
     ["a fractional size limit", settings({ messageSizeLimit: 1.5 }), /messageSizeLimit/],
     ["a zero size limit", settings({ messageSizeLimit: 0 }), /messageSizeLimit/],
+    ["a relative database CA path", settings({ database: { ...SEED_DATABASE, caFile: "db-ca.pem" } }), /database.caFile "db-ca.pem" must be an absolute path/],
+    ["a database CA path with a newline", settings({ database: { ...SEED_DATABASE, caFile: "/ca.pem\ntls_verify_cert = no" } }), /database.caFile/],
+    ["a database CA path with a space", settings({ database: { ...SEED_DATABASE, caFile: "/ca.pem ssl_verify_server_cert=no" } }), /database.caFile/],
+    ["no database CA path", settings({ database: { ...SEED_DATABASE, caFile: "" } }), /database.caFile/],
     ["a milter with a second entry", settings({ milters: ["inet:127.0.0.1:8891, inet:evil:1"] }), /milters/],
     ["a milter that is no socket", settings({ milters: ["$foo"] }), /milters/],
   ])("throws on %s", (_, s, message) => {

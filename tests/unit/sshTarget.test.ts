@@ -6,7 +6,8 @@ import { generateKeyPairSync } from "crypto";
 import { Created, isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 const DKIM_PEM = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
-const CERT = JSON.stringify({ ca: "CA", certificate: "CERT", key: "KEY" });
+const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+const CERT = JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: pem("CERTIFICATE", "CERT"), key: pem("PRIVATE KEY", "KEY") });
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const created = mockResources((args) => {
@@ -163,7 +164,7 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
     expect(database).toContain("DROP USER IF EXISTS 'mail_system_admin'@'10.20.0.99';");
     expect(database).toContain("DROP DATABASE IF EXISTS `mailserver`;");
     const user = await stdinOf("db-app-user");
-    expect(user).toContain("CREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password';");
+    expect(user).toContain("CREATE USER IF NOT EXISTS 'mailrl'@'192.168.100.6' IDENTIFIED BY 'pw-db-app-password' REQUIRE SSL;");
     expect(user).toContain("DROP USER IF EXISTS 'mailrl'@'192.168.100.6';");
     expect(await stdinOf("db-app-grant")).toContain("GRANT SELECT ON `mailserver`.* TO 'mailrl'@'192.168.100.6';");
     for (const name of ["db-database", "db-app-user", "db-app-grant"]) expect((open(await byName(name).inputs.connection) as { host: string }).host).toBe("192.168.100.5");
@@ -192,7 +193,7 @@ describe("reloads follow exactly the files each daemon reads", () => {
       zone: "example.test",
       hostLabel: "mail",
       mailDomains: ["example.test"],
-      database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: change.password ?? "pw" },
+      database: { host: "10.0.0.5", port: 3306, name: "mailserver", user: "mailrl", password: change.password ?? "pw", caCertificate: "-----BEGIN CERTIFICATE-----\nREItQ0E=\n-----END CERTIFICATE-----\n" },
       certificate: "CERT",
       privateKey: "KEY",
       dkimSelector: change.selector ?? "mail",

@@ -717,4 +717,28 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     // OpenDKIM runs as its own user under the supervisor.
     expect(r.output).toMatch(/^opendkim opendkim$/m);
   }, 60_000);
+
+  // The container has no-new-privileges: Postfix's sendmail hands mail to the
+  // setgid-postdrop postdrop, whose setgid now gains nothing. Root (which
+  // writes the maildrop without that group) can still use it; any other
+  // user cannot (postdrop retries for ever, so the test stops it after 5 s).
+  // Nothing in the container calls it: mail arrives over SMTP
+  // and LMTP, Postfix makes its bounces itself, Dovecot has no LDA or Sieve.
+  test("no-new-privileges: root's sendmail still delivers; another user's is refused (postdrop's setgid gains nothing)", async () => {
+    const r = await mail.exec(
+      [
+        "grep NoNewPrivs /proc/self/status",
+        "printf 'Subject: by sendmail\\n\\nhi\\n' | sendmail -f root@rockylinux.me sean@rockylinux.me; echo \"root: $?\"",
+        "printf 'Subject: as nobody\\n\\nhi\\n' | timeout 5 setpriv --reuid=nobody --regid=nogroup --clear-groups sendmail sean@rockylinux.me; echo \"nobody: $?\"",
+        "for i in $(seq 1 30); do grep -qs 'Subject: by sendmail' /var/mail/vhosts/rockylinux.me/sean/new/* && break; sleep 1; done",
+        "grep -ls 'Subject: by sendmail' /var/mail/vhosts/rockylinux.me/sean/new/* | wc -l",
+        "grep -ls 'Subject: as nobody' /var/mail/vhosts/rockylinux.me/sean/new/* | wc -l",
+      ].join("\n"),
+    );
+    expect(r.output).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(r.output).toMatch(/^root: 0$/m);
+    expect(r.output).toMatch(/^nobody: 124$/m);
+    expect(r.output).toMatch(/postdrop: warning: mail_queue_enter: create file maildrop\/[^:]+: Permission denied/);
+    expect(r.output.trim().split("\n").slice(-2)).toEqual(["1", "0"]);
+  }, 90_000);
 });

@@ -232,6 +232,24 @@ describe("the seed's lab, wired", () => {
     }
   });
 
+  test("each container keeps only its role's capabilities, by Docker's names, and gains no privileges", async () => {
+    const confinement = Object.fromEntries(
+      await Promise.all(
+        ["dns", "db", "mail"].map(async (role) => {
+          const c = created.find((r) => r.type === "docker:index/container:Container" && r.name === role)!;
+          const caps = (await c.inputs.capabilities) as { drops: string[]; adds: string[] };
+          return [role, { drops: caps.drops, adds: [...caps.adds].sort(), securityOpts: await c.inputs.securityOpts }];
+        }),
+      ),
+    );
+    const confined = (...adds: string[]) => ({ drops: ["ALL"], adds: adds.map((a) => `CAP_${a}`), securityOpts: ["no-new-privileges:true"] });
+    expect(confinement).toEqual({
+      dns: confined("CHOWN", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+      db: confined("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"),
+      mail: confined("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"),
+    });
+  });
+
   test("each user, domain and alias is its own row resource", () => {
     const rows = created.filter((r) => r.type === "command:local:Command").map((r) => r.name);
     expect(rows).toEqual(

@@ -2,6 +2,7 @@
 // what the next one renders into its files.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { sha512Crypt } from "../../components/passwordHash";
 import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 const CERT = { ca: "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", certificate: "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n", key: "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n" };
@@ -268,6 +269,11 @@ describe("the seed's lab, wired", () => {
     expect(passwords["leeo@mail.rockylinux.me"]).toBe("twotestandtwo");
     expect(passwords["frank@mail.rockylinux.me"]).toBe("pw-password-frank@mail.rockylinux.me");
     expect(await isSecret(outputs.userPasswords)).toBe(true);
+    // The row holds SHA512-CRYPT of that password and the salt, with USER_HASH_ROUNDS.
+    const row = created.find((r) => r.type === "command:local:Command" && r.name === "db-user-leeo@mail.rockylinux.me")!;
+    const sql = unwrapSecrets(await row.inputs.stdin) as string;
+    expect(sql).toContain(`'${sha512Crypt("twotestandtwo", "SaltSaltSaltSalt", 100_000)}'`);
+    expect(sql).toContain("'$6$rounds=100000$SaltSaltSaltSalt$");
   });
 
   test("components use the project's type tokens", () => {

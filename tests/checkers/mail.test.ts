@@ -18,6 +18,7 @@ import * as sql from "../../components/render/mailSql";
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 import { RenderedFile } from "../../components/render/types";
+import { healthcheckPath, SUPERVISOR_PATH } from "../../components/targets/hostScripts";
 import { buildImage, runWithFiles, ServerContainer } from "./images";
 
 const run = promisify(execFile);
@@ -462,6 +463,21 @@ describe("the image started with the rendered files (--network none)", () => {
     expect(imap[0].reply[0]).toMatch(/^\* OK \[CAPABILITY [^\]]*\] Server ready\.$/);
     const pop3 = await mail.dialogue("pop3", "127.0.0.2", 110, "plain", ["QUIT"]);
     expect(pop3[0].reply).toEqual(["+OK Server ready."]);
+  }, 60_000);
+
+  // Confined to the mail role's capabilities, the supervisor still reloads
+  // and restarts each daemon as the program's reload steps do.
+  test("each daemon reloads (Postfix, Dovecot) or restarts (OpenDKIM) and the server stays healthy", async () => {
+    const ctl = (action: string, unit: string) => `${SUPERVISOR_PATH} ctl ${action} ${unit} && echo "${unit} ${action}: ok"`;
+    const pid = "cat /run/dovecot/master.pid /var/spool/postfix/pid/master.pid | tr -d ' ' | tr '\\n' ' '";
+    const before = (await mail.exec(pid)).output;
+    expect(before).toMatch(/^\d+ \d+ $/);
+    const r = await mail.exec([ctl("reload", "dovecot"), ctl("reload", "postfix"), ctl("restart", "opendkim"), "sleep 2", ctl("running", "opendkim"), healthcheckPath("mail") + " && echo healthy"].join("\n"));
+    expect(r.output.split("\n").filter((l) => /: ok$|^healthy$/.test(l))).toEqual([
+      "dovecot reload: ok", "postfix reload: ok", "opendkim restart: ok", "opendkim running: ok", "healthy",
+    ]);
+    // A reload keeps the masters.
+    expect((await mail.exec(pid)).output).toBe(before);
   }, 60_000);
 
   test("docker stop ends both daemons cleanly (exit 0)", async () => {

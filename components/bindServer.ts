@@ -7,7 +7,7 @@ import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
 import { bindPaths, renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
 import { DnsRecord } from "./render/types";
-import { perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { Capability, perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface BindServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -54,6 +54,15 @@ export const NAMED_SERVICES: readonly ServiceSpec[] = [
   },
 ];
 
+/**
+ * What root needs on the DNS server (see ServerSpec.capabilities), each found
+ * missing by experiment: SETUID/SETGID (named -u bind; runuser in the check),
+ * CHOWN (the files step: zone files root:bind), KILL (stopping named, which
+ * runs as bind), NET_BIND_SERVICE (port 53; Docker lets anyone bind low ports
+ * in a container, other engines and hosts do not).
+ */
+export const NAMED_CAPABILITIES: readonly Capability[] = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"];
+
 export class BindServer extends pulumi.ComponentResource {
   /** The server's address (what resolvers are pointed at). */
   readonly address: pulumi.Output<string>;
@@ -95,6 +104,7 @@ export class BindServer extends pulumi.ComponentResource {
           renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }], layout: family }),
         ),
       services: NAMED_SERVICES,
+      capabilities: NAMED_CAPABILITIES,
       healthEnv: perFamily((f) => ({ DNS_ZONES: args.zone, NAMED_CONF: bindPaths(f).namedConf })),
     };
     const server = args.target.place(name, spec, args.address, this);

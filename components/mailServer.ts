@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
-import { both, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { both, Capability, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -128,6 +128,22 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
   },
 ];
 
+/**
+ * What root needs on the mail server (see ServerSpec.capabilities), each found
+ * missing by experiment: CHOWN, FOWNER (accounts, files and directories of
+ * vmail, opendkim, postfix), DAC_OVERRIDE (Dovecot's sockets in Postfix's
+ * private/ directory, root's way into the queue), SETUID/SETGID (every daemon
+ * drops to its users), SYS_CHROOT (Dovecot's login processes chroot), KILL
+ * (stopping OpenDKIM, which runs as opendkim), NET_BIND_SERVICE (ports 25 to
+ * 995; Docker lets anyone bind low ports in a container, other engines and
+ * hosts do not). Not the setgid of postdrop: no-new-privileges voids it, so
+ * only root can use `sendmail` here, and nothing in the container calls it
+ * (tests/checkers/mail.test.ts).
+ */
+export const MAIL_CAPABILITIES: readonly Capability[] = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT",
+];
+
 /** Postfix's install-time question: no configuration of its own (the program writes it). */
 export const MAIL_DEBCONF: readonly string[] = ["postfix postfix/main_mailer_type select No configuration"];
 
@@ -186,6 +202,7 @@ export class MailServer extends pulumi.ComponentResource {
       debconf: MAIL_DEBCONF,
       files: ({ container }) => files(container),
       services: MAIL_SERVICES,
+      capabilities: MAIL_CAPABILITIES,
       prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
       // Mail accepted but not yet delivered (a remote server down, LMTP busy).

@@ -28,7 +28,7 @@ import {
 } from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
 import { PACKAGES } from "./packages";
-import { ServerScripts, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { Capability, ServerScripts, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailboxRow {
   readonly email: string;
@@ -77,6 +77,16 @@ export const DB_SERVICES: readonly ServiceSpec[] = [
 ];
 
 /**
+ * What root needs on the database server (see ServerSpec.capabilities), each
+ * found missing by experiment: SETUID/SETGID (mariadbd --user=mysql), CHOWN
+ * (/run/mysqld for mysql), FOWNER (install -d over the existing directory on a
+ * restart), KILL (stopping mariadbd, which runs as mysql), DAC_OVERRIDE
+ * (mariadbd probes the mysql-owned data directory as root before it drops to
+ * mysql; without it, a permission warning on every start).
+ */
+export const DB_CAPABILITIES: readonly Capability[] = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"];
+
+/**
  * An empty data directory (a new volume, or a host whose package did not make
  * it) gets the server's system tables; root logs in over the unix socket
  * only. (RHEL's MySQL initializes it on its first start.)
@@ -122,6 +132,7 @@ export class MysqlServer extends pulumi.ComponentResource {
             renderDbServerFiles(family, address, { certificate, privateKey, caCertificate }),
           ),
       services: DB_SERVICES,
+      capabilities: DB_CAPABILITIES,
       prepare: DB_PREPARE,
       dataDirectories: ["/var/lib/mysql"],
     };

@@ -45,6 +45,9 @@ export interface DockerPlacement {
 /** The Docker label that marks every object of a stack (tests and cleanup find them by it). */
 export const STACK_LABEL = "mail-system.stack";
 
+/** The security option that stops setuid and setgid programs (and file capabilities) from raising privileges. */
+export const NO_NEW_PRIVILEGES = "no-new-privileges:true";
+
 /** The one build context of every role's image. */
 export const IMAGE_CONTEXT = path.join(FILES_DIR, "image");
 
@@ -162,6 +165,10 @@ export class DockerServer implements PlacedServer {
           retries: health.retries,
         },
         restart: "unless-stopped",
+        // Root in the container keeps only what the spec says its server
+        // needs, and no program gains privileges by being setuid or setgid.
+        capabilities: { drops: ["ALL"], adds: [...spec.capabilities] },
+        securityOpts: [NO_NEW_PRIVILEGES],
         labels,
       },
       // Its name is fixed: the old one must go before the new one can be made.

@@ -64,6 +64,16 @@ export interface HealthSettings {
 /** The health-check settings of a server that does not say otherwise. */
 export const DEFAULT_HEALTH: HealthSettings = { intervalSeconds: 5, timeoutSeconds: 5, retries: 6, deploySeconds: 120 };
 
+/**
+ * A Linux capability by the name Docker reports it under (`docker inspect`
+ * shows CAP_-prefixed names whatever was asked for, and the official docker
+ * provider keeps what Docker reports). These are the ones Docker gives a
+ * container by default; a server asks for a few of them.
+ */
+export type Capability =
+  | "CAP_AUDIT_WRITE" | "CAP_CHOWN" | "CAP_DAC_OVERRIDE" | "CAP_FOWNER" | "CAP_FSETID" | "CAP_KILL" | "CAP_MKNOD"
+  | "CAP_NET_BIND_SERVICE" | "CAP_NET_RAW" | "CAP_SETFCAP" | "CAP_SETGID" | "CAP_SETPCAP" | "CAP_SETUID" | "CAP_SYS_CHROOT";
+
 /** What a server needs, independent of where it runs. */
 export interface ServerSpec {
   /** The server's role ("dns", "db", "mail"): files/<role> holds its image context and health check. */
@@ -82,6 +92,15 @@ export interface ServerSpec {
   readonly files: (place: { readonly family: OsFamily; readonly container: boolean }) => pulumi.Input<RenderedFile[]>;
   /** Daemons, started in this order. */
   readonly services: readonly ServiceSpec[];
+  /**
+   * The capabilities root needs on this server: its daemons before they drop
+   * to their own users, and the program's scripts (files with owners, signals
+   * to daemons that run as other users). A container gets these and no
+   * others, and no new privileges (a setuid or setgid program gains
+   * nothing). On a host the service manager runs the daemons as the
+   * distribution's units say, so hosts ignore it.
+   */
+  readonly capabilities: readonly Capability[];
   /**
    * Shell (run as root after the packages, before the files) that creates
    * accounts and directories the server needs, and its inverse run on destroy.

@@ -4,7 +4,8 @@
 // daemon's own checker on rendered files in a throwaway container of it;
 // ServerContainer starts a server as the program does
 // (components/targets/docker.ts and scripted.ts): the supervisor as PID 1
-// with the manifest of the role's real units, then the program's own scripts
+// with the manifest of the role's real units, confined to the role's
+// capabilities with no-new-privileges, then the program's own scripts
 // through `docker exec`, script on stdin: packages (in the image, only the
 // spec's `prepare`), files, each unit (its check, enable, restart), health.
 import { execFile, spawn } from "child_process";
@@ -13,13 +14,13 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { BASE_IMAGE } from "../../components/baseImage";
-import { NAMED_SERVICES } from "../../components/bindServer";
-import { MAIL_DEBCONF, MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
-import { DB_PREPARE, DB_SERVICES } from "../../components/mysqlServer";
+import { NAMED_CAPABILITIES, NAMED_SERVICES } from "../../components/bindServer";
+import { MAIL_CAPABILITIES, MAIL_DEBCONF, MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
+import { DB_CAPABILITIES, DB_PREPARE, DB_SERVICES } from "../../components/mysqlServer";
 import { imagePackages, PACKAGES } from "../../components/packages";
 import { FILES_DIR } from "../../components/render/template";
 import { RenderedFile } from "../../components/render/types";
-import { IMAGE_CONTEXT } from "../../components/targets/docker";
+import { IMAGE_CONTEXT, NO_NEW_PRIVILEGES } from "../../components/targets/docker";
 import {
   containerCommand,
   filesScript,
@@ -33,7 +34,7 @@ import {
   SUPERVISOR_PATH,
 } from "../../components/targets/hostScripts";
 import { healthcheckFile } from "../../components/targets/scripted";
-import { DEFAULT_HEALTH, ServiceSpec } from "../../components/targets/server";
+import { Capability, DEFAULT_HEALTH, ServiceSpec } from "../../components/targets/server";
 
 const run = promisify(execFile);
 const built = new Map<string, Promise<string>>();
@@ -43,14 +44,15 @@ export type Role = keyof typeof PACKAGES;
 /** What a role's spec says besides its files, from the components themselves. */
 export interface RoleSpec {
   readonly services: readonly ServiceSpec[];
+  readonly capabilities: readonly Capability[];
   readonly prepare?: { readonly apply: string; readonly revert: string };
   readonly debconf?: readonly string[];
 }
 
 export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
-  dns: { services: NAMED_SERVICES },
-  db: { services: DB_SERVICES, prepare: DB_PREPARE },
-  mail: { services: MAIL_SERVICES, prepare: MAIL_PREPARE, debconf: MAIL_DEBCONF },
+  dns: { services: NAMED_SERVICES, capabilities: NAMED_CAPABILITIES },
+  db: { services: DB_SERVICES, capabilities: DB_CAPABILITIES, prepare: DB_PREPARE },
+  mail: { services: MAIL_SERVICES, capabilities: MAIL_CAPABILITIES, prepare: MAIL_PREPARE, debconf: MAIL_DEBCONF },
 };
 
 /** The build arguments DockerTarget passes for a role: the base image, its Debian packages and debconf answers. */
@@ -212,6 +214,8 @@ export class ServerContainer {
     const network = options.network ?? "none";
     const env = options.env ?? {};
     const args = ["create", "--name", name, "--entrypoint", SUPERVISOR_PATH, "--network", network];
+    // Confined as DockerServer confines it: the role's capabilities only, no new privileges.
+    args.push("--cap-drop", "ALL", ...ROLE_SPECS[role].capabilities.flatMap((c) => ["--cap-add", c]), "--security-opt", NO_NEW_PRIVILEGES);
     // (A container in another's network namespace has that one's hostname.)
     if (!network.startsWith("container:")) args.push("--hostname", role);
     if (options.ip) args.push("--ip", options.ip);

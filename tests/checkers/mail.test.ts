@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { ADDRESS_ISSUE_SCRIPT } from "../../components/mailCertificate";
-import { sha512Crypt } from "../../components/passwordHash";
+import { sha512Crypt, USER_HASH_ROUNDS } from "../../components/passwordHash";
 import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { DEFAULT_LIMITS, renderMailGuardFiles } from "../../components/render/mailGuard";
@@ -21,6 +21,7 @@ import * as sql from "../../components/render/mailSql";
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { databaseTlsProbe, expectDatabaseTls, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
 import { RenderedFile, TlsMaterial } from "../../components/render/types";
+import { healthcheckPath, SUPERVISOR_PATH } from "../../components/targets/hostScripts";
 import { buildImage, runWithFiles, ServerContainer } from "./images";
 
 const run = promisify(execFile);
@@ -351,7 +352,7 @@ describe("the daemons' own checkers on the rendered files", () => {
       [
         `doveadm pw -t ${q(`{SHA512-CRYPT}${hash}`)} -p ${q(password)}; echo "right: $?"`,
         `doveadm pw -t ${q(`{SHA512-CRYPT}${hash}`)} -p ${q(`${password}x`)}; echo "wrong: $?"`,
-        `doveadm pw -t ${q(`{SHA512-CRYPT}${sha512Crypt("pw", "salt", 20000)}`)} -p pw; echo "rounds: $?"`,
+        `doveadm pw -t ${q(`{SHA512-CRYPT}${sha512Crypt("pw", "salt", USER_HASH_ROUNDS)}`)} -p pw; echo "rounds: $?"`,
       ].join("\n"),
     );
     expect(r.output).toMatch(/^right: 0$/m);
@@ -482,6 +483,21 @@ describe("the image started with the rendered files (--network none)", () => {
     expect(pop3[0].reply).toEqual(["+OK Server ready."]);
   }, 60_000);
 
+  // Confined to the mail role's capabilities, the supervisor still reloads
+  // and restarts each daemon as the program's reload steps do.
+  test("each daemon reloads (Postfix, Dovecot) or restarts (OpenDKIM) and the server stays healthy", async () => {
+    const ctl = (action: string, unit: string) => `${SUPERVISOR_PATH} ctl ${action} ${unit} && echo "${unit} ${action}: ok"`;
+    const pid = "cat /run/dovecot/master.pid /var/spool/postfix/pid/master.pid | tr -d ' ' | tr '\\n' ' '";
+    const before = (await mail.exec(pid)).output;
+    expect(before).toMatch(/^\d+ \d+ $/);
+    const r = await mail.exec([ctl("reload", "dovecot"), ctl("reload", "postfix"), ctl("restart", "opendkim"), "sleep 2", ctl("running", "opendkim"), healthcheckPath("mail") + " && echo healthy"].join("\n"));
+    expect(r.output.split("\n").filter((l) => /: ok$|^healthy$/.test(l))).toEqual([
+      "dovecot reload: ok", "postfix reload: ok", "opendkim restart: ok", "opendkim running: ok", "healthy",
+    ]);
+    // A reload keeps the masters.
+    expect((await mail.exec(pid)).output).toBe(before);
+  }, 60_000);
+
   test("docker stop ends both daemons cleanly (exit 0)", async () => {
     await docker(["stop", "-t", "20", mail.name], 60_000);
     expect((await docker(["inspect", "-f", "{{.State.ExitCode}}", mail.name])).trim()).toBe("0");
@@ -495,7 +511,8 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
   const frank = { email: "frank@rockylinux.me", password: `frank's "pass" \\ # % word` };
   const leeo = { email: "leeo@rockylinux.me", password: "twotestandtwo" };
   const sean = { email: "sean@rockylinux.me", password: "' OR 1=1 --" };
-  const hash = (password: string, salt: string) => sha512Crypt(password, salt);
+  // With the rounds the program uses, so Dovecot's passdb checks what it will see.
+  const hash = (password: string, salt: string) => sha512Crypt(password, salt, USER_HASH_ROUNDS);
 
   /** Runs SQL through the database server's own client (as the program does), returning its output. */
   const mariadb = async (statements: string, database = "mailserver"): Promise<string> => {
@@ -787,4 +804,28 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     const who = await mail.exec(`${connect("postfix")}; ${connect("nobody")}; ${connect("vmail")}`);
     expect(who.output.trim().split("\n")).toEqual(["connected", expect.stringMatching(/PermissionError/), expect.stringMatching(/PermissionError/)]);
   }, 60_000);
+
+  // The container has no-new-privileges: Postfix's sendmail hands mail to the
+  // setgid-postdrop postdrop, whose setgid now gains nothing. Root (which
+  // writes the maildrop without that group) can still use it; any other
+  // user cannot (postdrop retries for ever, so the test stops it after 5 s).
+  // Nothing in the container calls it: mail arrives over SMTP
+  // and LMTP, Postfix makes its bounces itself, Dovecot has no LDA or Sieve.
+  test("no-new-privileges: root's sendmail still delivers; another user's is refused (postdrop's setgid gains nothing)", async () => {
+    const r = await mail.exec(
+      [
+        "grep NoNewPrivs /proc/self/status",
+        "printf 'Subject: by sendmail\\n\\nhi\\n' | sendmail -f root@rockylinux.me sean@rockylinux.me; echo \"root: $?\"",
+        "printf 'Subject: as nobody\\n\\nhi\\n' | timeout 5 setpriv --reuid=nobody --regid=nogroup --clear-groups sendmail sean@rockylinux.me; echo \"nobody: $?\"",
+        "for i in $(seq 1 30); do grep -qs 'Subject: by sendmail' /var/mail/vhosts/rockylinux.me/sean/new/* && break; sleep 1; done",
+        "grep -ls 'Subject: by sendmail' /var/mail/vhosts/rockylinux.me/sean/new/* | wc -l",
+        "grep -ls 'Subject: as nobody' /var/mail/vhosts/rockylinux.me/sean/new/* | wc -l",
+      ].join("\n"),
+    );
+    expect(r.output).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(r.output).toMatch(/^root: 0$/m);
+    expect(r.output).toMatch(/^nobody: 124$/m);
+    expect(r.output).toMatch(/postdrop: warning: mail_queue_enter: create file maildrop\/[^:]+: Permission denied/);
+    expect(r.output.trim().split("\n").slice(-2)).toEqual(["1", "0"]);
+  }, 90_000);
 });

@@ -6,11 +6,21 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { NAMED_CAPABILITIES } from "../../components/bindServer";
+import { MAIL_CAPABILITIES } from "../../components/mailServer";
+import { DB_CAPABILITIES } from "../../components/mysqlServer";
+import { Capability } from "../../components/targets/server";
 import { mailClient, waitForMail } from "./clients";
 import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { changesOf, docker, dockerLab, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
 
 jest.setTimeout(30 * 60_000);
+
+// Bit numbers of the capabilities (linux/capability.h), to read /proc's masks.
+const CAPABILITY_BITS: Record<Capability, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_SETPCAP: 8,
+  CAP_NET_BIND_SERVICE: 10, CAP_NET_RAW: 13, CAP_SYS_CHROOT: 18, CAP_MKNOD: 27, CAP_AUDIT_WRITE: 29, CAP_SETFCAP: 31,
+};
 
 const root = path.join(__dirname, "..", "..");
 const zone = "rockylinux.me";
@@ -45,6 +55,15 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       expect(await docker("exec", servers.mail, "stat", "-c", "%U:%G %a", "/etc/postfix/mysql-virtual-mailbox-maps.cf", "/etc/dovecot/dovecot-sql.conf.ext", "/etc/ssl/mail/privkey.pem", `/etc/opendkim/keys/${mailName}/mail.private`)).toBe(
         "root:postfix 640\nroot:dovecot 640\nroot:root 600\nopendkim:opendkim 600\n",
       );
+      // Each container keeps only its role's capabilities, and nothing in it
+      // gains privileges: what Docker reports, and what its PID 1 has.
+      const roleCaps: Record<string, readonly Capability[]> = { dns: NAMED_CAPABILITIES, db: DB_CAPABILITIES, mail: MAIL_CAPABILITIES };
+      for (const [role, caps] of Object.entries(roleCaps)) {
+        const hc = JSON.parse(await docker("inspect", "-f", "{{json .HostConfig}}", servers[role])) as { CapDrop: string[]; CapAdd: string[]; SecurityOpt: string[] };
+        expect({ role, drop: hc.CapDrop, add: [...hc.CapAdd].sort(), opts: hc.SecurityOpt }).toEqual({ role, drop: ["ALL"], add: [...caps].sort(), opts: ["no-new-privileges:true"] });
+        const bounding = caps.reduce((mask, c) => mask | (1n << BigInt(CAPABILITY_BITS[c])), 0n).toString(16).padStart(16, "0");
+        expect(await docker("exec", servers[role], "grep", "-E", "^(CapBnd|NoNewPrivs):", "/proc/1/status")).toBe(`CapBnd:\t${bounding}\nNoNewPrivs:\t1\n`);
+      }
       const frank = `frank@${mailName}`;
       const leeo = `leeo@${mailName}`;
 

@@ -2,6 +2,7 @@
 // what the next one renders into its files.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { sha512Crypt } from "../../components/passwordHash";
 import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 // What an issue command prints, different per command (the mail host's, the database's).
@@ -263,6 +264,24 @@ describe("the seed's lab, wired", () => {
     }
   });
 
+  test("each container keeps only its role's capabilities, by Docker's names, and gains no privileges", async () => {
+    const confinement = Object.fromEntries(
+      await Promise.all(
+        ["dns", "db", "mail"].map(async (role) => {
+          const c = created.find((r) => r.type === "docker:index/container:Container" && r.name === role)!;
+          const caps = (await c.inputs.capabilities) as { drops: string[]; adds: string[] };
+          return [role, { drops: caps.drops, adds: [...caps.adds].sort(), securityOpts: await c.inputs.securityOpts }];
+        }),
+      ),
+    );
+    const confined = (...adds: string[]) => ({ drops: ["ALL"], adds: adds.map((a) => `CAP_${a}`), securityOpts: ["no-new-privileges:true"] });
+    expect(confinement).toEqual({
+      dns: confined("CHOWN", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+      db: confined("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"),
+      mail: confined("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "NET_BIND_SERVICE", "SETGID", "SETUID", "SYS_CHROOT"),
+    });
+  });
+
   test("each user, domain and alias is its own row resource", () => {
     const rows = created.filter((r) => r.type === "command:local:Command").map((r) => r.name);
     expect(rows).toEqual(
@@ -281,6 +300,11 @@ describe("the seed's lab, wired", () => {
     expect(passwords["leeo@mail.rockylinux.me"]).toBe("twotestandtwo");
     expect(passwords["frank@mail.rockylinux.me"]).toBe("pw-password-frank@mail.rockylinux.me");
     expect(await isSecret(outputs.userPasswords)).toBe(true);
+    // The row holds SHA512-CRYPT of that password and the salt, with USER_HASH_ROUNDS.
+    const row = created.find((r) => r.type === "command:local:Command" && r.name === "db-user-leeo@mail.rockylinux.me")!;
+    const sql = unwrapSecrets(await row.inputs.stdin) as string;
+    expect(sql).toContain(`'${sha512Crypt("twotestandtwo", "SaltSaltSaltSalt", 100_000)}'`);
+    expect(sql).toContain("'$6$rounds=100000$SaltSaltSaltSalt$");
   });
 
   test("components use the project's type tokens", () => {

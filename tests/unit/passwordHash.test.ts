@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { sha512Crypt } from "../../components/passwordHash";
+import { sha512Crypt, USER_HASH_ROUNDS } from "../../components/passwordHash";
 
 describe("sha512Crypt", () => {
   // Test vectors from the specification ("Unix crypt using SHA-256 and SHA-512").
@@ -28,6 +28,18 @@ describe("sha512Crypt", () => {
         .trim();
       expect(sha512Crypt(password, salt)).toBe(expected);
     }
+  });
+
+  test("users' hashes take 100,000 rounds, written into the hash as crypt(3) reads them, and agree with openssl", () => {
+    expect(USER_HASH_ROUNDS).toBe(100_000);
+    const hash = sha512Crypt("twotestandtwo", "TF7w672arYUk.fGC", USER_HASH_ROUNDS);
+    expect(hash).toMatch(/^\$6\$rounds=100000\$TF7w672arYUk\.fGC\$[./0-9A-Za-z]{86}$/);
+    const expected = execFileSync("openssl", ["passwd", "-6", "-salt", "rounds=100000$TF7w672arYUk.fGC", "-stdin"], { input: "twotestandtwo" })
+      .toString()
+      .trim();
+    expect(hash).toBe(expected);
+    // Stable: the same password and salt give the same hash on every run.
+    expect(sha512Crypt("twotestandtwo", "TF7w672arYUk.fGC", USER_HASH_ROUNDS)).toBe(hash);
   });
 
   test("rejects salt characters outside the crypt alphabet", () => {

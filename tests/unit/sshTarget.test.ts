@@ -230,7 +230,7 @@ describe("roles on one SSH server", () => {
     const target = new SshTarget({ dns: shared, db: { ...shared, user: "admin" }, mail: { address: "10.9.0.1", port: 2200, privateKey: SSH_KEY } });
     const parent = new pulumi.ComponentResource("test:index:Servers", "shared");
     for (const role of ["dns", "db", "mail"]) {
-      target.place(`shared-${role}`, { role, packages: { debian: [], rhel: [] }, files: () => [], services: [] }, "10.9.0.1", parent);
+      target.place(`shared-${role}`, { role, packages: { debian: [], rhel: [] }, files: () => [], services: [], capabilities: [] }, "10.9.0.1", parent);
     }
     // Registered asynchronously (bounded wait).
     for (let i = 0; i < 100 && !created.some((r) => r.name === "shared-mail-facts"); i++) await new Promise((r) => setTimeout(r, 20));

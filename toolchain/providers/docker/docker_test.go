@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -813,5 +814,47 @@ func TestContainerCreateCancelled(t *testing.T) {
 	}
 	if left := h.leftovers(); len(left) > 0 {
 		t.Fatalf("left behind after a cancelled create: %v", left)
+	}
+}
+
+// TestContainerCapabilitiesAndSecurityOpts: `capabilities` (drops, adds) and
+// `securityOpts` reach the container as Docker's CapDrop, CapAdd and
+// SecurityOpt: its processes have exactly the capabilities added back, and
+// no-new-privileges holds.
+func TestContainerCapabilitiesAndSecurityOpts(t *testing.T) {
+	h := newHarness(t)
+	in := h.check(tokContainer, "caps", property.Map{}, property.NewMap(map[string]property.Value{
+		"image":        str(testImage),
+		"name":         str(h.prefix + "-caps"),
+		"command":      strs("sh", "-c", "grep -E '^(CapBnd|CapEff|NoNewPrivs):' /proc/self/status"),
+		"capabilities": obj(map[string]property.Value{"drops": strs("ALL"), "adds": strs("CAP_SETUID", "CAP_NET_BIND_SERVICE")}),
+		"securityOpts": strs("no-new-privileges:true"),
+		"attach":       property.New(true),
+		"logs":         property.New(true),
+		"mustRun":      property.New(false),
+	}))
+	id, out := h.create(tokContainer, "caps", in)
+	// CAP_SETUID is bit 7, CAP_NET_BIND_SERVICE bit 10.
+	logs := out.Get("containerLogs").AsString()
+	for _, want := range []string{"CapBnd:\t0000000000000480\n", "CapEff:\t0000000000000480\n", "NoNewPrivs:\t1\n"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("container's status lacks %q:\n%s", want, logs)
+		}
+	}
+	c, err := h.cl.ContainerInspect(h.ctx(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adds := append([]string(nil), c.HostConfig.CapAdd...)
+	sort.Strings(adds)
+	if got := fmt.Sprint(c.HostConfig.CapDrop, adds, c.HostConfig.SecurityOpt); got != "[ALL] [CAP_NET_BIND_SERVICE CAP_SETUID] [no-new-privileges:true]" {
+		t.Fatalf("HostConfig: %s", got)
+	}
+	if got := field(out, "capabilities", "adds"); !got.IsArray() || got.AsArray().Len() != 2 {
+		t.Fatalf("state capabilities.adds = %v", got)
+	}
+	h.delete(tokContainer, "caps", id, out)
+	if left := h.leftovers(); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
 	}
 }

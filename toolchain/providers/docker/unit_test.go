@@ -513,3 +513,45 @@ func TestVolumeAndNetworkDiffPolicy(t *testing.T) {
 		}
 	}
 }
+
+// capabilities and securityOpts are ForceNew sets upstream (`capabilities`
+// with `add`/`drop` sets, `security_opts` a set): any change replaces the
+// container, delete first; order does not matter.
+func TestContainerSecurityDiff(t *testing.T) {
+	pol := diffPolicies["docker:index/container:Container"]
+	caps := func(adds ...string) property.Value {
+		return obj(map[string]property.Value{"drops": strs("ALL"), "adds": strs(adds...)})
+	}
+	olds := property.NewMap(map[string]property.Value{
+		"image":        str("debian:bookworm-slim"),
+		"name":         str("c1"),
+		"capabilities": caps("CAP_SETUID", "CAP_SETGID"),
+		"securityOpts": strs("no-new-privileges:true", "apparmor=docker-default"),
+	})
+	diff := func(news property.Map) p.DiffResponse {
+		return pol.diff(p.DiffRequest{OldInputs: olds, Inputs: news, State: olds})
+	}
+	if d := diff(olds.Set("capabilities", caps("CAP_SETGID", "CAP_SETUID")).
+		Set("securityOpts", strs("apparmor=docker-default", "no-new-privileges:true"))); d.HasChanges {
+		t.Fatalf("reordered sets gave a diff: %+v", d)
+	}
+	for _, c := range []struct {
+		key string
+		v   property.Value
+	}{
+		{"capabilities", caps("CAP_SETUID", "CAP_SETGID", "CAP_KILL")},
+		{"capabilities", obj(map[string]property.Value{"adds": strs("CAP_SETUID", "CAP_SETGID")})},
+		{"securityOpts", strs("no-new-privileges:true")},
+	} {
+		d := diff(olds.Set(c.key, c.v))
+		if !d.HasChanges || !isReplace(d.DetailedDiff[c.key].Kind) || !d.DeleteBeforeReplace || len(d.DetailedDiff) != 1 {
+			t.Fatalf("%s change: want replace, delete first, got %+v", c.key, d)
+		}
+	}
+	// Set where there was none (an existing container being hardened): replace.
+	bare := olds.Delete("capabilities").Delete("securityOpts")
+	d := pol.diff(p.DiffRequest{OldInputs: bare, Inputs: olds, State: bare})
+	if !isReplace(d.DetailedDiff["capabilities"].Kind) || !isReplace(d.DetailedDiff["securityOpts"].Kind) || !d.DeleteBeforeReplace {
+		t.Fatalf("added capabilities and securityOpts: want replace, got %+v", d)
+	}
+}

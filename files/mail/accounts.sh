@@ -24,11 +24,12 @@ create)
   install -d -m 0755 /var/mail
   install -d -o vmail -g vmail -m 0770 /var/mail/vhosts
   # OpenDKIM's socket: only Postfix may reach it (any process that could
-  # would get mail signed with the domains' keys). The directory's group is
-  # postfix and setgid, so the socket OpenDKIM makes there (UMask 007) is
-  # opendkim:postfix 0770; others cannot even enter. (Postfix's daemons drop
-  # supplementary groups, so a group membership would not do.)
-  install -d -o opendkim -g postfix -m 2750 /var/spool/postfix/opendkim
+  # would get mail signed with the domains' keys). The directory decides:
+  # opendkim:postfix 0750, so only OpenDKIM and the postfix group may enter,
+  # and the socket in it is open to all (UMask 000). Neither a group
+  # membership (Postfix's daemons drop supplementary groups) nor a setgid
+  # directory (a container without CAP_FSETID cannot set the bit) would do.
+  install -d -o opendkim -g postfix -m 0750 /var/spool/postfix/opendkim
   ;;
 delete)
   if grep -qx user "$record" 2>/dev/null; then userdel vmail; fi

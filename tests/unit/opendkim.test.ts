@@ -45,7 +45,7 @@ describe("renderOpendkimFiles", () => {
     // A unix socket in a directory only Postfix may enter (files/mail/accounts.sh), not a port any local process could use.
     expect(opendkimMilter()).toBe("unix:/var/spool/postfix/opendkim/opendkim.sock");
     const accounts = fs.readFileSync(path.join(FILES_DIR, "mail", "accounts.sh"), "utf8");
-    expect(accounts).toContain("install -d -o opendkim -g postfix -m 2750 /var/spool/postfix/opendkim");
+    expect(accounts).toContain("install -d -o opendkim -g postfix -m 0750 /var/spool/postfix/opendkim");
   });
 
   test("every mail domain has a KeyTable entry and a SigningTable pattern, longest domain first", () => {

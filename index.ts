@@ -13,7 +13,7 @@ import { MailRoundTrip } from "./components/mailRoundTrip";
 import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
-import { sha512Crypt, USER_HASH_ROUNDS } from "./components/passwordHash";
+import { userPasswordHash } from "./components/passwordHash";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
@@ -47,14 +47,14 @@ function sshTarget(): ServerTarget {
 
 const target = config.target === "ssh" ? sshTarget() : dockerTarget();
 
-// Each user's password: from config (secret) or generated; its hash uses a
-// salt kept in state and fixed rounds, so it is the same on every run.
+// Each user's password: from config (secret) or generated; its hash is made
+// once with a salt kept in state and kept in state itself (passwordHash.ts).
 const users = config.users.map((u) => {
   const password = u.password
     ? pulumi.secret(u.password)
     : new random.RandomPassword(`password-${u.email}`, { length: 20, special: false }).result;
   const salt = new random.RandomString(`salt-${u.email}`, { length: 16, special: false }).result;
-  const passwordHash = pulumi.secret(pulumi.all([password, salt]).apply(([p, s]) => sha512Crypt(p, s, USER_HASH_ROUNDS)));
+  const passwordHash = userPasswordHash(`hash-${u.email}`, password, salt);
   return { email: u.email, password, passwordHash };
 });
 

@@ -74,7 +74,7 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       const containersBefore = await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`);
       await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: `ann@${mailName}` }] }), true);
       const added = await stack.up({ onOutput: log });
-      expect(changesOf(added.summary.resourceChanges ?? {})).toEqual({ create: 3 });
+      expect(changesOf(added.summary.resourceChanges ?? {})).toEqual({ create: 4 });
       expect(await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`)).toBe(containersBefore);
       const ann = `ann@${mailName}`;
       const annPassword = (added.outputs.userPasswords.value as Record<string, string>)[ann];

@@ -96,7 +96,7 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       expect(before).not.toContain("none");
       await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: `ann@${mailName}` }] }), true);
       const added = await stack.up({ onOutput: log });
-      expect(changesOf(added.summary.resourceChanges ?? {})).toEqual({ create: 3 });
+      expect(changesOf(added.summary.resourceChanges ?? {})).toEqual({ create: 4 });
       expect(await pids(lab, mailHost, mailPids)).toEqual(before);
 
       // A new DKIM selector: OpenDKIM's files and the zone change, so OpenDKIM

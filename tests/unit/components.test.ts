@@ -305,6 +305,11 @@ describe("the seed's lab, wired", () => {
     const sql = unwrapSecrets(await row.inputs.stdin) as string;
     expect(sql).toContain(`'${sha512Crypt("twotestandtwo", "SaltSaltSaltSalt", 100_000)}'`);
     expect(sql).toContain("'$6$rounds=100000$SaltSaltSaltSalt$");
+    // Made once by a command whose input (the password) and output (the hash) are secrets and never logged.
+    const hash = created.find((r) => r.type === "command:local:Command" && r.name === "hash-leeo@mail.rockylinux.me")!;
+    expect(hash.inputs.logging).toBe("none");
+    expect(hash.inputs.stdin[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+    expect(unwrapSecrets(hash.inputs.environment)).toEqual({ SALT: "SaltSaltSaltSalt" });
   });
 
   test("components use the project's type tokens", () => {

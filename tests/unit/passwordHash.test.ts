@@ -1,5 +1,5 @@
 import { execFileSync } from "child_process";
-import { sha512Crypt, USER_HASH_ROUNDS } from "../../components/passwordHash";
+import { sha512Crypt, USER_HASH_ROUNDS, USER_HASH_SCRIPT } from "../../components/passwordHash";
 
 describe("sha512Crypt", () => {
   // Test vectors from the specification ("Unix crypt using SHA-256 and SHA-512").
@@ -44,5 +44,12 @@ describe("sha512Crypt", () => {
 
   test("rejects salt characters outside the crypt alphabet", () => {
     expect(() => sha512Crypt("pw", "bad$salt")).toThrow(/salt may only contain/);
+  });
+
+  test("the program's hashing command (openssl passwd, run once per user) prints exactly sha512Crypt's hash", () => {
+    for (const [password, salt] of [["twotestandtwo", "TF7w672arYUk.fGC"], ["päss wörd ✓ $HOME `x` \\", "abc"], ["' OR 1=1 --", "Zz09"]]) {
+      const out = execFileSync("sh", ["-c", USER_HASH_SCRIPT], { input: password, env: { PATH: process.env.PATH, SALT: salt } }).toString();
+      expect([password, out]).toEqual([password, `${sha512Crypt(password, salt, USER_HASH_ROUNDS)}\n`]);
+    }
   });
 });

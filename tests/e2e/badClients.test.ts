@@ -487,7 +487,7 @@ describe("bad clients against one deployed system", () => {
     // New limits restart mail-guard and reload Postfix; the container keeps running, and its supervisor has nothing to say.
     const said = (await containerLog(st.mail, since)).split("\n").filter((l) => /supervisor|fatal|panic/i.test(l));
     expect({ started: await startedAt(), said }).toEqual({ started: before, said: [] });
-    cases.limits = 7;
+    cases.limits = 8;
 
     // Recipients: leeo's fourth in the hour is deferred (4xx: the client retries later); frank's count is his own
     // (the up's round-trip check just sent him one message: the guard started counting afresh before it).
@@ -509,10 +509,11 @@ describe("bad clients against one deployed system", () => {
     expect(greetings[greetings.length - 1]).toMatch(/^421 4\.7\.0 .*Error: too many connections from /);
     expect(await fromServerItself("import smtplib,sys; s=smtplib.SMTP(sys.argv[1], 25, timeout=20); print(s.ehlo()[0]); s.quit()")).toBe("250\n");
 
-    // Logins: three wrong passwords from this host, then the right one is refused on IMAP and on SMTP AUTH...
+    // Logins: three wrong passwords from this host, then the right one is refused on IMAP, SMTP AUTH and POP3...
     for (let i = 0; i < 3; i++) expect(await imapRefused(frank, `wrong-${i}`)).toBeUndefined();
     expect(await imapRefused(frank, st.lab.passwords[frank])).toBeUndefined();
     expect(await smtpAuthRefused(leeo, st.lab.passwords[leeo])).toBeUndefined();
+    expect(await mailClient(st.lab, "pop3", { port: 995, user: leeo }, st.lab.passwords[leeo])).toMatchObject({ ok: false, stage: "auth" });
     // ...while a client at another address logs in.
     const imapLogin =
       "import imaplib,ssl,sys; c=ssl.create_default_context(); c.check_hostname=False; c.verify_mode=ssl.CERT_NONE; " +

@@ -50,11 +50,11 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
       await waitForMail(lab, ann, `before ${ann}`);
       const running = await containers();
 
-      // Re-password ann: her row is updated, her generated password is gone.
+      // Re-password ann: her hash is made again and her row updated; her generated password is gone.
       const annPassword = "a new password for ann";
       await replaceConfig(stack, { "mail-system:users": [{ email: frank }, { email: leeo }, { email: ann, password: annPassword }] });
       const repassword = await stack.up({ onOutput: log });
-      expect(changesOf(repassword.summary.resourceChanges ?? {})).toEqual({ update: 1, delete: 1 });
+      expect(changesOf(repassword.summary.resourceChanges ?? {})).toEqual({ update: 2, delete: 1 });
       expect((await inbox(lab, ann)).ok).toBe(false); // the old password
       lab.passwords[ann] = annPassword;
       expect((await inbox(lab, ann)).subjects).toEqual([`before ${ann}`]);

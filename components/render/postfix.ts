@@ -142,17 +142,14 @@ const MAPS: readonly { file: string; purpose: string; query: string }[] = [
 
 /** smtpd_sender_login_maps: the logins that may send as an address (the user; with aliasSenders, an alias's destinations too). */
 function senderLoginMap(aliasSenders: boolean): (typeof MAPS)[number] {
-  return aliasSenders
-    ? {
-        file: "mysql-sender-login-maps.cf",
-        purpose: "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations).",
-        query: "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
-      }
-    : {
-        file: "mysql-sender-login-maps.cf",
-        purpose: "smtpd_sender_login_maps: the login that may send as an address (the user alone; aliases are not sent from).",
-        query: "SELECT email FROM virtual_users WHERE email='%s'",
-      };
+  const own = "SELECT email FROM virtual_users WHERE email='%s'";
+  return {
+    file: "mysql-sender-login-maps.cf",
+    purpose: aliasSenders
+      ? "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations)."
+      : "smtpd_sender_login_maps: the login that may send as an address (the user alone; aliases are not sent from).",
+    query: aliasSenders ? `${own} UNION SELECT destination FROM virtual_aliases WHERE source='%s'` : own,
+  };
 }
 
 /** main.cf, master.cf and the MySQL lookup tables, with their owners and modes. */

@@ -110,7 +110,10 @@ export function recordHostKey(endpoint: SshEndpoint): command.local.Command {
       KEY_SETTING: setting,
       ...(endpoint.pinned !== undefined ? { PINNED_KEY: endpoint.pinned } : {}),
     },
-    // Another server is another first use; any other change keeps the key (see update).
+    // Another server is another resource (its name holds address and port),
+    // so another first use; any change to this one runs `update`, which keeps
+    // the recorded key (see hostKeyScript), as the provider documents for a
+    // Command with an update command, triggers included.
     triggers: [endpoint.address, endpoint.port],
     logging: "stderr",
   });

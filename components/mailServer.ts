@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
 import { PACKAGES } from "./packages";
+import { SIEVE_DIR } from "./render/dovecot";
 import { renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
@@ -102,7 +103,8 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     unit: both("dovecot"),
     reads: readsUnder("/etc/dovecot/", "/etc/ssl/mail/"),
     onChange: "reload",
-    check: both("doveconf -n >/dev/null"),
+    // The shared Sieve scripts are compiled here, as root: Dovecot runs them as vmail, which may not write there.
+    check: both(`doveconf -n >/dev/null && sievec ${SIEVE_DIR}`),
     container: { run: "rm -f /run/dovecot/master.pid; exec dovecot -F" },
   },
   {

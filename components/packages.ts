@@ -19,6 +19,7 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         "dovecot-pop3d",
         "dovecot-lmtpd",
         "dovecot-mysql",
+        "dovecot-sieve",
         "opendkim",
         "opendkim-tools",
         // What a minimal system may lack: CA roots, /etc/services (master.cf's
@@ -31,7 +32,7 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
       ],
     ],
     // OpenDKIM comes from EPEL (its release package is in Rocky's extras).
-    rhel: [["epel-release"], ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "opendkim", "opendkim-tools", "python3"]],
+    rhel: [["epel-release"], ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "dovecot-pigeonhole", "opendkim", "opendkim-tools", "python3"]],
   },
 };
 

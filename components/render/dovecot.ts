@@ -23,6 +23,12 @@ function connectValue(db: MailServerSettings["database"]): string {
   return `"${parts.join(" ").replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
+/** Where the Sieve scripts every user gets live (compiled by the check: sievec), and the pipe program they call. */
+export const SIEVE_DIR = "/etc/dovecot/sieve";
+export const SIEVE_PIPE_DIR = "/usr/local/lib/mail-system/sieve-pipe";
+/** Rspamd's controller (learning), on loopback. */
+const RSPAMD_CONTROLLER = "127.0.0.1:11334";
+
 /** Where the DH parameters go: rendered, so no distribution's copy (or a slow dhparam run) is needed. */
 export const DOVECOT_DH_FILE = "/etc/dovecot/dh.pem";
 
@@ -60,6 +66,8 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     dhFile: DOVECOT_DH_FILE,
     clientCiphers: CLIENT_TLS12_CIPHERS,
     guardAuth: MAIL_GUARD.auth,
+    sieveDir: SIEVE_DIR,
+    sievePipeDir: SIEVE_PIPE_DIR,
     logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });
@@ -68,5 +76,15 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     // Read by the auth processes (started as root; service auth then runs as dovecot).
     { path: "/etc/dovecot/dovecot-sql.conf.ext", content: sql, owner: "root", group: "dovecot", mode: "0640", secret: true },
     { path: DOVECOT_DH_FILE, content: dhParametersPem(), owner: "root", group: "root", mode: "0644" },
+    ...["junk.sieve", "learn-spam.sieve", "learn-ham.sieve"].map(
+      (f): RenderedFile => ({ path: `${SIEVE_DIR}/${f}`, content: renderTemplate(`mail/sieve/${f}`, {}), owner: "root", group: "root", mode: "0644" }),
+    ),
+    {
+      path: `${SIEVE_PIPE_DIR}/rspamd-learn`,
+      content: renderTemplate("mail/sieve/rspamd-learn", { controller: RSPAMD_CONTROLLER }),
+      owner: "root",
+      group: "root",
+      mode: "0755",
+    },
   ];
 }

@@ -781,6 +781,33 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(subjects).toContain("Subject: from frank");
   }, 90_000);
 
+  test("Sieve: mail marked \"X-Spam: Yes\" is filed into Junk on delivery, other mail into the inbox (the shared scripts compiled)", async () => {
+    // Straight to Dovecot's LMTP socket, as Postfix delivers.
+    // (No backslash escapes: the command passes through the container's shell.)
+    const lmtp = [
+      "import socket, sys",
+      "CRLF = chr(13) + chr(10)",
+      "s = socket.socket(socket.AF_UNIX); s.connect('/var/spool/postfix/private/dovecot-lmtp'); f = s.makefile('rwb')",
+      "def say(line=None):",
+      "    if line is not None: f.write((line + CRLF).encode()); f.flush()",
+      "    while True:",
+      "        r = f.readline().decode()",
+      "        if r[3:4] != '-': return r.strip()",
+      "out = [say(), say('LHLO checker'), say('MAIL FROM:<someone@example.org>'), say('RCPT TO:<leeo@rockylinux.me>'), say('DATA')]",
+      "f.write(('X-Spam: ' + sys.argv[2] + CRLF + 'Subject: ' + sys.argv[1] + CRLF + CRLF + 'body' + CRLF + '.' + CRLF).encode()); f.flush()",
+      "out.append(say()); say('QUIT'); print(' | '.join(out))",
+    ].join("\n");
+    const deliver = async (subject: string, spam: string) => (await mail.exec(`python3 -c "${lmtp}" '${subject}' '${spam}'`)).output.trim();
+    expect(await deliver("marked spam", "Yes")).toMatch(/\| 250 2\.0\.0 <leeo@rockylinux\.me> .* Saved$/);
+    expect(await deliver("marked ham", "No")).toMatch(/\| 250 2\.0\.0 <leeo@rockylinux\.me> .* Saved$/);
+    const where = await mail.exec(
+      "cd /var/mail/vhosts/rockylinux.me/leeo && grep -l 'Subject: marked' .Junk/new/* new/* cur/* 2>/dev/null | sed 's,/.*,,' | sort; ls /etc/dovecot/sieve",
+    );
+    expect(where.output.trim().split("\n")).toEqual([".Junk", "new", "junk.sieve", "junk.svbin", "learn-ham.sieve", "learn-ham.svbin", "learn-spam.sieve", "learn-spam.svbin"]);
+    const junk = await mail.exec("grep -l 'Subject: marked spam' /var/mail/vhosts/rockylinux.me/leeo/.Junk/new/*");
+    expect(junk.code).toBe(0);
+  }, 60_000);
+
   test("OpenDKIM signs what frank submitted after logging in, and not the mail from outside", async () => {
     // The header blocks of leeo's two messages, each with its Subject and any DKIM-Signature.
     const r = await mail.exec(

@@ -90,6 +90,7 @@ const mail = new MailServer("mail", {
   dkimSelector: config.dkimSelector,
   limits: config.limits,
   aliasSenders: config.aliasSenders,
+  filtering: config.filtering,
 });
 
 const dns = new BindServer("dns", {

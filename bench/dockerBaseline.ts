@@ -15,6 +15,7 @@ import { sha512Crypt } from "../components/passwordHash";
 import { bindPaths, renderBindFiles } from "../components/render/bind";
 import { renderDbServerFiles } from "../components/render/dbServer";
 import { renderMailServerFiles } from "../components/render/mailFiles";
+import { DEFAULT_FILTERING } from "../components/render/rspamd";
 import { MAIL_SCHEMA_SQL, sqlString, upsertAliasSql, upsertDomainSql, upsertUserSql } from "../components/render/mailSql";
 import { mailDnsRecords } from "../components/render/mailRecords";
 import { dkimPublicKey } from "../components/render/opendkim";
@@ -149,12 +150,13 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   await db;
   await runServer({
     prefix, role: "mail", network, address: a.mail, dns: a.dns, image: image("mail"),
-    volumes: ["/var/mail/vhosts", "/var/spool/postfix"].map((dir) => ({ name: volume("mail", dir), path: dir })),
+    volumes: ["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"].map((dir) => ({ name: volume("mail", dir), path: dir })),
     files: renderMailServerFiles({
       hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
       database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },
       // As the program's side is configured for the flood (devStackConfig).
       limits: LOAD_LIMITS,
+      mailDomains, filtering: DEFAULT_FILTERING,
       dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,
     }),
   });

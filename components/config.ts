@@ -8,6 +8,7 @@ import { MailAlias, MailUser } from "./configMailboxes";
 import { CONFIG_RULES, servedDomains } from "./configRules";
 import { ConfigKey, PROJECT } from "./configSchema";
 import { DEFAULT_LIMITS, MailLimits } from "./render/mailGuard";
+import { DEFAULT_FILTERING, FilteringSettings } from "./render/rspamd";
 import { gatewayOf } from "./subnet";
 
 export { ROLES } from "./configHosts";
@@ -38,6 +39,8 @@ export interface MailSystemConfig {
   readonly aliasSenders: boolean;
   /** Abuse limits (components/render/mailGuard.ts). */
   readonly limits: MailLimits;
+  /** Spam filtering (components/render/rspamd.ts). */
+  readonly filtering: FilteringSettings;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -161,6 +164,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     purgeRemovedMailboxes: c.purgeRemovedMailboxes ?? false,
     aliasSenders: c.aliasSenders ?? false,
     limits: c.limits ?? DEFAULT_LIMITS,
+    filtering: c.filtering ?? DEFAULT_FILTERING,
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

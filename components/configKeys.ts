@@ -10,6 +10,7 @@ import { parseAliases, parseMailDomains, parseUsers, USERS_SHAPE } from "./confi
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
 import { isDnsLabel, isDomainName, isIPv4 } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
+import { DEFAULT_FILTERING, FilteringSettings, filteringProblems } from "./render/rspamd";
 import { parseSubnet } from "./subnet";
 
 /** The project's root directory, against which relative paths in the configuration resolve. */
@@ -42,6 +43,22 @@ function parseLimits(value: Readonly<Record<string, unknown>>, report: Report): 
   const problems = limitProblems(limits);
   for (const p of problems) report(p.message, `.${p.field}`);
   return problems.length === 0 && Object.keys(value).every((k) => (LIMIT_NAMES as readonly string[]).includes(k)) ? limits : undefined;
+}
+
+/** `filtering`: the defaults with the fields set; each field checked. */
+function parseFiltering(value: Readonly<Record<string, unknown>>, report: Report): FilteringSettings | undefined {
+  // The CLI sets path values as strings ("8", "true").
+  const typed = Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => [
+        k,
+        typeof v !== "string" ? v : /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v === "true" ? true : v === "false" ? false : v,
+      ]),
+  );
+  const problems = filteringProblems(typed);
+  for (const p of problems) report(p.message, `.${p.field}`);
+  return problems.length === 0 ? { ...DEFAULT_FILTERING, ...typed } : undefined;
 }
 
 export const CONFIG_KEYS = {
@@ -149,6 +166,19 @@ export const CONFIG_KEYS = {
         "right password, for authBanMinutes.",
     },
     parseLimits,
+  ),
+  filtering: objectKey(
+    {
+      default: {},
+      shape: "{ rejectScore?, junkScore?, greylisting?, allowDomains? }",
+      description:
+        `Spam filtering (Rspamd) of mail arriving on 25: rejectScore (default ${DEFAULT_FILTERING.rejectScore}), ` +
+        `at or above which mail is refused with a 5xx and the reason; junkScore (default ` +
+        `${DEFAULT_FILTERING.junkScore}), at or above which it is filed into the recipient's Junk folder; ` +
+        "greylisting (default false); allowDomains (default none), sender domains never scored as spam when " +
+        "SPF or DMARC authenticates them. Unset fields keep their defaults.",
+    },
+    parseFiltering,
   ),
   dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
   mailHost: stringKey(

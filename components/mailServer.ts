@@ -13,6 +13,7 @@ import { SIEVE_DIR } from "./render/dovecot";
 import { renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
+import { DEFAULT_FILTERING, FilteringSettings, RSPAMD_DIR } from "./render/rspamd";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, Capability, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
@@ -65,6 +66,11 @@ export interface MailServerArgs {
    * @default false (only as their own address)
    */
   readonly aliasSenders?: boolean;
+  /**
+   * Spam filtering (Rspamd): thresholds, greylisting, allow list.
+   * @default DEFAULT_FILTERING (components/render/rspamd.ts)
+   */
+  readonly filtering?: FilteringSettings;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -84,8 +90,8 @@ const GUARD_COMMAND = `${MAIL_GUARD.python} ${MAIL_GUARD.program}`;
 /**
  * The mail server's daemons: mail-guard first (Dovecot and Postfix ask it
  * about logins, senders and recipients), Dovecot next (its auth and LMTP
- * sockets in Postfix's spool), OpenDKIM before Postfix (the first message is
- * signed). In a container a stale PID file of a crashed run would stop a
+ * sockets in Postfix's spool), OpenDKIM and Rspamd (after Redis, its state)
+ * before Postfix (the first message is signed and filtered). In a container a stale PID file of a crashed run would stop a
  * daemon from starting, so the run commands remove it.
  */
 export const MAIL_SERVICES: readonly ServiceSpec[] = [
@@ -117,6 +123,29 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
       run:
         "install -d -o opendkim -g opendkim -m 0750 /run/opendkim; rm -f /run/opendkim/opendkim.pid /var/spool/postfix/opendkim/opendkim.sock; " +
         "exec opendkim -f -x /etc/opendkim.conf",
+    },
+  },
+  {
+    id: "redis",
+    unit: { debian: "redis-server", rhel: "redis" },
+    // Its configuration is the distribution's (loopback, /var/lib/redis): no rendered file.
+    reads: () => false,
+    onChange: "restart",
+    container: {
+      run:
+        "install -d -o redis -g redis -m 2755 /run/redis; " +
+        'exec setpriv --reuid=redis --regid=redis --init-groups redis-server /etc/redis/redis.conf --daemonize no --supervised no --logfile ""',
+    },
+  },
+  {
+    id: "rspamd",
+    unit: both("rspamd"),
+    reads: readsUnder(`${RSPAMD_DIR}/`),
+    // SIGHUP: its workers restart with the new configuration.
+    onChange: "reload",
+    check: both("rspamadm configtest"),
+    container: {
+      run: "install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd; exec setpriv --reuid=_rspamd --regid=_rspamd --init-groups rspamd -f",
     },
   },
   {
@@ -191,6 +220,8 @@ export class MailServer extends pulumi.ComponentResource {
             tls: TLS,
             limits: args.limits ?? DEFAULT_LIMITS,
             aliasSenders: args.aliasSenders ?? false,
+            mailDomains: args.mailDomains,
+            filtering: args.filtering ?? DEFAULT_FILTERING,
             dkim: { selector: dkim.selector, keys: dkimKeys },
             certificate,
             privateKey,
@@ -207,8 +238,9 @@ export class MailServer extends pulumi.ComponentResource {
       capabilities: MAIL_CAPABILITIES,
       prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
-      // Mail accepted but not yet delivered (a remote server down, LMTP busy).
-      stateDirectories: ["/var/spool/postfix"],
+      // Mail accepted but not yet delivered (a remote server down, LMTP busy);
+      // what Rspamd learnt (Bayes, in Redis) and its own state.
+      stateDirectories: ["/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"],
       deleteDataOnDestroy: args.purgeMailOnDestroy ?? false,
     };
     const server = args.target.place(name, spec, args.address, this);

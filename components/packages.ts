@@ -29,11 +29,30 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         "openssl",
         // mail-guard (files/mail/guard) is a Python 3 program.
         "python3",
+        // The spam filter and its state.
+        "rspamd",
+        "redis-server",
       ],
     ],
-    // OpenDKIM comes from EPEL (its release package is in Rocky's extras).
-    rhel: [["epel-release"], ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "dovecot-pigeonhole", "opendkim", "opendkim-tools", "python3"]],
+    // OpenDKIM comes from EPEL (its release package is in Rocky's extras);
+    // Rspamd from Rspamd's own repository (RHEL_REPOSITORIES), which needs EPEL.
+    rhel: [
+      ["epel-release"],
+      ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "dovecot-pigeonhole", "opendkim", "opendkim-tools", "python3", "redis"],
+      ["rspamd"],
+    ],
   },
+};
+
+/**
+ * Packages RHEL and its rebuilds do not carry, even with EPEL, and the
+ * repository (.repo file of their publisher, in /etc/yum.repos.d) the
+ * packages step adds before installing them. `$releasever` is the major
+ * version (8, 9). The .repo file names the publisher's signing key, which
+ * dnf imports on first use.
+ */
+export const RHEL_REPOSITORIES: Readonly<Record<string, { readonly file: string; readonly url: string }>> = {
+  rspamd: { file: "/etc/yum.repos.d/rspamd.repo", url: "https://rspamd.com/rpm-stable/centos-$releasever/rspamd.repo" },
 };
 
 /** The build argument of a role's image: its debian packages. */

@@ -1,5 +1,5 @@
 // Every file the mail server needs, as one pure function of plain values:
-// Postfix, Dovecot, OpenDKIM, mail-guard, the certificate, and the CA the
+// Postfix, Dovecot, OpenDKIM, mail-guard, Rspamd, the certificate, and the CA the
 // database's certificate is verified with. MailServer
 // renders them from its outputs; the bench's plain-docker baseline renders
 // the very same files.
@@ -8,12 +8,17 @@ import { DEFAULT_LIMITS, renderMailGuardFiles } from "./mailGuard";
 import { DkimDomainKey, opendkimMilter, renderOpendkimFiles } from "./opendkim";
 import { MailServerSettings, renderPostfixFiles } from "./postfix";
 import { hasPemBlock } from "./checks";
+import { FilteringSettings, renderRspamdFiles, RSPAMD } from "./rspamd";
 import { DatabaseConnection, RenderedFile } from "./types";
 
 /** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
 export const DATABASE_CA_FILE = "/etc/ssl/mail/database-ca.pem";
 
-export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "logTo" | "database"> {
+export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "filterMilter" | "logTo" | "database"> {
+  /** The domains this server hosts (Rspamd refuses unauthenticated mail from outside claiming them). */
+  readonly mailDomains: readonly string[];
+  /** Spam scoring thresholds, greylisting, allow list (mail-system:filtering). */
+  readonly filtering: FilteringSettings;
   /** The mail database (MysqlServer.connection), its CA included. */
   readonly database: DatabaseConnection;
   /** The DKIM selector and each mail domain's key. */
@@ -26,7 +31,7 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, database, ...rest } = s;
+  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, ...rest } = s;
   if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
   const { caCertificate, ...credentials } = database;
   const settings: MailServerSettings = {
@@ -34,11 +39,13 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
     // The renderers get the CA as a file on the server.
     database: { ...credentials, caFile: DATABASE_CA_FILE },
     milters: [opendkimMilter()],
+    filterMilter: RSPAMD.milter,
     logTo: container ? "stdout" : "syslog",
   };
   return [
     ...renderPostfixFiles(settings),
     ...renderDovecotFiles(settings),
+    ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog" }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
     { path: s.tls.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },

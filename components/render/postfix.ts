@@ -31,6 +31,14 @@ export interface MailServerSettings {
    */
   milters?: string[];
   /**
+   * The spam filter's milter (Rspamd, inet:HOST:PORT), or none. Mail from
+   * other servers (25) passes through it and is deferred (4xx) when it does
+   * not answer, never let in unfiltered; mail from logged-in users (587/465)
+   * passes through it after mail-guard and before `milters`, and flows when
+   * it does not answer (users are not blocked by a filter outage).
+   */
+  filterMilter?: string;
+  /**
    * Where the daemons log: "stdout" (a container: Postfix's postlogd to
    * stdout, Dovecot to stderr; the container's log) or "syslog" (a host: the
    * journal or /var/log/mail.log). Default "stdout".
@@ -104,6 +112,8 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   }
   const milters = s.milters ?? [];
   for (const m of milters) if (!MILTER.test(m)) fail("milters", m, "must be inet:HOST:PORT or unix:/PATH");
+  const filterMilter = s.filterMilter ?? "";
+  if (filterMilter !== "" && !/^inet:[A-Za-z0-9.-]+:\d{1,5}$/.test(filterMilter)) fail("filterMilter", filterMilter, "must be inet:HOST:PORT");
   const messageSizeLimit = s.messageSizeLimit ?? DEFAULT_MESSAGE_SIZE_LIMIT;
   if (!Number.isSafeInteger(messageSizeLimit) || messageSizeLimit < 1) {
     fail("messageSizeLimit", messageSizeLimit, "must be a positive whole number of bytes");
@@ -112,7 +122,7 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   if (logTo !== "stdout" && logTo !== "syslog") fail("logTo", logTo, 'must be "stdout" or "syslog"');
   const limits = s.limits ?? DEFAULT_LIMITS;
   for (const p of limitProblems(limits)) throw new Error(`mail server settings: limits.${p.field} ${p.message}`);
-  return { ...s, messageSizeLimit, milters, logTo, limits, aliasSenders: s.aliasSenders ?? false };
+  return { ...s, messageSizeLimit, milters, filterMilter, logTo, limits, aliasSenders: s.aliasSenders ?? false };
 }
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
@@ -163,7 +173,8 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     milters: s.milters.join(", "),
-    guardMilter: [MAIL_GUARD_MILTER, ...s.milters].join(", "),
+    inboundMilters: s.filterMilter ? `{ ${s.filterMilter}, default_action=tempfail }` : "",
+    guardMilter: [MAIL_GUARD_MILTER, ...(s.filterMilter ? [`{ ${s.filterMilter}, default_action=accept }`] : []), ...s.milters].join(", "),
     guardPolicy: MAIL_GUARD.policy,
     smtpConnectionsPerMinute: s.limits.smtpConnectionsPerMinute,
     smtpMessagesPerMinute: s.limits.smtpMessagesPerMinute,

@@ -6,6 +6,7 @@
 // lock per host, so roles sharing a host never run the package manager at
 // the same time, and is written to be run again safely.
 import { createHash } from "crypto";
+import { RHEL_REPOSITORIES } from "../packages";
 import { RenderedFile } from "../render/types";
 import { OsFamily, ServiceSpec } from "./server";
 
@@ -154,6 +155,27 @@ export function packagesScript(
   for (const p of groups.flat()) if (!PACKAGE_NAME.test(p)) throw new Error(`package ${JSON.stringify(p)} is not a package name`);
   for (const d of options.debconf ?? []) if (!DEBCONF_LINE.test(d)) throw new Error(`debconf selection ${JSON.stringify(d)} is not one`);
   const record = `${STATE_DIR}/${role}.packages`;
+  const repoRecord = `${STATE_DIR}/${role}.repos`;
+  // On RHEL, the publisher's repository of a missing package EPEL lacks,
+  // added (and recorded, for the revert) unless already there.
+  const addRepos = (g: readonly string[]) =>
+    family !== "rhel"
+      ? []
+      : g.flatMap((p) => {
+          const repo = RHEL_REPOSITORIES[p];
+          if (!repo) return [];
+          const url = repo.url.replace("$releasever", "$(rpm -E %rhel)");
+          return [
+            `  case " $missing " in *" ${p} "*)`,
+            `    if [ ! -f ${repo.file} ]; then`,
+            `      if ! curl -fsS --retry 3 -o ${repo.file}.new "${url}"; then`,
+            `        rm -f ${repo.file}.new; echo "mail-system: ${p} is not in RHEL or EPEL and its repository (${url}) could not be fetched: add it as ${repo.file} yourself and run again" >&2; exit 1`,
+            "      fi",
+            `      mv -f ${repo.file}.new ${repo.file}; echo ${repo.file} >>${repoRecord}`,
+            "    fi;;",
+            "  esac",
+          ];
+        });
   const apt = "apt-get -o DPkg::Lock::Timeout=600";
   const pm =
     family === "debian"
@@ -217,6 +239,7 @@ export function packagesScript(
         'if [ -n "$missing" ]; then',
         `  if [ "$refreshed" = no ]; then ${pm.refresh}; refreshed=yes; fi`,
         ...pm.conflicts,
+        ...addRepos(g),
         // (A package may start its daemon: it must not inherit the host's lock.)
         `  ${pm.install} $missing </dev/null 9>&-`,
         '  for p in $missing; do echo "$p"; done >>"$record"',
@@ -236,6 +259,9 @@ export function packagesScript(
     ...pm.others,
     "fi",
     'rm -f "$record"',
+    // The repositories the program added.
+    `if [ -s ${repoRecord} ]; then for f in $(sort -u ${repoRecord}); do rm -f "$f"; done; fi`,
+    `rm -f ${repoRecord}`,
   ].join("\n");
   return phasedScript(`packages of ${role}`, apply, revert);
 }

@@ -166,6 +166,9 @@ describe("the seed's lab, wired", () => {
     expect(new Set(DKIM_KEYS.values()).size).toBe(2);
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^smtpd_milters = unix:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m);
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^milter_default_action = accept$/m);
+    // Rspamd filters mail on 25 (deferring it when down), its own domains the mail domains, thresholds the defaults.
+    expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^inbound_milters = \{ inet:127\.0\.0\.1:11332, default_action=tempfail \}$/m);
+    expect(mail.get("/etc/rspamd/local.d/maps.d/own-domains.map")!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["mail.rockylinux.me", "rockylinux.me"]);
     // The public records are not secret; the keys are.
     expect(await (outputs.mailDnsRecords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);
     const files = created.find((r) => r.type === "command:local:Command" && r.name === "mail-files")!;
@@ -252,10 +255,10 @@ describe("the seed's lab, wired", () => {
       ["/usr/local/sbin/mail-system-supervisor", "0755"],
       ["/etc/mail-system/services", "0644"],
     ]);
-    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim postfix)");
+    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix)");
     expect(container.inputs.entrypoints).toEqual(["/usr/local/sbin/mail-system-supervisor"]);
     // The mail and its queue live on volumes.
-    expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix"]);
+    expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"]);
     // Each daemon is started, and reloaded when a file it reads changes, through `docker exec` by container ID.
     for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-health"]) {
       const c = created.find((r) => r.type === "command:local:Command" && r.name === step)!;

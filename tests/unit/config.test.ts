@@ -1,5 +1,6 @@
 import { BASE_IMAGE } from "../../components/baseImage";
 import { DEFAULT_LIMITS } from "../../components/render/mailGuard";
+import { DEFAULT_FILTERING } from "../../components/render/rspamd";
 import { describeProblems, RawConfig, readRawConfig, validateConfig } from "../../components/config";
 
 // The dev stack's configuration (Pulumi.dev.yaml): the seed's lab.
@@ -88,6 +89,23 @@ describe("validateConfig", () => {
     expect(own.problems).toEqual([]);
     expect(own.config.limits).toEqual({ ...DEFAULT_LIMITS, authFailures: 5, smtpConnectionsAtOnce: 3 });
     expect(own.config.aliasSenders).toBe(true);
+  });
+
+  test("filtering defaults to DEFAULT_FILTERING; fields set (the CLI gives strings) replace theirs", () => {
+    expect(validateConfig(seed, "dev").config.filtering).toEqual(DEFAULT_FILTERING);
+    const own = validateConfig({ ...seed, filtering: { junkScore: "4.5", greylisting: "true", allowDomains: ["example.org"] } }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.filtering).toEqual({ ...DEFAULT_FILTERING, junkScore: 4.5, greylisting: true, allowDomains: ["example.org"] });
+  });
+
+  test.each([
+    [{ filtering: { junkScore: 20 } }, "mail-system:filtering.junkScore: must be below rejectScore (15), not 20"],
+    [{ filtering: { rejectScore: "high" } }, 'mail-system:filtering.rejectScore: must be a number greater than 0, not "high"'],
+    [{ filtering: { greylist: true } }, "mail-system:filtering.greylist: unknown field"],
+    [{ filtering: { allowDomains: ["Example.org"] } }, "mail-system:filtering.allowDomains[0]:"],
+    [{ filtering: "on" }, "mail-system:filtering: must be an object"],
+  ])("filtering %j is reported against its key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
   test.each([

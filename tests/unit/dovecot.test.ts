@@ -57,6 +57,11 @@ describe("renderDovecotFiles", () => {
       ["/etc/dovecot/dovecot.conf", "root", "root", "0644", false],
       ["/etc/dovecot/dovecot-sql.conf.ext", "root", "dovecot", "0640", true],
       ["/etc/dovecot/dh.pem", "root", "root", "0644", false],
+      // The shared Sieve scripts and the learning program they pipe to.
+      ["/etc/dovecot/sieve/junk.sieve", "root", "root", "0644", false],
+      ["/etc/dovecot/sieve/learn-spam.sieve", "root", "root", "0644", false],
+      ["/etc/dovecot/sieve/learn-ham.sieve", "root", "root", "0644", false],
+      ["/usr/local/lib/mail-system/sieve-pipe/rspamd-learn", "root", "root", "0755", false],
     ]);
     for (const f of files) {
       expect(f.content).not.toMatch(/\{\{|\}\}/);

@@ -119,6 +119,9 @@ describe("packagesScript", () => {
     expect(s).toContain("dnf remove -y -q $pkgs </dev/null 9>&-");
     expect(s.indexOf("for p in epel-release;")).toBeGreaterThan(0);
     expect(s.indexOf("for p in epel-release;")).toBeLessThan(s.indexOf("for p in postfix postfix-mysql dovecot"));
+    // Rspamd's repository (which needs EPEL) before Rspamd.
+    expect(s.indexOf("rspamd.repo")).toBeGreaterThan(s.indexOf("for p in epel-release;"));
+    expect(s.indexOf("rspamd.repo")).toBeLessThan(s.lastIndexOf("dnf install"));
     expect(s).not.toContain("apt-get");
     expect(s).not.toContain("debconf");
     parses(s);
@@ -203,6 +206,55 @@ esac`,
   };
   return { dir, run, installed, record, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
+
+describe("packagesScript: a package from its publisher's repository (RHEL)", () => {
+  test("rspamd: the .repo file for this major version fetched before the install, once, recorded, removed on destroy", () => {
+    const stubs = withStubs();
+    try {
+      const repos = path.join(stubs.dir, "repos");
+      fs.mkdirSync(repos);
+      const bin = path.join(stubs.dir, "bin");
+      // rpm -E %rhel answers 9; curl writes the URL it was given into the -o file.
+      const rpmStub = fs.readFileSync(path.join(bin, "rpm"), "utf8").replace('echo "rpm $*" >>"$STUB/log"\n', 'echo "rpm $*" >>"$STUB/log"\nif [ "$1" = -E ]; then echo 9; exit 0; fi\n');
+      fs.writeFileSync(path.join(bin, "rpm"), rpmStub, { mode: 0o755 });
+      fs.writeFileSync(path.join(bin, "curl"), '#!/bin/sh\necho "curl $*" >>"$STUB/log"\nwhile [ $# -gt 1 ]; do if [ "$1" = -o ]; then out=$2; fi; shift; done\necho "$1" >"$out"\n', { mode: 0o755 });
+      const script = packagesScript("dns", "rhel", [["epel-release"], ["rspamd"]]).split("/etc/yum.repos.d").join(repos);
+      const up = stubs.run(script, "create");
+      expect(up).toMatchObject({ code: 0, stderr: "" });
+      expect(fs.readFileSync(path.join(repos, "rspamd.repo"), "utf8")).toBe("https://rspamd.com/rpm-stable/centos-9/rspamd.repo\n");
+      expect(up.log.indexOf("curl ")).toBeGreaterThan(up.log.indexOf("dnf install -y -q epel-release"));
+      expect(up.log.indexOf("curl ")).toBeLessThan(up.log.indexOf("dnf install -y -q rspamd"));
+      // Installed now: a second run fetches nothing.
+      expect(stubs.run(script, "create").log.match(/^curl /gm)).toHaveLength(1);
+      expect(stubs.run(script, "delete")).toMatchObject({ code: 0, stderr: "" });
+      expect(fs.existsSync(path.join(repos, "rspamd.repo"))).toBe(false);
+      expect(stubs.installed()).toEqual([]);
+    } finally {
+      stubs.cleanup();
+    }
+  });
+
+  test("rspamd: an unreachable repository stops the step with what to do, installing nothing", () => {
+    const stubs = withStubs();
+    try {
+      fs.writeFileSync(path.join(stubs.dir, "bin", "curl"), "#!/bin/sh\nexit 7\n", { mode: 0o755 });
+      fs.writeFileSync(path.join(stubs.dir, "bin", "rpm"), '#!/bin/sh\nif [ "$1" = -E ]; then echo 9; exit 0; fi\n[ -e "$STUB/installed/$2" ]\n', { mode: 0o755 });
+      const repos = path.join(stubs.dir, "repos");
+      fs.mkdirSync(repos);
+      const up = stubs.run(packagesScript("dns", "rhel", [["rspamd"]]).split("/etc/yum.repos.d").join(repos), "create");
+      expect(up.stderr).toContain("mail-system: rspamd is not in RHEL or EPEL and its repository (https://rspamd.com/rpm-stable/centos-9/rspamd.repo) could not be fetched");
+      expect(up.code).toBe(1);
+      expect(stubs.installed()).toEqual([]);
+      expect(fs.readdirSync(repos)).toEqual([]);
+    } finally {
+      stubs.cleanup();
+    }
+  });
+
+  test("debian never adds a repository", () => {
+    expect(packagesScript("mail", "debian", PACKAGES.mail.debian)).not.toContain("curl");
+  });
+});
 
 describe("packagesScript against stub package tools", () => {
   const deb = packagesScript("dns", "debian", [["bind9", "bind9utils"]]);

@@ -144,8 +144,8 @@ describe("renderPostfixFiles", () => {
     // The TLS policy is main.cf's: no service changes a protocol or cipher setting.
     for (const [name, s] of services) expect([name, s.opts.filter((o) => /^(tls_|smtpd_tls_(.*ciphers|.*protocols))/.test(o))]).toEqual([name, []]);
     for (const [name, s] of services) expect([name, s.fields[4]]).toEqual([name, "n"]);
-    // Port 25 calls no milter: OpenDKIM signs only mail from logged-in users (bench/results.md).
-    expect(services.get("smtp/inet")?.opts).toEqual(["smtpd_milters="]);
+    // Port 25 calls only the spam filter (inbound_milters), not OpenDKIM: it signs only mail from logged-in users.
+    expect(services.get("smtp/inet")?.opts).toEqual(["smtpd_milters=$inbound_milters"]);
     const common = [
       "smtpd_sasl_auth_enable=yes",
       "smtpd_tls_security_level=encrypt",
@@ -212,6 +212,22 @@ describe("renderPostfixFiles", () => {
     expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
     expect(p.get("mua_milters")).toBe(`{ inet:${MAIL_GUARD.milter}, default_action=tempfail }, inet:127.0.0.1:8891`);
     expect(p.get("mua_header_checks")).toBe("regexp:/etc/postfix/submission-header-checks");
+  });
+
+  test("filterMilter: on 25 alone and failing closed (4xx); on 587/465 after mail-guard, before the others, failing open", () => {
+    const none = params(file(renderPostfixFiles(settings({ milters: ["inet:127.0.0.1:8891"] })), "/etc/postfix/main.cf").content);
+    expect(none.get("inbound_milters")).toBe("");
+    const p = params(
+      file(renderPostfixFiles(settings({ milters: ["inet:127.0.0.1:8891"], filterMilter: "inet:127.0.0.1:11332" })), "/etc/postfix/main.cf").content,
+    );
+    expect(p.get("inbound_milters")).toBe("{ inet:127.0.0.1:11332, default_action=tempfail }");
+    expect(p.get("mua_milters")).toBe(
+      `{ inet:${MAIL_GUARD.milter}, default_action=tempfail }, { inet:127.0.0.1:11332, default_action=accept }, inet:127.0.0.1:8891`,
+    );
+    // Mail this host makes (bounces) is not filtered.
+    expect(p.get("smtpd_milters")).toBe("inet:127.0.0.1:8891");
+    expect(p.get("non_smtpd_milters")).toBe("$smtpd_milters");
+    for (const bad of ["unix:/x", "inet:a:1, inet:b:2", "$x"]) expect(() => renderPostfixFiles(settings({ filterMilter: bad }))).toThrow(/filterMilter/);
   });
 
   test("a password with quotes, '#', '%', '$', '=' and backslashes is written verbatim", () => {

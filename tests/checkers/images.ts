@@ -64,23 +64,17 @@ export function imageBuildArgs(role: Role, baseImage: string): string[] {
   ];
 }
 
-/**
- * Builds a role's image from files/image once per test run (Docker's layer
- * cache makes re-runs fast); returns the tag. `extraPackages` are installed
- * with the role's (a checker of a daemon the role does not have yet).
- */
-export function buildImage(role: Role, extraPackages: readonly string[] = []): Promise<string> {
-  const key = [role, ...extraPackages].join(" ");
-  let image = built.get(key);
+/** Builds a role's image from files/image once per test run (Docker's layer cache makes re-runs fast); returns the tag. */
+export function buildImage(role: Role): Promise<string> {
+  let image = built.get(role);
   if (!image) {
-    const tag = `mail-system-check-${[role, ...extraPackages].join("-")}:latest`;
+    const tag = `mail-system-check-${role}:latest`;
     const base = process.env.BASE_IMAGE ?? BASE_IMAGE;
-    const args = imageBuildArgs(role, base).map((a) => (a.startsWith("PACKAGES=") && extraPackages.length > 0 ? `${a} ${extraPackages.join(" ")}` : a));
-    image = run("docker", ["build", "-q", ...args, "-t", tag, IMAGE_CONTEXT], {
+    image = run("docker", ["build", "-q", ...imageBuildArgs(role, base), "-t", tag, IMAGE_CONTEXT], {
       timeout: 15 * 60_000,
       maxBuffer: 16 * 1024 * 1024,
     }).then(() => tag);
-    built.set(key, image);
+    built.set(role, image);
   }
   return image;
 }

@@ -17,6 +17,7 @@ import { renderDbServerFiles } from "../../components/render/dbServer";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { DEFAULT_LIMITS, renderMailGuardFiles } from "../../components/render/mailGuard";
 import { opendkimMilter, renderOpendkimFiles } from "../../components/render/opendkim";
+import { DEFAULT_FILTERING, renderRspamdFiles, RSPAMD } from "../../components/render/rspamd";
 import * as sql from "../../components/render/mailSql";
 import { CLIENT_TLS12_CIPHERS, MailServerSettings, renderPostfixFiles } from "../../components/render/postfix";
 import { databaseTlsProbe, expectDatabaseTls, SEED_DATABASE, seedMailSettings } from "../fixtures/mail";
@@ -48,10 +49,11 @@ const DKIM_KEYS = ["rockylinux.me", "mail.rockylinux.me"].map((domain) => ({
   privateKey: generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string,
 }));
 const renderAll = (s: MailServerSettings): RenderedFile[] => [
-  ...renderPostfixFiles({ ...s, milters: [opendkimMilter()] }),
+  ...renderPostfixFiles({ ...s, milters: [opendkimMilter()], filterMilter: RSPAMD.milter }),
   ...renderDovecotFiles(s),
   ...renderOpendkimFiles({ selector: "mail", keys: DKIM_KEYS }),
   ...renderMailGuardFiles({ limits: DEFAULT_LIMITS, logTo: "stderr", host: false }),
+  ...renderRspamdFiles({ filtering: DEFAULT_FILTERING, ownDomains: ["mail.rockylinux.me", "rockylinux.me"], logTo: "stdout" }),
 ];
 const SEED_DB = { ...SEED_DATABASE, password: DB_PASSWORD };
 
@@ -298,14 +300,17 @@ describe("the daemons' own checkers on the rendered files", () => {
     }
     expect(service("submission")).toContain("-o smtpd_tls_auth_only=yes");
     expect(service("smtps")).toContain("-o smtpd_tls_wrappermode=yes");
-    // Port 25: no AUTH, and no milter (OpenDKIM signs only logged-in users' mail).
-    expect(service("smtp")).toMatch(/^smtp\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd -o smtpd_milters=$/);
+    // Port 25: no AUTH, and only Rspamd (OpenDKIM signs only logged-in users' mail), failing closed.
+    expect(service("smtp")).toMatch(/^smtp\s+inet\s+n\s+-\s+n\s+-\s+-\s+smtpd -o smtpd_milters=\$inbound_milters$/);
+    expect(p.get("inbound_milters")).toBe("{ inet:127.0.0.1:11332, default_action=tempfail }");
     // Nothing chrooted (column 5).
     for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
 
     expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
     expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032");
-    expect(p.get("mua_milters")).toBe("{ inet:127.0.0.1:10031, default_action=tempfail }, unix:/var/spool/postfix/opendkim/opendkim.sock");
+    expect(p.get("mua_milters")).toBe(
+      "{ inet:127.0.0.1:10031, default_action=tempfail }, { inet:127.0.0.1:11332, default_action=accept }, unix:/var/spool/postfix/opendkim/opendkim.sock",
+    );
     expect(P).toContain("submission-cleanup/unix/header_checks = $mua_header_checks");
     expect(P).toContain("submission/inet/smtpd_sasl_auth_enable = yes");
     expect(P).toContain("smtps/inet/smtpd_tls_wrappermode = yes");

@@ -11,6 +11,7 @@ import {
 } from "./badClientCases";
 import { ClientResult, mailClient, send } from "./clients";
 import { queued } from "./mailLoad";
+import { RSPAMD_MESSAGES } from "../../components/render/rspamd";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
 
@@ -428,6 +429,111 @@ describe("bad clients against one deployed system", () => {
     for (const forged of ["someone else's From", "the null sender", "an alias's From"]) {
       expect(await messagesWith(`sender-587-${forged}`)).toEqual([]);
     }
+  });
+
+  /**
+   * One message on 25 from this host (outside: neither loopback nor logged
+   * in): the first reply that is not a success, or the end of data's.
+   */
+  async function onPort25(sender: string, recipient: string, headers: string[], body: string): Promise<{ code: number; text: string }> {
+    const w = await Wire.open(at(25));
+    try {
+      await w.smtpReply();
+      await w.smtp("EHLO client.test");
+      for (const command of [`MAIL FROM:<${sender}>`, `RCPT TO:<${recipient}>`]) {
+        const r = await w.smtp(command);
+        if (r.code !== 250) return r;
+      }
+      const data = await w.smtp("DATA");
+      if (data.code !== 354) return data;
+      w.write(`${[...headers, "", ...body.split("\n")].map((l) => (l.startsWith(".") ? `.${l}` : l)).join("\r\n")}\r\n.\r\n`);
+      return await w.smtpReply(60_000);
+    } finally {
+      w.close();
+    }
+  }
+  const now = () => new Date().toUTCString();
+  const ordinary = (subject: string, n: number) => [`From: Alice <alice@remote.test>`, `To: <${leeo}>`, `Subject: ${subject}`, `Message-ID: <${n}.${Date.now()}@remote.test>`, `Date: ${now()}`];
+  const LETTER = [
+    "Hello Leeo,",
+    "the minutes of Tuesday's meeting are below. We agreed to move the review to the second week of the month,",
+    "to keep the build machines for the release, and to ask the team which of the open questions should come first.",
+    "Thanks for taking notes, and see you on Thursday.",
+  ].join("\n");
+
+  /** Files under the user's maildir folder ("" for INBOX, ".Junk") holding `text`. */
+  async function inFolder(user: string, folder: string, text: string): Promise<string[]> {
+    for (let i = 0; i < 30; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      const found = (await messagesWith(text, `${maildir(user)}/${folder}`)).filter((f) => /\/(cur|new)\/[^/]+$/.test(f.slice(`${maildir(user)}/${folder}`.length)));
+      if (found.length > 0) return found;
+    }
+    return [];
+  }
+
+  test("filtering on 25: GTUBE refused with 5xx, an own-domain sender from outside refused as forged", async () => {
+    const gtube = await onPort25("alice@remote.test", leeo, ordinary("gtube", 1), "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X");
+    expect(gtube.code).toBeGreaterThanOrEqual(500);
+    expect(gtube.text).toMatch(/^5\d\d 5\.7\.1 /);
+    // From: frank, sent from outside: neither SPF (the envelope) nor DMARC (From) authenticates it.
+    const forgedFrom = await onPort25("someone@example.org", leeo, [`From: Frank <${frank}>`, ...ordinary("forged from", 2).slice(1)], LETTER);
+    expect(forgedFrom.text).toMatch(new RegExp(`^5\\d\\d 5\\.7\\.1 ${RSPAMD_MESSAGES.forged.replace(/[()/]/g, "\\$&")}`));
+    const forgedEnvelope = await onPort25(frank, leeo, ordinary("forged envelope", 3), LETTER);
+    expect(forgedEnvelope.text).toMatch(/^5\d\d 5\.7\.1 Sender address in a domain of this server/);
+    cases.filtering = 3;
+    for (const subject of ["gtube", "forged from", "forged envelope"]) expect(await messagesWith(`Subject: ${subject}`)).toEqual([]);
+  });
+
+  test("filtering on 25: a clean message reaches INBOX with Authentication-Results; a spammy one lands in Junk with X-Spam", async () => {
+    const clean = await onPort25("alice@remote.test", leeo, ordinary("minutes", 4), LETTER);
+    expect(clean.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const [inbox] = await inFolder(leeo, "", "Subject: minutes");
+    expect(inbox).toBeDefined();
+    expect(inbox).not.toContain("/.Junk/");
+    const text = await docker("exec", s!.mail, "cat", inbox);
+    expect(text).toMatch(/^Authentication-Results: [^\n;]+;(?:.|\n\s)*\bspf=/m);
+    expect(text).toMatch(/^X-Spamd-Result: default: False \[/m);
+    expect(text).not.toMatch(/^X-Spam: Yes/m);
+    // No date, no Message-ID, an all-caps subject, a link to an address: about 11, between junkScore and rejectScore.
+    const spammy = await onPort25(
+      "alice@remote.test",
+      leeo,
+      ["From: alice@remote.test", "To: undisclosed-recipients:;", "Subject: FREE MONEY NOW!!! CLICK HERE", "Content-Type: text/html"],
+      '<html><body><a href="http://203.0.113.9/x">CLICK</a> <b>WIN $$$ FREE</b></body></html>',
+    );
+    expect(spammy.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const [junk] = await inFolder(leeo, ".Junk", "Subject: FREE MONEY NOW");
+    expect(junk).toBeDefined();
+    expect(await docker("exec", s!.mail, "cat", junk)).toMatch(/^X-Spam: Yes$/m);
+    cases.filtering = (cases.filtering ?? 0) + 2;
+  });
+
+  test("learning: moving a message into Junk over IMAP raises Rspamd's learned-spam count", async () => {
+    const learned = async () => Number(/BAYES_SPAM.*learned: (\d+)/.exec(await docker("exec", s!.mail, "rspamc", "stat"))?.[1] ?? NaN);
+    const before = await learned();
+    expect(before).toBeGreaterThanOrEqual(0);
+    expect((await onPort25("alice@remote.test", leeo, ordinary("teach me", 5), `${LETTER}\nP.S. the agenda for next time is attached.`)).code).toBe(250);
+    expect(await inFolder(leeo, "", "Subject: teach me")).toHaveLength(1);
+    const w = await Wire.open(at(993, true));
+    try {
+      await w.line();
+      expect((await w.imap("a1", `LOGIN "${leeo}" "${s!.lab.passwords[leeo]}"`, 60_000)).status).toBe("OK");
+      expect((await w.imap("a2", "SELECT INBOX")).status).toBe("OK");
+      const found = await w.imap("a3", 'UID SEARCH SUBJECT "teach me"');
+      const uids = found.untagged.find((l) => l.startsWith("* SEARCH"))?.split(" ").slice(2) ?? [];
+      expect(uids).toHaveLength(1);
+      expect((await w.imap("a4", `UID MOVE ${uids[0]} Junk`, 60_000)).status).toBe("OK");
+      await w.imap("a5", "LOGOUT");
+    } finally {
+      w.close();
+    }
+    let after = before;
+    for (let i = 0; i < 30 && after <= before; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      after = await learned();
+    }
+    expect(after).toBe(before + 1);
+    cases.filtering = (cases.filtering ?? 0) + 1;
   });
 
   test("afterwards: the servers still serve, the database is intact, only real users ever logged in, nothing was relayed", async () => {

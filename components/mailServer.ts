@@ -128,13 +128,14 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
   {
     id: "redis",
     unit: { debian: "redis-server", rhel: "redis" },
-    // Its configuration is the distribution's (loopback, /var/lib/redis): no rendered file.
+    // Its configuration is the distribution's (loopback, /var/lib/redis): no
+    // rendered file. In a container IPv4 loopback only (no ::1 there: a warning).
     reads: () => false,
     onChange: "restart",
     container: {
       run:
         "install -d -o redis -g redis -m 2755 /run/redis; " +
-        'exec setpriv --reuid=redis --regid=redis --init-groups redis-server /etc/redis/redis.conf --daemonize no --supervised no --logfile ""',
+        'exec setpriv --reuid=redis --regid=redis --init-groups redis-server /etc/redis/redis.conf --bind 127.0.0.1 --daemonize no --supervised no --logfile ""',
     },
   },
   {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Healthy when SMTP (25) and IMAP (143) accept a connection on 127.0.0.1 and
-# answer with their greeting. It only reads the greeting and quits, so it
+# answer with their greeting, and Rspamd's milter (11332) takes a connection:
+# Postfix greets on 25 while Rspamd still starts, but defers every message. It only reads the greeting and quits, so it
 # never logs a failed login.
 greets() { # port, expected start of the greeting, command that ends the session
   # shellcheck disable=SC2016 # the inner script expands its own arguments
@@ -11,5 +12,8 @@ greets() { # port, expected start of the greeting, command that ends the session
     case "$line" in "$2"*) exit 0 ;; *) echo "port $1 answered: $line" >&2; exit 1 ;; esac
   ' greets "$1" "$2" "$3"
 }
+# Rspamd first: until its milter listens, each connection to 25 would log a
+# milter warning. (The milter speaks only when spoken to: a connection is the proof.)
+timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11332' 2>/dev/null || { echo "Rspamd's milter (11332) does not accept connections" >&2; exit 1; }
 greets 25 "220 " "QUIT" || { echo "SMTP (25) does not greet" >&2; exit 1; }
 greets 143 "* OK" "a LOGOUT" || { echo "IMAP (143) does not greet" >&2; exit 1; }

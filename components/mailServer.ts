@@ -13,7 +13,7 @@ import { SIEVE_DIR } from "./render/dovecot";
 import { renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
-import { DEFAULT_FILTERING, FilteringSettings, RSPAMD_DIR } from "./render/rspamd";
+import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, Capability, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
@@ -144,7 +144,12 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     reads: readsUnder(`${RSPAMD_DIR}/`),
     // SIGHUP: its workers restart with the new configuration.
     onChange: "reload",
-    check: both("rspamadm configtest"),
+    // A SIGHUP while Rspamd still loads (~10 s) ends it: before a reload or
+    // restart, wait (bounded) until a running Rspamd's controller answers.
+    check: both(
+      "rspamadm configtest && for i in $(seq 1 120); do grep -qsx rspamd /proc/[0-9]*/comm || break; " +
+        `rspamc --connect ${RSPAMD.controller} -t 1 stat >/dev/null 2>&1 && break; sleep 0.5; done`,
+    ),
     container: {
       run: "install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd; exec setpriv --reuid=_rspamd --regid=_rspamd --init-groups rspamd -f",
     },

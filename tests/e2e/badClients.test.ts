@@ -509,7 +509,7 @@ describe("bad clients against one deployed system", () => {
   });
 
   test("learning: moving a message into Junk over IMAP raises Rspamd's learned-spam count", async () => {
-    const learned = async () => Number(/BAYES_SPAM.*learned: (\d+)/.exec(await docker("exec", s!.mail, "rspamc", "stat"))?.[1] ?? NaN);
+    const learned = async () => Number(/BAYES_SPAM.*learned: (\d+)/.exec(await docker("exec", s!.mail, "rspamc", "--connect", "127.0.0.1:11334", "stat"))?.[1] ?? NaN);
     const before = await learned();
     expect(before).toBeGreaterThanOrEqual(0);
     expect((await onPort25("alice@remote.test", leeo, ordinary("teach me", 5), `${LETTER}\nP.S. the agenda for next time is attached.`)).code).toBe(250);

@@ -54,6 +54,10 @@ describe("bad clients against one deployed system", () => {
       ...LOAD_TEST_LIMITS,
       "mail-system:aliases": [{ source: team, destination: frank }],
       "mail-system:aliasSenders": true,
+      // This host, the lab's gateway, has no reverse DNS and its HELO does not
+      // resolve: ordinary mail from it scores about 5 (HFILTER_HOSTNAME_UNKNOWN,
+      // RDNS_NONE, ...), the spammy message about 16. Thresholds with a margin either side.
+      "mail-system:filtering": { junkScore: 8, rejectScore: 30 },
     });
     at = (port, implicitTls = false) => ({ host: s!.lab.mail, port, tls: implicitTls, ca: s!.lab.ca, servername: s!.lab.servername });
   });
@@ -453,7 +457,7 @@ describe("bad clients against one deployed system", () => {
     }
   }
   const now = () => new Date().toUTCString();
-  const ordinary = (subject: string, n: number) => [`From: Alice <alice@remote.test>`, `To: <${leeo}>`, `Subject: ${subject}`, `Message-ID: <${n}.${Date.now()}@remote.test>`, `Date: ${now()}`];
+  const ordinary = (subject: string, n: number) => [`From: Alice <alice@remote.test>`, `To: <${leeo}>`, `Subject: ${subject}`, `Message-ID: <${n}.${Date.now()}@remote.test>`, `Date: ${now()}`, "MIME-Version: 1.0", "Content-Type: text/plain; charset=us-ascii"];
   const LETTER = [
     "Hello Leeo,",
     "the minutes of Tuesday's meeting are below. We agreed to move the review to the second week of the month,",
@@ -489,12 +493,12 @@ describe("bad clients against one deployed system", () => {
     expect(clean.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
     const [inbox] = await inFolder(leeo, "", "Subject: minutes");
     expect(inbox).toBeDefined();
-    expect(inbox).not.toContain("/.Junk/");
     const text = await docker("exec", s!.mail, "cat", inbox);
+    expect([inbox.includes("/.Junk/"), /^X-Spamd-Result:.*$/m.exec(text)?.[0]]).toEqual([false, expect.anything()]);
     expect(text).toMatch(/^Authentication-Results: [^\n;]+;(?:.|\n\s)*\bspf=/m);
     expect(text).toMatch(/^X-Spamd-Result: default: False \[/m);
     expect(text).not.toMatch(/^X-Spam: Yes/m);
-    // No date, no Message-ID, an all-caps subject, a link to an address: about 11, between junkScore and rejectScore.
+    // No date, no Message-ID, no MIME-Version, an all-caps subject, a link to an address: between junkScore and rejectScore.
     const spammy = await onPort25(
       "alice@remote.test",
       leeo,

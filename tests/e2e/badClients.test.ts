@@ -469,7 +469,7 @@ describe("bad clients against one deployed system", () => {
   async function inFolder(user: string, folder: string, text: string): Promise<string[]> {
     for (let i = 0; i < 30; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 1000));
-      const found = (await messagesWith(text, `${maildir(user)}/${folder}`)).filter((f) => /\/(cur|new)\/[^/]+$/.test(f.slice(`${maildir(user)}/${folder}`.length)));
+      const found = (await messagesWith(text, `${maildir(user)}/${folder}`)).filter((f) => /(^|\/)(cur|new)\/[^/]+$/.test(f.slice(`${maildir(user)}/${folder}`.length)));
       if (found.length > 0) return found;
     }
     return [];

@@ -541,7 +541,10 @@ describe("bad clients against one deployed system", () => {
       await new Promise((r) => setTimeout(r, 1000));
       after = await learned();
     }
-    expect(after).toBe(before + 1);
+    if (after !== before + 1) {
+      const lines = (await containerLog(s!.mail)).split("\n").filter((l) => /imap\(leeo|sieve|learn|controller/i.test(l));
+      throw new Error(`learned ${before} -> ${after}:\n${lines.slice(-30).join("\n")}`);
+    }
     cases.filtering = (cases.filtering ?? 0) + 1;
   });
 

@@ -202,6 +202,36 @@ function replyTo(ex: Exchange[], prefix: string): string {
 
 const saslPlain = (user: string, password: string) => Buffer.from(`\0${user}\0${password}`, "utf8").toString("base64");
 
+// Delivers to leeo over Dovecot's LMTP socket: argv subject, X-Spam value, body.
+const LMTP_PY = String.raw`
+import socket, sys
+subject, spam, body = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX); s.connect("/var/spool/postfix/private/dovecot-lmtp"); f = s.makefile("rwb")
+def say(line=None):
+    if line is not None: f.write((line + "\r\n").encode()); f.flush()
+    while True:
+        r = f.readline().decode()
+        if r[3:4] != "-": return r.strip()
+out = [say(), say("LHLO checker"), say("MAIL FROM:<someone@example.org>"), say("RCPT TO:<leeo@rockylinux.me>"), say("DATA")]
+f.write(("X-Spam: %s\r\nSubject: %s\r\n\r\n%s\r\n.\r\n" % (spam, subject, body)).encode()); f.flush()
+out.append(say()); say("QUIT"); print(" | ".join(out))
+`;
+// Moves the one message with a subject between folders over IMAPS as a
+// mail client does (UID MOVE); argv user, password, subject, from, to.
+const IMAP_MOVE_PY = String.raw`
+import imaplib, ssl, sys
+user, password, subject, source, target = sys.argv[1:6]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=ctx)
+m.login(user, password)
+m.select(source)
+uids = m.uid("SEARCH", None, "SUBJECT", '"%s"' % subject)[1][0].split()
+if len(uids) != 1: sys.exit("%d messages with subject %s in %s" % (len(uids), subject, source))
+typ, data = m.uid("MOVE", uids[0], target)
+print("moved 1" if typ == "OK" else "MOVE: %s %s" % (typ, data))
+m.logout()
+`;
+
 let image: string;
 // A throwaway self-signed certificate, made in the image and uploaded as the program uploads MailServer's.
 let certificate: RenderedFile[];
@@ -581,6 +611,12 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     if (db.dir) fs.rmSync(db.dir, { recursive: true, force: true });
   }, 60_000);
 
+  /** Delivers a message to leeo straight to Dovecot's LMTP socket, as Postfix does; the dialogue's replies joined by " | ". */
+  const lmtpDeliver = async (subject: string, spam: string, body: string): Promise<string> => {
+    fs.writeFileSync(path.join(mail.dir, "lmtp.py"), LMTP_PY);
+    return (await mail.exec(`python3 /stage/lmtp.py '${subject}' '${spam}' '${body.replace(/'/g, "")}'`)).output.trim();
+  };
+
   test("sqlString round-trips awkward strings through the real server", async () => {
     const values = ["' OR 1=1 --", "back\\slash\\", `"dq" 'sq'`, "nl\ncr\rnul\0sub\x1a", "päss ✓ 😀", "%_"];
     const out = await mariadb(`SET NAMES utf8mb4;\n${values.map((v) => `SELECT HEX(${sql.sqlString(v)});`).join("\n")}`);
@@ -787,22 +823,7 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
   }, 90_000);
 
   test("Sieve: mail marked \"X-Spam: Yes\" is filed into Junk on delivery, other mail into the inbox (the shared scripts compiled)", async () => {
-    // Straight to Dovecot's LMTP socket, as Postfix delivers.
-    // (No backslash escapes: the command passes through the container's shell.)
-    const lmtp = [
-      "import socket, sys",
-      "CRLF = chr(13) + chr(10)",
-      "s = socket.socket(socket.AF_UNIX); s.connect('/var/spool/postfix/private/dovecot-lmtp'); f = s.makefile('rwb')",
-      "def say(line=None):",
-      "    if line is not None: f.write((line + CRLF).encode()); f.flush()",
-      "    while True:",
-      "        r = f.readline().decode()",
-      "        if r[3:4] != '-': return r.strip()",
-      "out = [say(), say('LHLO checker'), say('MAIL FROM:<someone@example.org>'), say('RCPT TO:<leeo@rockylinux.me>'), say('DATA')]",
-      "f.write(('X-Spam: ' + sys.argv[2] + CRLF + 'Subject: ' + sys.argv[1] + CRLF + CRLF + 'body' + CRLF + '.' + CRLF).encode()); f.flush()",
-      "out.append(say()); say('QUIT'); print(' | '.join(out))",
-    ].join("\n");
-    const deliver = async (subject: string, spam: string) => (await mail.exec(`python3 -c "${lmtp}" '${subject}' '${spam}'`)).output.trim();
+    const deliver = (subject: string, spam: string) => lmtpDeliver(subject, spam, "body");
     expect(await deliver("marked spam", "Yes")).toMatch(/\| 250 2\.0\.0 <leeo@rockylinux\.me> .* Saved$/);
     expect(await deliver("marked ham", "No")).toMatch(/\| 250 2\.0\.0 <leeo@rockylinux\.me> .* Saved$/);
     const where = await mail.exec(
@@ -812,6 +833,47 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     const junk = await mail.exec("grep -l 'Subject: marked spam' /var/mail/vhosts/rockylinux.me/leeo/.Junk/new/*");
     expect(junk.code).toBe(0);
   }, 60_000);
+
+  test("learning: a message moved into Junk over IMAP is learned as spam, moved back out as ham, moved to the Trash not at all", async () => {
+    // Rspamd's learn counts, read from Redis where Bayes keeps them (rspamc stat reads them on a timer).
+    const learns = async () => {
+      const r = await mail.exec("redis-cli -h 127.0.0.1 HMGET RS learns_spam learns_ham");
+      // One line each, empty for a count not yet kept.
+      const [spam, ham] = r.output.split("\n").map((n) => Number(n.trim() || 0));
+      return { spam, ham };
+    };
+    fs.writeFileSync(path.join(mail.dir, "move.py"), IMAP_MOVE_PY);
+    const move = async (subject: string, from: string, to: string) =>
+      (await mail.exec(`python3 /stage/move.py '${leeo.email}' "$(cat /stage/leeo-password)" '${subject}' '${from}' '${to}'`)).output.trim();
+    fs.writeFileSync(path.join(mail.dir, "leeo-password"), leeo.password);
+    const body = "Dear Leeo, the quarterly figures are attached as promised; please check the totals for March and April, and tell me whether the review can move to Thursday afternoon. Best regards, Alice";
+    expect(await lmtpDeliver("teach me", "No", body)).toMatch(/\| 250 2\.0\.0 /);
+    const before = await learns();
+    const settle = async (want: Record<string, number>) => {
+      let now = await learns();
+      for (let i = 0; i < 20 && JSON.stringify(now) !== JSON.stringify(want); i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        now = await learns();
+      }
+      return now;
+    };
+    expect(await move("teach me", "INBOX", "Junk")).toBe("moved 1");
+    const spam = { spam: before.spam + 1, ham: before.ham };
+    const afterSpam = await settle(spam);
+    if (JSON.stringify(afterSpam) !== JSON.stringify(spam)) throw new Error(`learns ${JSON.stringify(before)} -> ${JSON.stringify(afterSpam)}:\n${(await mail.logs()).split("\n").slice(-40).join("\n")}`);
+    expect(await move("teach me", "Junk", "INBOX")).toBe("moved 1");
+    // Relearned: Rspamd takes it out of the spam counts as it learns it as ham.
+    const ham = { spam: before.spam, ham: before.ham + 1 };
+    expect(await settle(ham)).toEqual(ham);
+    // Into Junk, then out to the Trash: learned as spam once, never as ham.
+    expect(await lmtpDeliver("bin me", "No", `${body} P.S. ignore this one.`)).toMatch(/\| 250 2\.0\.0 /);
+    expect(await move("bin me", "INBOX", "Junk")).toBe("moved 1");
+    const binned = { spam: ham.spam + 1, ham: ham.ham };
+    expect(await settle(binned)).toEqual(binned);
+    expect(await move("bin me", "Junk", "Trash")).toBe("moved 1");
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await learns()).toEqual(binned);
+  }, 120_000);
 
   test("OpenDKIM signs what frank submitted after logging in, and not the mail from outside", async () => {
     // The header blocks of leeo's two messages, each with its Subject and any DKIM-Signature.

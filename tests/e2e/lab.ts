@@ -41,6 +41,15 @@ export function uniqueName(prefix: string): string {
 }
 
 /**
+ * Filtering thresholds for a lab: this host, the lab network's gateway, has
+ * no reverse DNS and its HELO name does not resolve, nor do the test senders'
+ * domains, so ordinary mail from it scores about 5 (RDNS_NONE,
+ * HFILTER_HOSTNAME_UNKNOWN, ...), near Rspamd's junk default (6), and a
+ * clearly spammy message about 16. Thresholds with a margin either side.
+ */
+export const LAB_FILTERING = { junkScore: 8, rejectScore: 30 } as const;
+
+/**
  * The Docker target's settings for a throwaway stack: a subnet of its own
  * (`net` is its first three octets), the three addresses, its name prefix,
  * and its mail volume removed on destroy (a test leaves nothing behind).
@@ -53,6 +62,7 @@ export function dockerLab(name: string, net: string): PlainConfig {
     "mail-system:mailAddress": `${net}.6`,
     "mail-system:namePrefix": name,
     "mail-system:purgeMailOnDestroy": true,
+    "mail-system:filtering": LAB_FILTERING,
     ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
   };
 }

@@ -14,7 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { waitForMail } from "./clients";
-import { changesOf, freeSubnet, log, toPathConfig, uniqueName, withStack } from "./lab";
+import { changesOf, freeSubnet, LAB_FILTERING, log, toPathConfig, uniqueName, withStack } from "./lab";
 import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { buildSshHostImage, rotateHostKeys, ssh, SshHost, SshLab, startSshHosts } from "./sshHosts";
 
@@ -45,6 +45,7 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
   const config = {
     ...system,
     "mail-system:target": "ssh",
+    "mail-system:filtering": LAB_FILTERING,
     "mail-system:hosts": {
       // No hostKey: the key infra presents first is recorded (once: one SSH server).
       dns: { address: infra.address },

@@ -873,6 +873,16 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(await move("bin me", "Junk", "Trash")).toBe("moved 1");
     await new Promise((r) => setTimeout(r, 3000));
     expect(await learns()).toEqual(binned);
+    // Too few words to learn from: the move succeeds, Rspamd's refusal is in the log, the counts stay.
+    expect(await lmtpDeliver("tiny", "No", "x")).toMatch(/\| 250 2\.0\.0 /);
+    expect(await move("tiny", "INBOX", "Junk")).toBe("moved 1");
+    let log = "";
+    for (let i = 0; i < 20 && !log.includes("rspamd-learn spam: "); i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      log = await mail.logs();
+    }
+    expect(log).toMatch(/rspamd-learn spam: .*(tokens|learn)/);
+    expect(await learns()).toEqual(binned);
   }, 120_000);
 
   test("OpenDKIM signs what frank submitted after logging in, and not the mail from outside", async () => {

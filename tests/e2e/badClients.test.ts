@@ -513,6 +513,34 @@ describe("bad clients against one deployed system", () => {
     cases.filtering = (cases.filtering ?? 0) + 2;
   });
 
+  test("filtering on 25: frank's signed message, forwarded back from outside (a mailing list's envelope), passes DKIM and DMARC and is accepted", async () => {
+    const subject = `forwarded ${Date.now()}`;
+    expect(await mailClient(s!.lab, "send", { port: 587, user: frank, sender: frank, to: leeo, subject, body: LETTER }, s!.lab.passwords[frank])).toMatchObject({ ok: true });
+    const [original] = await inFolder(leeo, "", `Subject: ${subject}`);
+    expect(original).toBeDefined();
+    // As a list would pass it on: the signed headers and body as they were,
+    // without what delivery added here (trace and verdict headers).
+    const text = await docker("exec", s!.mail, "cat", original);
+    const [head, ...rest] = text.split(/\r?\n\r?\n/);
+    const added = /^(Return-Path|Delivered-To|Received|Authentication-Results|X-Spamd-Result|X-Spamd-Bar|X-Rspamd-[\w-]+|X-Spam[\w-]*):/i;
+    const headers = head.replace(/\r?\n[ \t]/g, "\u0000").split(/\r?\n/).filter((h) => !added.test(h)).map((h) => h.replace(/\u0000/g, "\r\n\t"));
+    expect(headers.find((h) => h.startsWith("DKIM-Signature:"))).toMatch(new RegExp(`d=${domain};`));
+    const forwarded = await onPort25("list-bounces@remote.test", leeo, headers, rest.join("\n\n").replace(/\r?\n$/, ""));
+    expect(forwarded.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    // Two copies now: the forwarded one has the list's envelope sender.
+    let copy = "";
+    for (let i = 0; i < 30 && !copy; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      for (const f of await messagesWith(`Subject: ${subject}`, maildir(leeo))) {
+        const t = await docker("exec", s!.mail, "cat", f);
+        if (t.includes("Return-Path: <list-bounces@remote.test>")) copy = t;
+      }
+    }
+    expect(copy).toMatch(/^Authentication-Results: [^;]+;(?:.|\n\s)*\bdkim=pass\b/m);
+    expect(copy).toMatch(/^Authentication-Results: [^;]+;(?:.|\n\s)*\bdmarc=pass\b/m);
+    cases.filtering = (cases.filtering ?? 0) + 1;
+  });
+
   test("learning: moving a message into Junk over IMAP raises Rspamd's spam learns by one", async () => {
     // Bayes's spam learns, from Redis where Rspamd keeps them (rspamc stat reads them on a timer).
     const learned = async () => Number((await docker("exec", s!.mail, "redis-cli", "-h", "127.0.0.1", "HGET", "RS", "learns_spam")).trim() || 0);

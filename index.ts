@@ -98,7 +98,8 @@ const dns = new BindServer("dns", {
   address: config.dnsAddress,
   zone: config.domain,
   hostLabel: config.dnsHost,
-  records: mail.dnsRecords,
+  // The mail server's records, then the user's own (mail-system:records).
+  records: mail.dnsRecords.apply((records) => [...records, ...config.records]),
 });
 
 // The deploy succeeds only when mail works: the first user sends to

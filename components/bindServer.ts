@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
-import { bindPaths, renderBindFiles, zoneContentHash, ZoneSpec } from "./render/bind";
+import { bindPaths, renderBindFiles, zoneContentHash, zoneOf } from "./render/bind";
 import { DnsRecord } from "./render/types";
 import { Capability, perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
@@ -77,14 +77,9 @@ export class BindServer extends pulumi.ComponentResource {
     super("mail-system:index:BindServer", name, {}, opts);
     const hostname = `${args.hostLabel}.${args.zone}`;
 
-    const zone = pulumi.all([args.address, args.records]).apply(
-      ([address, records]): Omit<ZoneSpec, "serial"> => ({
-        origin: args.zone,
-        primaryNameserver: `${hostname}.`,
-        hostmaster: `hostmaster.${args.zone}.`,
-        records: [{ name: args.hostLabel, type: "A", value: address }, ...records],
-      }),
-    );
+    const zone = pulumi
+      .all([args.address, args.records])
+      .apply(([address, records]) => zoneOf({ zone: args.zone, hostLabel: args.hostLabel, address, records }));
 
     // Seconds since the epoch at the time the content last changed: a new
     // content hash replaces this resource, which reads the clock again.

@@ -9,6 +9,7 @@ import { CONFIG_RULES, servedDomains } from "./configRules";
 import { ConfigKey, PROJECT } from "./configSchema";
 import { DEFAULT_LIMITS, MailLimits } from "./render/mailGuard";
 import { DEFAULT_FILTERING, FilteringSettings } from "./render/rspamd";
+import { DnsRecord } from "./render/types";
 import { gatewayOf } from "./subnet";
 
 export { ROLES } from "./configHosts";
@@ -62,6 +63,8 @@ export interface MailSystemConfig {
   readonly dmarc: string;
   /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. */
   readonly dkimSelector: string;
+  /** The user's own records in the zone, served beside the program's. */
+  readonly records: readonly DnsRecord[];
 }
 
 // The table, seen uniformly (each key's own value type aside).
@@ -178,6 +181,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     spf: c.spf ?? "",
     dmarc: (c.dmarc ?? "").replaceAll("{zone}", domain),
     dkimSelector: c.dkimSelector ?? "",
+    records: (c.records ?? []).filter((r) => r !== undefined),
   };
 }
 

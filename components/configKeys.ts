@@ -7,6 +7,7 @@ import * as path from "path";
 import { BASE_IMAGE } from "./baseImage";
 import { HOSTS_SHAPE, parseHosts, PRIVATE_KEY } from "./configHosts";
 import { parseAliases, parseMailDomains, parseUsers, USERS_SHAPE } from "./configMailboxes";
+import { parseRecords, RECORD_SHAPE, USER_RECORD_TYPES } from "./configRecords";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
 import { isDnsLabel, isDomainName, isIPv4 } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
@@ -295,6 +296,17 @@ export const CONFIG_KEYS = {
     },
     // One label of <selector>._domainkey.<domain>.
     label,
+  ),
+  records: listKey(
+    {
+      items: "object",
+      default: [],
+      description:
+        `Records of your own in the zone, each ${RECORD_SHAPE} with the name relative to the zone ("@" ` +
+        `for the apex) and type ${USER_RECORD_TYPES.join(", ")}; MX and SRV take a priority. Served ` +
+        "next to the records the program publishes, which they may not duplicate or contradict.",
+    },
+    parseRecords,
   ),
 } as const;
 

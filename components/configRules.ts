@@ -3,6 +3,7 @@
 // not, so one mistake is reported once.
 import { ROLES } from "./configHosts";
 import { ParsedConfig } from "./configKeys";
+import { recordsFitTheZone } from "./configRecords";
 import { splitAddress } from "./render/checks";
 import { hostAddressProblem } from "./subnet";
 
@@ -105,4 +106,5 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   addressesDistinct,
   sshHostsHaveKeys,
   tlsPair,
+  recordsFitTheZone,
 ];

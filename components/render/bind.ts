@@ -323,6 +323,40 @@ interface CheckedZone {
   records: Rr[];
 }
 
+/**
+ * The zone BIND serves: its origin, the server's own host (SOA MNAME, apex
+ * NS and its A record) and the other records (the mail server's, the
+ * user's). BindServer serves it; the configuration checks it first.
+ */
+export function zoneOf(z: { zone: string; hostLabel: string; address: string; records: readonly DnsRecord[] }): Omit<ZoneSpec, "serial"> {
+  return {
+    origin: z.zone,
+    primaryNameserver: `${z.hostLabel}.${z.zone}.`,
+    hostmaster: `hostmaster.${z.zone}.`,
+    records: [{ name: z.hostLabel, type: "A", value: z.address }, ...z.records],
+  };
+}
+
+/** What is wrong with one record on its own in the zone `origin`, or undefined. */
+export function recordProblem(r: DnsRecord, origin: string): string | undefined {
+  try {
+    checkRecord(r, 0, origin.toLowerCase());
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.replace(/^record #0 \([^)]*\): /, "");
+  }
+}
+
+/** The first thing wrong with a zone as a whole (duplicates, CNAME conflicts, dangling targets), or undefined. */
+export function zoneProblem(zone: Omit<ZoneSpec, "serial">): string | undefined {
+  try {
+    checkZone(zone);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** Validates a zone (all but the serial) and returns its records sorted, the primary's NS added. */
 function checkZone(zone: Omit<ZoneSpec, "serial">): CheckedZone {
   const o = origin(zone);

@@ -88,6 +88,7 @@ describe("the seed's lab, wired", () => {
       "mail-system:mailDomains": JSON.stringify(["mail.rockylinux.me", "rockylinux.me"]),
       "mail-system:users": JSON.stringify([{ email: "frank@mail.rockylinux.me" }, { email: "leeo@mail.rockylinux.me", password: "twotestandtwo" }]),
       "mail-system:aliases": JSON.stringify([{ source: "all@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" }]),
+      "mail-system:records": JSON.stringify([{ name: "www", type: "A", value: "192.0.2.80" }, { name: "_dmarc.partner", type: "TXT", value: "v=DMARC1; p=reject" }]),
     }, ["mail-system:users"]);
     outputs = await import("../../index");
     // Let the mocked registrations settle.
@@ -104,6 +105,14 @@ describe("the seed's lab, wired", () => {
     expect(zone).toMatch(/^dns\s+(\d+\s+)?(IN\s+)?A\s+192\.168\.100\.7$/m);
     expect(zone).toMatch(/^@?\s+(\d+\s+)?(IN\s+)?MX\s+2\s+mail\.rockylinux\.me\.$/m);
     expect(zone).toContain("1700000000");
+  });
+
+  test("the zone holds the user's own records (mail-system:records) beside the program's", async () => {
+    const zone = [...(await uploadsOf("dns")).values()].find((u) => u.content.includes("SOA"))!.content;
+    expect(zone).toMatch(/^www\s+(\d+\s+)?(IN\s+)?A\s+192\.0\.2\.80$/m);
+    expect(zone).toMatch(/^_dmarc\.partner\s+(\d+\s+)?(IN\s+)?TXT\s+"v=DMARC1; p=reject"$/m);
+    // Not among the mail server's own.
+    expect(await valueOf(outputs.mailDnsRecords)).not.toContainEqual(expect.objectContaining({ name: "www" }));
   });
 
   test("the zone holds SPF, DMARC and SRV records for each mail domain, as the MailServer outputs them", async () => {

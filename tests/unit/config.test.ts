@@ -108,6 +108,42 @@ describe("validateConfig", () => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
+  test("records of the user's own are served beside the program's: types upper-cased, numbers from the CLI's strings", () => {
+    const records = [
+      { name: "www", type: "a", value: "192.0.2.80" },
+      { name: "@", type: "TXT", value: "google-site-verification=abc" },
+      { name: "_xmpp-client._tcp", type: "SRV", value: "5 5222 www.rockylinux.me.", priority: "10", ttl: "300" },
+      { name: "partner", type: "TXT", value: "v=spf1 ip4:192.0.2.9 -all" },
+    ];
+    const own = validateConfig({ ...seed, records }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.records).toEqual([
+      { name: "www", type: "A", value: "192.0.2.80" },
+      records[1],
+      { name: "_xmpp-client._tcp", type: "SRV", value: "5 5222 www.rockylinux.me.", priority: 10, ttl: 300 },
+      records[3],
+    ]);
+    expect(validateConfig(seed, "dev").config.records).toEqual([]);
+  });
+
+  test.each([
+    [{ records: [{ name: "www", type: "NS", value: "ns.example.org." }] }, "mail-system:records[0].type: must be one of A, AAAA, CNAME, MX, SRV, TXT"],
+    [{ records: [{ name: "www", type: "A", value: "192.0.2.1", weight: 1 }] }, "mail-system:records[0].weight: is not a known field"],
+    [{ records: [{ name: "www", type: "A", value: "300.1.1.1" }] }, "mail-system:records[0]: A value must be an IPv4 address"],
+    [{ records: [{ name: "www.rockylinux.me", type: "A", value: "192.0.2.1" }] }, "mail-system:records[0]: name includes the zone origin"],
+    [{ records: [{ name: "mx2", type: "MX", value: "mx.example.org." }] }, "mail-system:records[0]: MX needs a priority"],
+    [{ records: [{ name: "www", type: "A", value: "192.0.2.1", ttl: "soon" }] }, "mail-system:records[0].ttl: must be a whole number"],
+    [{ records: "www" }, "mail-system:records: must be a list"],
+    // Beside the program's records: the mail server's own name, a second SPF, a duplicate.
+    [{ records: [{ name: "mail", type: "CNAME", value: "www.example.org." }] }, "mail-system:records: with the records the program publishes: zone rockylinux.me: "],
+    [{ records: [{ name: "@", type: "TXT", value: "v=spf1 a -all" }] }, "mail-system:records[0]: @ already has the program's v=spf1 record"],
+    [{ records: [{ name: "_dmarc.mail", type: "TXT", value: "v=DMARC1; p=none" }] }, "mail-system:records[0]: _dmarc.mail already has the program's v=dmarc1 record"],
+    [{ records: [{ name: "@", type: "MX", value: "mail.rockylinux.me.", priority: 2 }] }, "mail-system:records: with the records the program publishes: zone rockylinux.me: record #"],
+    [{ records: [{ name: "web", type: "MX", value: "nowhere.rockylinux.me.", priority: 5 }] }, "has no A or AAAA record"],
+  ])("records %j are reported against their key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
   test.each([
     [{ limits: { authFailures: 0 } }, "mail-system:limits.authFailures: 0 is not a whole number from 1 to 1000000"],
     [{ limits: { authBanMinutes: "ten" } }, 'mail-system:limits.authBanMinutes: "ten" is not a whole number from 1 to 1000000'],

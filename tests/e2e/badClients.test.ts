@@ -4,7 +4,8 @@
 // smuggling and weak TLS (old versions, anonymous and CBC ciphers) against one
 // deployed system. Every hostile request must be refused, nobody may log in
 // who should not, nothing may be relayed, and the servers must keep serving.
-import { execFile } from "child_process";
+import { execFile, execFileSync } from "child_process";
+import { generateKeyPairSync } from "crypto";
 import { docker, LOAD_TEST_LIMITS, log, replaceConfig } from "./lab";
 import {
   CLIENT_TLS_PORTS, expectedTls, fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets, smuggling, TLS_PROBES,
@@ -44,17 +45,46 @@ async function battery<T>(items: T[], concurrency: number, fn: (item: T) => Prom
   return wrong;
 }
 
+// Two "remote" sender domains inside the lab's zone (served by its BIND, so
+// Rspamd resolves them; not mail domains of this server): remote.bad.test
+// publishes SPF for this host (the lab's gateway), a DKIM key and DMARC
+// p=reject; quarantined.bad.test only DMARC p=quarantine.
+const REMOTE = `remote.${domain}`;
+const QUARANTINED = `quarantined.${domain}`;
+const REMOTE_KEY = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const remoteRecords = (net: string) => [
+  { name: "remote", type: "TXT", value: `v=spf1 ip4:${net}.1 -all` },
+  { name: "_dmarc.remote", type: "TXT", value: "v=DMARC1; p=reject" },
+  { name: "s1._domainkey.remote", type: "TXT", value: `v=DKIM1; k=rsa; p=${REMOTE_KEY.publicKey.export({ type: "spki", format: "der" }).toString("base64")}` },
+  { name: "_dmarc.quarantined", type: "TXT", value: "v=DMARC1; p=quarantine" },
+];
+
+/** `headers` with a DKIM-Signature of remote.bad.test (selector s1) in front, made by dkimpy over exactly what onPort25 sends. */
+function signedByRemote(headers: string[], body: string): string[] {
+  const message = `${headers.join("\r\n")}\r\n\r\n${body.split("\n").join("\r\n")}\r\n`;
+  const py = [
+    "import dkim, json, sys",
+    "d = json.load(sys.stdin)",
+    "h = [b'from', b'to', b'subject', b'date', b'message-id']",
+    "sys.stdout.write(dkim.sign(d['m'].encode(), b's1', d['d'].encode(), d['k'].encode(), include_headers=h).decode())",
+  ].join("\n");
+  const key = REMOTE_KEY.privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+  const signature = execFileSync("python3", ["-c", py], { input: JSON.stringify({ m: message, d: REMOTE, k: key }) }).toString();
+  return [signature.replace(/\r?\n$/, ""), ...headers];
+}
+
 describe("bad clients against one deployed system", () => {
   let s: SharedStack | undefined;
   let at: (port: number, implicitTls?: boolean) => Endpoint;
   const cases: Record<string, number> = {};
   beforeAll(async () => {
     // frank may send as team@ (an alias delivering to him); the limits are out of the battery's way until their own test.
-    s = await openStack("bad", domain, [frank, leeo], {
+    s = await openStack("bad", domain, [frank, leeo], (net) => ({
       ...LOAD_TEST_LIMITS,
       "mail-system:aliases": [{ source: team, destination: frank }],
       "mail-system:aliasSenders": true,
-    });
+      "mail-system:records": remoteRecords(net),
+    }));
     at = (port, implicitTls = false) => ({ host: s!.lab.mail, port, tls: implicitTls, ca: s!.lab.ca, servername: s!.lab.servername });
   });
   afterAll(async () => {
@@ -539,6 +569,28 @@ describe("bad clients against one deployed system", () => {
     expect(copy).toMatch(/^Authentication-Results: [^;]+;(?:.|\n\s)*\bdkim=pass\b/m);
     expect(copy).toMatch(/^Authentication-Results: [^;]+;(?:.|\n\s)*\bdmarc=pass\b/m);
     cases.filtering = (cases.filtering ?? 0) + 1;
+  });
+
+  test("filtering on 25: another domain's mail is judged by its SPF, DKIM and DMARC: authenticated to INBOX, p=reject refused, p=quarantine to Junk", async () => {
+    const headers = (from: string, subject: string, n: number) => [`From: <${from}>`, ...ordinary(subject, n).slice(1).map((h) => h.replace("@remote.test>", `@${REMOTE}>`))];
+    // Sent by its own server (this host, in its SPF) and signed with its key.
+    const authentic = await onPort25(`alice@${REMOTE}`, leeo, signedByRemote(headers(`alice@${REMOTE}`, "authentic", 10), LETTER), LETTER);
+    expect(authentic.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const [inbox] = await inFolder(leeo, "", "Subject: authentic");
+    expect(inbox).toBeDefined();
+    const text = await docker("exec", s!.mail, "cat", inbox);
+    for (const verdict of ["spf=pass", "dkim=pass", "dmarc=pass"]) expect(text).toMatch(new RegExp(`^Authentication-Results: [^;]+;(?:.|\\n\\s)*\\b${verdict}\\b`, "m"));
+    // The same From from a list's envelope, unsigned: DMARC fails, and the domain says reject.
+    const forged = await onPort25(`list@other.${domain}`, leeo, headers(`alice@${REMOTE}`, "dmarc reject", 11), LETTER);
+    expect(forged.text).toMatch(/^5\d\d 5\.7\.1 .*DMARC/);
+    expect(await messagesWith("Subject: dmarc reject")).toEqual([]);
+    // A domain that says quarantine: delivered, into Junk.
+    const doubtful = await onPort25(`list@other.${domain}`, leeo, headers(`bob@${QUARANTINED}`, "dmarc quarantine", 12), LETTER);
+    expect(doubtful.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
+    const [junk] = await inFolder(leeo, ".Junk", "Subject: dmarc quarantine");
+    expect(junk).toBeDefined();
+    expect(await docker("exec", s!.mail, "cat", junk)).toMatch(/^X-Spam: Yes$/m);
+    cases.filtering = (cases.filtering ?? 0) + 3;
   });
 
   test("learning: moving a message into Junk over IMAP raises Rspamd's spam learns by one", async () => {

@@ -23,15 +23,24 @@ export interface SharedStack {
   close(): Promise<void>;
 }
 
-/** Deploys `users` in `domain` on a free subnet; resolves once `pulumi up` succeeded. */
-export async function openStack(prefix: string, domain: string, users: string[], extra: PlainConfig = {}): Promise<SharedStack> {
+/**
+ * Deploys `users` in `domain` on a free subnet; resolves once `pulumi up`
+ * succeeded. `extra` is more configuration, or a function of the subnet's
+ * first three octets giving it (this host is the network's gateway, .1).
+ */
+export async function openStack(
+  prefix: string,
+  domain: string,
+  users: string[],
+  extra: PlainConfig | ((net: string) => PlainConfig) = {},
+): Promise<SharedStack> {
   const name = uniqueName(prefix);
   const net = (await freeSubnet()).replace(/\.0\/24$/, "");
   const config: PlainConfig = {
     "mail-system:domain": domain,
     "mail-system:users": users.map((email) => ({ email })),
     ...dockerLab(name, net),
-    ...extra,
+    ...(typeof extra === "function" ? extra(net) : extra),
   };
   const caDir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-ca-"));
   let release!: () => void;

@@ -4,7 +4,7 @@
 // own dev stack or its state.
 import * as fs from "fs";
 import * as path from "path";
-import { LOAD_TEST_LIMITS, PlainConfig } from "../tests/e2e/lab";
+import { LAB_FILTERING, LOAD_TEST_LIMITS, PlainConfig } from "../tests/e2e/lab";
 import { ROOT } from "./common";
 
 // js-yaml ships with @pulumi/pulumi (which reads stack files with it).
@@ -54,6 +54,8 @@ export function devStackConfig(shape: DevShape, net: string, prefix: string): Pl
     "mail-system:namePrefix": prefix,
     // The flood comes from one address: per-address limits would measure themselves.
     ...LOAD_TEST_LIMITS,
+    // No reverse DNS in a lab: Rspamd's thresholds for one (tests/e2e/lab.ts).
+    "mail-system:filtering": LAB_FILTERING,
     ...(process.env.BASE_IMAGE ? { "mail-system:baseImage": process.env.BASE_IMAGE } : {}),
   };
 }

@@ -19,7 +19,7 @@ import { DEFAULT_FILTERING } from "../components/render/rspamd";
 import { MAIL_SCHEMA_SQL, sqlString, upsertAliasSql, upsertDomainSql, upsertUserSql } from "../components/render/mailSql";
 import { mailDnsRecords } from "../components/render/mailRecords";
 import { dkimPublicKey } from "../components/render/opendkim";
-import { LOAD_LIMITS } from "../tests/e2e/lab";
+import { LAB_FILTERING, LOAD_LIMITS } from "../tests/e2e/lab";
 import { FILES_DIR } from "../components/render/template";
 import { DnsRecord, RenderedFile } from "../components/render/types";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
@@ -156,7 +156,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
       database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },
       // As the program's side is configured for the flood (devStackConfig).
       limits: LOAD_LIMITS,
-      mailDomains, filtering: DEFAULT_FILTERING,
+      mailDomains, filtering: { ...DEFAULT_FILTERING, ...LAB_FILTERING },
       dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,
     }),
   });

@@ -18,7 +18,7 @@ import { conditions, Row, table, writeResults } from "./report";
 import { addUser, noChangePreview, Step, up } from "./steadyState";
 import { opendkimMilter } from "../components/render/opendkim";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
-import { DEFAULT_FLOOD, DeliveryResult, flood, FloodOptions, FloodResult, floodMailServer, startSink, withMilterOnPort25 } from "./throughput";
+import { DEFAULT_FLOOD, DeliveryResult, flood, FloodOptions, FloodResult, floodMailServer, startSink, withPort25Milters } from "./throughput";
 
 const repeat = Math.max(1, Math.min(10, Number(process.env.BENCH_REPEAT ?? 2)));
 const floodOptions: FloodOptions = {
@@ -41,8 +41,10 @@ interface Measured {
   steady?: { preview: Step; up: Step; addUser: Step; newUser: string };
   sink?: FloodResult;
   mail?: DeliveryResult;
-  /** The same flood with the tuning undone (OpenDKIM on port 25). */
+  /** The same flood with the tuning undone (OpenDKIM on port 25 too). */
   untuned?: DeliveryResult;
+  /** The same flood without the filter (no milter at all on port 25). */
+  unfiltered?: DeliveryResult;
 }
 
 /** Builds the three images once so that every deploy measured is warm (images cached). */
@@ -90,8 +92,10 @@ async function throughput(prefix: string, net: string, recipient: string, m: Mea
   });
   m.mail = await run();
   note(`mail server: ${m.mail.accepted} accepted in ${s(m.mail.sendSeconds)}, ${m.mail.files} delivered in ${s(m.mail.deliveredSeconds)}`);
-  m.untuned = await withMilterOnPort25(container, opendkimMilter(), run);
+  m.untuned = await withPort25Milters(container, `$inbound_milters, ${opendkimMilter()}`, run);
   note(`mail server, untuned: ${m.untuned.accepted} accepted in ${s(m.untuned.sendSeconds)}, ${m.untuned.files} delivered in ${s(m.untuned.deliveredSeconds)}`);
+  m.unfiltered = await withPort25Milters(container, "", run);
+  note(`mail server, unfiltered: ${m.unfiltered.accepted} accepted in ${s(m.unfiltered.sendSeconds)}, ${m.unfiltered.files} delivered in ${s(m.unfiltered.deliveredSeconds)}`);
 }
 
 async function pulumiDeploy(m: Measured, last: boolean): Promise<void> {
@@ -174,17 +178,28 @@ function rows(m: Measured, warm: number): Row[] {
       },
     );
   }
+  const rate = (x: DeliveryResult) => [x.accepted / x.sendSeconds, x.files / x.deliveredSeconds];
+  const exact = (x: DeliveryResult) => x.files === x.accepted && x.duplicatedIds === 0 && x.distinctIds === x.accepted;
   if (m.mail && m.untuned) {
-    const rate = (x: DeliveryResult) => [x.accepted / x.sendSeconds, x.files / x.deliveredSeconds];
     const [ta, td] = rate(m.mail);
     const [ua, ud] = rate(m.untuned);
-    const exact = m.untuned.files === m.untuned.accepted && m.untuned.duplicatedIds === 0 && m.untuned.distinctIds === m.untuned.accepted;
     out.push({
       item: "3c. tuning: no OpenDKIM milter on port 25 (master.cf), against the same flood with it",
       value: `accepted ${ta.toFixed(0)} msg/s, delivered ${td.toFixed(0)} msg/s`,
       baseline: `with the milter: accepted ${ua.toFixed(0)} msg/s, delivered ${ud.toFixed(0)} msg/s`,
       ratio: `${(ta / ua).toFixed(2)}x accepted, ${(td / ud).toFixed(2)}x delivered`,
-      notes: `untuned run: ${m.untuned.files} files for ${m.untuned.accepted} accepted: ${exact ? "exact" : "NOT exact"}`,
+      notes: `untuned run: ${m.untuned.files} files for ${m.untuned.accepted} accepted: ${exact(m.untuned) ? "exact" : "NOT exact"}`,
+    });
+  }
+  if (m.mail && m.unfiltered) {
+    const [fa, fd] = rate(m.mail);
+    const [na, nd] = rate(m.unfiltered);
+    out.push({
+      item: "3d. filtering: Rspamd on port 25 (as deployed), against the same flood without it",
+      value: `accepted ${fa.toFixed(0)} msg/s, delivered ${fd.toFixed(0)} msg/s`,
+      baseline: `without Rspamd: accepted ${na.toFixed(0)} msg/s, delivered ${nd.toFixed(0)} msg/s`,
+      ratio: `${(fa / na).toFixed(2)}x accepted, ${(fd / nd).toFixed(2)}x delivered`,
+      notes: `unfiltered run: ${m.unfiltered.files} files for ${m.unfiltered.accepted} accepted: ${exact(m.unfiltered) ? "exact" : "NOT exact"}`,
     });
   }
   return out;
@@ -211,7 +226,7 @@ async function main(): Promise<void> {
     "",
     `- Deploy (1): \`pulumi up\` of a fresh throwaway stack with the dev stack's configuration (Pulumi.dev.yaml: zone ${shape.domain}, mail domains ${shape.mailDomains.join(", ")}, ${shape.users.length} users, ${shape.aliases.length} alias rows) on a free subnet, its own state directory and name prefix (the user's dev stack and state are never touched). It ends with the program's own MailRoundTrip (submission on 587 to IMAPS). The baseline (bench/dockerBaseline.ts) renders the same files with components/render/*, builds the same images and runs the same containers, volumes, network, health checks, SQL rows and the same round trip (files/check/roundtrip.js) with plain \`docker\` commands, independent steps in parallel. Both measured warm (images cached), alternating, ${repeat} of each.`,
     `- Steady state (2): on the last Pulumi stack: a no-change preview, a no-change up, and an up that adds one user; "touched" is every resource whose operation is not \`same\`.`,
-    `- Throughput (3): \`smtp-source -c -s ${floodOptions.sessions} -m ${floodOptions.messages} -l ${floodOptions.bodyBytes}${floodOptions.reuseConnections ? " -d" : ""}\` from a container on the lab network (the mail image), first against \`smtp-sink\` in another container on the same network (accepts and discards: the limit of client, network and machine), then against the deployed server's port 25 to one virtual mailbox (delivered by Postfix through LMTP to Dovecot's maildir). smtp-source runs without -A, so any refusal is fatal and exit 0 means every message was accepted. Delivered = the maildir holds one file per accepted message and Postfix's queue is empty; the maildir is counted again 2 s later, and each message's Message-Id (unique within a run) must appear once.`,
+    `- Throughput (3): \`smtp-source -c -s ${floodOptions.sessions} -m ${floodOptions.messages} -l ${floodOptions.bodyBytes}${floodOptions.reuseConnections ? " -d" : ""}\` from a container on the lab network (the mail image), first against \`smtp-sink\` in another container on the same network (accepts and discards: the limit of client, network and machine), then against the deployed server's port 25 to one virtual mailbox (delivered by Postfix through LMTP to Dovecot's maildir). smtp-source runs without -A, so any refusal is fatal and exit 0 means every message was accepted. Delivered = the maildir (any folder: Rspamd files some mail into Junk) holds one file per accepted message and Postfix's queue is empty; the maildir is counted again 2 s later, and each message's Message-Id (unique within a run) must appear once. The same flood runs again with OpenDKIM added on port 25 (3c, the tuning undone) and with no milter on port 25 (3d, Rspamd off), each by `postconf -P` and a reload, the deployed setting restored after.`,
   ]);
   note(`wrote ${file}`);
 }

@@ -59,9 +59,12 @@ export async function startSink(image: string, network: string, name: string, la
   return ip;
 }
 
-/** Files in a maildir's new/ and cur/: one per delivered message. */
+// The messages of a maildir, in any folder (Rspamd may file some into Junk).
+const MESSAGES = `find "$1" -type f \\( -path "*/new/*" -o -path "*/cur/*" \\)`;
+
+/** Files in the maildir's new/ and cur/ of every folder: one per delivered message. */
 export async function maildirCount(container: string, maildir: string): Promise<number> {
-  const out = await docker("exec", container, "sh", "-c", `find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l`, "count", maildir);
+  const out = await docker("exec", container, "sh", "-c", `${MESSAGES} 2>/dev/null | wc -l`, "count", maildir);
   return Number(out.trim());
 }
 
@@ -72,7 +75,7 @@ export async function maildirCount(container: string, maildir: string): Promise<
  */
 export async function messageIds(container: string, maildir: string, subject: string): Promise<{ files: number; distinct: number; duplicated: number }> {
   // smtp-source writes Message-Id before Subject; headers the servers add come first and match neither.
-  const script = `find "$1/new" "$1/cur" -type f -print0 2>/dev/null | xargs -0 -r grep -h -i -m2 -E '^(Message-Id|Subject):' | paste - - |
+  const script = `${MESSAGES} -print0 2>/dev/null | xargs -0 -r grep -h -i -m2 -E '^(Message-Id|Subject):' | paste - - |
     awk -F '\t' -v s="Subject: $2" '$2 == s { f++; c[$1]++ } END { for (k in c) { n++; if (c[k] > 1) d++ } print f+0, n+0, d+0 }'`;
   const out = await docker("exec", container, "sh", "-c", script, "ids", maildir, subject);
   const [files, distinct, duplicated] = out.trim().split(" ").map(Number);
@@ -129,17 +132,19 @@ export async function floodMailServer(o: {
 }
 
 /**
- * Runs `body` with the throughput tuning of master.cf undone (OpenDKIM called
- * on port 25 again, as before the tuning), then restores the deployed setting.
+ * Runs `body` with other milters on port 25 (master.cf's smtp service: e.g.
+ * OpenDKIM added, undoing the throughput tuning, or none, without Rspamd),
+ * then restores the deployed setting, whatever it was.
  */
-export async function withMilterOnPort25<T>(container: string, milter: string, body: () => Promise<T>): Promise<T> {
-  await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${milter}`);
+export async function withPort25Milters<T>(container: string, milters: string, body: () => Promise<T>): Promise<T> {
+  const deployed = (await docker("exec", container, "postconf", "-Ph", "smtp/inet/smtpd_milters")).trim();
+  await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${milters}`);
   await docker("exec", container, "postfix", "reload");
   await sleep(2000);
   try {
     return await body();
   } finally {
-    await docker("exec", container, "postconf", "-P", "smtp/inet/smtpd_milters=");
+    await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${deployed}`);
     await docker("exec", container, "postfix", "reload");
     await sleep(2000);
   }

@@ -22,6 +22,8 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
   const caDir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-ca-"));
   const mailVolume = `${name}-mail-var-mail-vhosts`;
   const queueVolume = `${name}-mail-var-spool-postfix`;
+  // What Rspamd learnt (Bayes, in Redis) and its own state.
+  const filterVolumes = [`${name}-mail-var-lib-redis`, `${name}-mail-var-lib-rspamd`];
   const config: PlainConfig = {
     "mail-system:domain": domain,
     "mail-system:users": [{ email: frank }, { email: leeo }, { email: ann }],
@@ -86,15 +88,15 @@ test("re-password, remove and purge users: one up each, nothing restarts, other 
 
     // destroy kept the mail (purgeMailOnDestroy is false by default): its
     // volume outlives the stack, maildirs and all, and so does the queue's
-    // (mail not yet delivered); everything else is gone.
+    // (mail not yet delivered), and the filter's (what it learnt); everything else is gone.
     expect(await docker("ps", "-a", "-q", "--filter", `label=mail-system.stack=${name}`)).toBe("");
-    expect((await docker("volume", "ls", "-q", "--filter", `name=${name}-`)).split("\n").filter(Boolean).sort()).toEqual([mailVolume, queueVolume]);
+    expect((await docker("volume", "ls", "-q", "--filter", `name=${name}-`)).split("\n").filter(Boolean).sort()).toEqual([...filterVolumes, mailVolume, queueVolume]);
     const kept = await docker("run", "--rm", "-v", `${mailVolume}:/m:ro`, process.env.BASE_IMAGE ?? BASE_IMAGE, "ls", `/m/${domain}`);
     // ann's (removed before purging was on). With purgeRemovedMailboxes on,
     // destroy removes every user and so purges their maildirs: leeo's and frank's.
     expect(kept.split("\n").filter(Boolean)).toEqual(["ann"]);
   } finally {
     fs.rmSync(caDir, { recursive: true, force: true });
-    await docker("volume", "rm", "-f", mailVolume, queueVolume).catch(() => undefined);
+    await docker("volume", "rm", "-f", mailVolume, queueVolume, ...filterVolumes).catch(() => undefined);
   }
 });

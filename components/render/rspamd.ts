@@ -65,6 +65,7 @@ export const RSPAMD_MAPS = {
 export const RSPAMD_MESSAGES = {
   spam: "Message refused as spam by this server's filter",
   forged: "Sender address in a domain of this server, but not sent through it (SPF/DMARC do not authenticate it)",
+  dmarc: "Refused by the sender domain's DMARC policy (p=reject): neither SPF nor DKIM authenticates its From domain",
 } as const;
 
 /** Modules of Rspamd 3.4 that are on by default and reach the internet; each is turned off, with the reason in its file. */
@@ -185,7 +186,7 @@ export function renderRspamdFiles(s: RspamdSettings): RenderedFile[] {
     file(`${LOCAL}/dmarc.conf`, t("dmarc.conf")),
     file(`${LOCAL}/multimap.conf`, t("multimap.conf", { ownDomainsMap: RSPAMD_MAPS.ownDomains, allowDomainsMap: RSPAMD_MAPS.allowDomains })),
     file(`${LOCAL}/composites.conf`, t("composites.conf", { allowScore: ALLOW_SCORE.toFixed(1) })),
-    file(`${LOCAL}/force_actions.conf`, t("force_actions.conf", { forgedMessage: RSPAMD_MESSAGES.forged })),
+    file(`${LOCAL}/force_actions.conf`, t("force_actions.conf", { forgedMessage: RSPAMD_MESSAGES.forged, dmarcMessage: RSPAMD_MESSAGES.dmarc })),
     file(`${LOCAL}/settings.conf`, t("settings.conf")),
     file(RSPAMD_MAPS.ownDomains, domainList([...s.ownDomains].sort())),
     file(RSPAMD_MAPS.allowDomains, domainList([...f.allowDomains].sort())),

@@ -97,6 +97,9 @@ describe("renderRspamdFiles", () => {
     expect(fa).toContain('expression = "(OWN_DOMAIN_ENVFROM & !R_SPF_ALLOW) | (OWN_DOMAIN_FROM & !DMARC_POLICY_ALLOW)";');
     expect(fa).toContain('action = "reject";');
     expect(fa).toContain(`message = "${RSPAMD_MESSAGES.forged}";`);
+    // The sender domain's p=reject, with a reply that names it.
+    expect(fa).toMatch(/DMARC_REJECTED \{\s*action = "reject";\s*expression = "DMARC_POLICY_REJECT";/);
+    expect(fa).toContain(`message = "${RSPAMD_MESSAGES.dmarc}";`);
     const st = get("/etc/rspamd/local.d/settings.conf");
     expect(st).toMatch(/authenticated = true;\s*apply \{\s*symbols_disabled = \["OWN_DOMAIN_ENVFROM", "OWN_DOMAIN_FROM"\];/);
     expect(st).toMatch(/ip = \["127\.0\.0\.0\/8", "::1"\];\s*apply \{\s*symbols_disabled = \["OWN_DOMAIN_ENVFROM", "OWN_DOMAIN_FROM"\];/);

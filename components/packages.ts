@@ -20,6 +20,7 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         "dovecot-lmtpd",
         "dovecot-mysql",
         "dovecot-sieve",
+        "dovecot-managesieved",
         "opendkim",
         "opendkim-tools",
         // What a minimal system may lack: CA roots, /etc/services (master.cf's

@@ -6,13 +6,13 @@ import { dkimTxtValue } from "./opendkim";
 import { DnsRecord } from "./types";
 
 /** The ports the server listens on: the endpoints output and the SRV records both come from here. */
-export const MAIL_PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995 } as const;
+export const MAIL_PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, managesieve: 4190 } as const;
 
 /** host:port of each client-facing service. */
 export type MailEndpoints = { readonly [service in keyof typeof MAIL_PORTS]: string };
 
 /**
- * RFC 6186 (and RFC 8314 for _submissions) service records, so clients
+ * RFC 6186 (and RFC 8314 for _submissions, RFC 5804 for _sieve) service records, so clients
  * configure themselves from an address. Implicit TLS gets the lower priority
  * number, i.e. is preferred, as RFC 8314 recommends.
  */
@@ -23,6 +23,8 @@ const SRV: readonly { service: string; port: keyof typeof MAIL_PORTS; priority: 
   { service: "_imap._tcp", port: "imap", priority: 10 },
   { service: "_pop3s._tcp", port: "pop3s", priority: 0 },
   { service: "_pop3._tcp", port: "pop3", priority: 10 },
+  // RFC 5804: ManageSieve (STARTTLS), where users upload their filters.
+  { service: "_sieve._tcp", port: "managesieve", priority: 0 },
 ];
 
 /** Every service's host:port at `address`. */

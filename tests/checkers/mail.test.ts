@@ -450,6 +450,21 @@ describe("the image started with the rendered files (--network none)", () => {
     expect(imaps[0].reply[0]).toMatch(/^\* OK /);
   }, 60_000);
 
+  test("ManageSieve 4190 offers STARTTLS and no login mechanism before TLS, PLAIN after it, and refuses AUTHENTICATE before TLS", async () => {
+    // The greeting is the capability list, ending with OK.
+    const plain = await mail.exec(
+      String.raw`exec 3<>/dev/tcp/127.0.0.2/4190; timeout 5 sed -u '/^OK/q' <&3; printf 'AUTHENTICATE "PLAIN" "AGZyYW5rQHJvY2t5bGludXgubWUAc2VjcmV0"
+' >&3; timeout 5 head -n1 <&3`,
+    );
+    expect(plain.output).toMatch(/^"STARTTLS"?$/m);
+    expect(plain.output).toMatch(/^"SASL" ""?$/m);
+    expect(plain.output.trim().split("
+").pop()).toMatch(/^NO /);
+    const tls = await mail.exec(String.raw`(sleep 2; printf 'LOGOUT
+') | timeout 10 openssl s_client -quiet -starttls sieve -connect 127.0.0.2:4190 2>/dev/null`);
+    expect(tls.output).toMatch(/^"SASL" "PLAIN LOGIN"?$/m);
+  }, 60_000);
+
   test("POP3 110 advertises STLS and refuses USER before TLS; 995 speaks TLS", async () => {
     const ex = await mail.dialogue("pop3", "127.0.0.2", 110, "plain", ["CAPA", "USER frank@rockylinux.me", "QUIT"]);
     expect(ex[0].reply[0]).toMatch(/^\+OK /);

@@ -25,12 +25,13 @@ export interface Lab {
 export function mailClient(
   lab: Lab,
   action: string,
-  opts: Record<string, string | number | boolean>,
+  opts: Record<string, string | number | boolean | readonly string[]>,
   password = "",
 ): Promise<ClientResult> {
   const args = [client, action, "--host", lab.mail, "--ca", lab.ca, "--servername", lab.servername];
   for (const [k, v] of Object.entries(opts)) {
     if (v === true) args.push(`--${k}`);
+    else if (Array.isArray(v)) for (const x of v) args.push(`--${k}`, x);
     else if (v !== false) args.push(`--${k}`, String(v));
   }
   return new Promise((resolve, reject) => {
@@ -46,18 +47,18 @@ export function send(lab: Lab, from: string, to: string, subject: string): Promi
   return mailClient(lab, "send", { port: 587, user: from, sender: from, to, subject, body: subject }, lab.passwords[from]);
 }
 
-/** The subjects in the user's INBOX over IMAPS (with `password`, by default the user's own). */
-export async function inbox(lab: Lab, user: string, password = lab.passwords[user]): Promise<ClientResult> {
-  return mailClient(lab, "imap", { port: 993, user }, password);
+/** The subjects in the user's INBOX (or `mailbox`) over IMAPS (with `password`, by default the user's own). */
+export async function inbox(lab: Lab, user: string, password = lab.passwords[user], mailbox = "INBOX"): Promise<ClientResult> {
+  return mailClient(lab, "imap", { port: 993, user, mailbox }, password);
 }
 
-/** Polls IMAPS until `subject` is in the user's INBOX (bounded: 30 tries, a second apart). */
-export async function waitForMail(lab: Lab, user: string, subject: string): Promise<string[]> {
+/** Polls IMAPS until `subject` is in the user's INBOX or `mailbox` (bounded: 30 tries, a second apart). */
+export async function waitForMail(lab: Lab, user: string, subject: string, mailbox = "INBOX"): Promise<string[]> {
   let subjects: string[] = [];
   for (let i = 0; i < 30; i++) {
-    subjects = (await inbox(lab, user)).subjects ?? [];
+    subjects = (await inbox(lab, user, lab.passwords[user], mailbox)).subjects ?? [];
     if (subjects.includes(subject)) return subjects;
     await new Promise((res) => setTimeout(res, 1000));
   }
-  throw new Error(`${subject} did not reach ${user}'s INBOX in 30 s; it has: ${JSON.stringify(subjects)}`);
+  throw new Error(`${subject} did not reach ${user}'s ${mailbox} in 30 s; it has: ${JSON.stringify(subjects)}`);
 }

@@ -7,7 +7,7 @@ import * as path from "path";
 import { Resolver } from "dns/promises";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { databaseTlsProbe, expectDatabaseTls } from "../fixtures/mail";
-import { Lab, mailClient, waitForMail } from "./clients";
+import { inbox, Lab, mailClient, waitForMail } from "./clients";
 
 /**
  * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
@@ -67,7 +67,7 @@ export async function checkMailSystem(
   for (const d of [zone, mailName]) {
     expect(await resolver.resolveTxt(d)).toEqual([["v=spf1 mx -all"]]);
     expect(await resolver.resolveTxt(`_dmarc.${d}`)).toEqual([[`v=DMARC1; p=quarantine; rua=mailto:postmaster@${zone}`]]);
-    for (const [service, port, priority] of [["submission", 587, 10], ["imaps", 993, 0], ["imap", 143, 10], ["pop3s", 995, 0]] as const) {
+    for (const [service, port, priority] of [["submission", 587, 10], ["imaps", 993, 0], ["imap", 143, 10], ["pop3s", 995, 0], ["sieve", 4190, 0]] as const) {
       expect(await resolver.resolveSrv(`_${service}._tcp.${d}`)).toEqual([{ name: mailName, port, priority, weight: 1 }]);
     }
   }
@@ -143,7 +143,42 @@ export async function checkMailSystem(
   const relay = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: "victim@example.com", subject: "x", body: "x" });
   expect(relay).toMatchObject({ ok: false, stage: "recipient" });
   expect(relay.code).toBeGreaterThanOrEqual(500);
+
+  await checkSieve(lab, frank, leeo, name);
   return { hello, fanout };
+}
+
+/**
+ * Sieve: `to` uploads a filter and a vacation reply over ManageSieve (no
+ * login offered before STARTTLS). Mail matching the filter is filed into a
+ * folder it creates; `from` gets one vacation reply for two messages, and a
+ * message from a mailing list gets none.
+ */
+async function checkSieve(lab: Lab, from: string, to: string, name: string): Promise<void> {
+  const away = `Away ${name}`;
+  const script = [
+    'require ["fileinto", "mailbox", "vacation"];',
+    'if header :contains "subject" "[news]" { fileinto :create "News"; stop; }',
+    `vacation :days 1 :subject "${away}" "Back on Monday.";`,
+    "",
+  ].join("\n");
+  const uploaded = await mailClient(lab, "managesieve", { port: 4190, user: to, "script-name": "mine", body: script }, lab.passwords[to]);
+  expect(uploaded).toEqual({ ok: true, saslBeforeTls: ['"SASL" ""'], scripts: ['"mine" ACTIVE'] });
+  const send = (subject: string, header: string[] = []) =>
+    mailClient(lab, "send", { port: 587, user: from, sender: from, to, subject, body: "x", header }, lab.passwords[from]);
+  const news = `[news] ${name}`;
+  expect(await send(news)).toMatchObject({ ok: true });
+  await waitForMail(lab, to, news, "News");
+  const asks = [`question ${name}`, `again ${name}`, `list ${name}`];
+  expect(await send(asks[0])).toMatchObject({ ok: true });
+  await waitForMail(lab, from, away);
+  expect(await send(asks[1])).toMatchObject({ ok: true });
+  expect(await send(asks[2], [`List-Id: <news.${name}.example.org>`])).toMatchObject({ ok: true });
+  for (const subject of asks) await waitForMail(lab, to, subject);
+  // Time for any (wrong) second reply to arrive.
+  await new Promise((r) => setTimeout(r, 5000));
+  const replies = ((await inbox(lab, from)).subjects ?? []).filter((s) => s === away);
+  expect(replies).toHaveLength(1);
 }
 
 /**

@@ -13,6 +13,7 @@ MAIL_PASSWORD environment variable, never from the command line. TLS is
 verified against --ca with --servername as the expected host name.
 """
 import argparse
+import base64
 import email.message
 import email.utils
 import imaplib
@@ -84,6 +85,9 @@ def act_send(args):
     # As a mail program writes them: a filter scores mail without them.
     msg["Date"] = email.utils.formatdate(localtime=True)
     msg["Message-ID"] = email.utils.make_msgid(domain=args.sender.rpartition("@")[2] or "client.test")
+    for h in args.header or []:
+        name, _, value = h.partition(":")
+        msg[name.strip()] = value.strip()
     msg.set_content(args.body)
     s = smtp(args)
     try:
@@ -125,7 +129,9 @@ def act_imap(args):
         m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
     except imaplib.IMAP4.error as e:
         return {"ok": False, "stage": "auth", "error": str(e)}
-    m.select("INBOX", readonly=True)
+    typ, _ = m.select(args.mailbox, readonly=True)
+    if typ != "OK":
+        return {"ok": True, "subjects": [], "note": "no mailbox %s" % args.mailbox}
     _, data = m.search(None, "ALL")
     subjects = []
     for num in data[0].split():
@@ -285,9 +291,65 @@ def act_tls(args):
         sock.close()
 
 
+class ManageSieve:
+    """A ManageSieve session (RFC 5804): each command's response is its lines up to OK, NO or BYE."""
+
+    def __init__(self, sock):
+        self.use(sock)
+
+    def use(self, sock):
+        self.sock, self.f = sock, sock.makefile("rwb")
+
+    def response(self):
+        lines = []
+        while True:
+            line = self.f.readline().decode(errors="replace").rstrip("\r\n")
+            if not line:
+                raise EOFError("the server closed the connection after %r" % lines)
+            lines.append(line)
+            if line.split(" ")[0] in ("OK", "NO", "BYE"):
+                return lines
+
+    def command(self, text):
+        self.f.write(text.encode() + b"\r\n")
+        self.f.flush()
+        return self.response()
+
+
+def act_managesieve(args):
+    """Uploads --body as the Sieve script --script-name over ManageSieve (STARTTLS, AUTHENTICATE PLAIN)
+    and makes it the active one; reports the SASL capability offered before TLS and the scripts after."""
+    sock = socket.create_connection((args.host, args.port), TIMEOUT)
+    s = ManageSieve(sock)
+    try:
+        before = s.response()
+        sasl_before = [l for l in before if l.startswith('"SASL"')]
+        r = s.command("STARTTLS")
+        if not r[-1].startswith("OK"):
+            return {"ok": False, "stage": "starttls", "error": r[-1]}
+        s.use(tls_context(args).wrap_socket(sock, server_hostname=args.servername))
+        s.response()  # the capabilities again, now with SASL
+        auth = base64.b64encode(("\0%s\0%s" % (args.user, os.environ.get("MAIL_PASSWORD", ""))).encode()).decode()
+        r = s.command('AUTHENTICATE "PLAIN" "%s"' % auth)
+        if not r[-1].startswith("OK"):
+            return {"ok": False, "stage": "auth", "saslBeforeTls": sasl_before, "error": r[-1]}
+        script = args.body.encode()
+        r = s.command('PUTSCRIPT "%s" {%d+}\r\n%s' % (args.script_name, len(script), script.decode()))
+        if not r[-1].startswith("OK"):
+            return {"ok": False, "stage": "putscript", "error": "\n".join(r)}
+        r = s.command('SETACTIVE "%s"' % args.script_name)
+        if not r[-1].startswith("OK"):
+            return {"ok": False, "stage": "setactive", "error": "\n".join(r)}
+        scripts = s.command("LISTSCRIPTS")[:-1]
+        s.command("LOGOUT")
+        return {"ok": True, "saslBeforeTls": sasl_before, "scripts": scripts}
+    finally:
+        sock.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls"])
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -299,6 +361,9 @@ def main():
     ap.add_argument("--from-header", default=None, help="send: the From header (default: the sender)")
     ap.add_argument("--subject", default="")
     ap.add_argument("--body", default="")
+    ap.add_argument("--header", action="append", help="send: one more header, 'Name: value' (repeatable)")
+    ap.add_argument("--mailbox", default="INBOX", help="imap: the folder to list")
+    ap.add_argument("--script-name", default="", help="managesieve: the script's name")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")
     ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), default="1.2", help="tls: the only version offered")
     ap.add_argument("--ciphers", default="DEFAULT", help="tls: the OpenSSL cipher list offered (TLS 1.2 and older)")
@@ -306,7 +371,7 @@ def main():
     args = ap.parse_args()
     actions = {
         "features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
-        "tls": act_tls,
+        "tls": act_tls, "managesieve": act_managesieve,
     }
     result = actions[args.action](args)
     json.dump(result, sys.stdout)

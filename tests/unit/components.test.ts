@@ -137,6 +137,7 @@ describe("the seed's lab, wired", () => {
         "_imaps 0 1 993 mail.rockylinux.me.",
         "_pop3 10 1 110 mail.rockylinux.me.",
         "_pop3s 0 1 995 mail.rockylinux.me.",
+        "_sieve 0 1 4190 mail.rockylinux.me.",
         "_submission 10 1 587 mail.rockylinux.me.",
         "_submissions 0 1 465 mail.rockylinux.me.",
       ]);

@@ -90,7 +90,7 @@ describe("renderDovecotFiles", () => {
 
   test("protocols, TLS and no plaintext login before TLS", () => {
     const p = topLevel(conf);
-    expect(p.get("protocols")).toBe("imap pop3 lmtp");
+    expect(p.get("protocols")).toBe("imap pop3 lmtp sieve");
     expect(p.get("ssl")).toBe("required");
     expect(p.get("ssl_cert")).toBe("</etc/ssl/mail/cert.pem");
     expect(p.get("ssl_key")).toBe("</etc/ssl/mail/key.pem");

@@ -27,6 +27,7 @@ test("endpoints: host:port of each service", () => {
     imaps: "10.0.0.6:993",
     pop3: "10.0.0.6:110",
     pop3s: "10.0.0.6:995",
+    managesieve: "10.0.0.6:4190",
   });
 });
 

@@ -139,7 +139,7 @@ export const CONFIG_KEYS = {
       default: [],
       description:
         "Aliases, each { source, destination }: one row each, as in the virtual_aliases table; list a " +
-        "source several times to fan out.",
+        'source several times to fan out. A source "@domain" is a catch-all for the domain\'s other addresses.',
     },
     parseAliases,
   ),

@@ -50,6 +50,12 @@ function address(value: unknown): string | undefined {
   return a !== undefined && isEmailAddress(a) ? a : undefined;
 }
 
+/** A catch-all source "@domain" as the system stores it, or undefined. */
+function catchAll(value: unknown): string | undefined {
+  const a = typeof value === "string" ? value.trim().toLowerCase() : undefined;
+  return a !== undefined && a.startsWith("@") && isDomainName(a.slice(1)) ? a : undefined;
+}
+
 /** `users`: at least one; each address once, one Dovecot accepts as a login. */
 export function parseUsers(list: readonly unknown[], report: Report): (MailUser | undefined)[] {
   if (list.length === 0) report("must list at least one user");
@@ -84,9 +90,10 @@ export function parseAliases(list: readonly unknown[], report: Report): (MailAli
   list.forEach((a, i) => {
     const at = (message: string, part = "") => report(message, `[${i}]${part}`);
     const fields = entry(a, ["source", "destination"], "{ source, destination }", at);
-    const source = fields && address(fields.source);
+    // "@domain": a catch-all, for the domain's addresses that are no mailbox and no other alias.
+    const source = fields && (catchAll(fields.source) ?? address(fields.source));
     const destination = fields && address(fields.destination);
-    if (fields && !source) at(`${JSON.stringify(fields.source)} is not a valid e-mail address`, ".source");
+    if (fields && !source) at(`${JSON.stringify(fields.source)} is not a valid e-mail address (or "@domain", a catch-all)`, ".source");
     if (fields && !destination) at(`${JSON.stringify(fields.destination)} is not a valid e-mail address`, ".destination");
     if (!source || !destination) {
       aliases.push(undefined);

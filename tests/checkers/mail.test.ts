@@ -453,16 +453,13 @@ describe("the image started with the rendered files (--network none)", () => {
   test("ManageSieve 4190 offers STARTTLS and no login mechanism before TLS, PLAIN after it, and refuses AUTHENTICATE before TLS", async () => {
     // The greeting is the capability list, ending with OK.
     const plain = await mail.exec(
-      String.raw`exec 3<>/dev/tcp/127.0.0.2/4190; timeout 5 sed -u '/^OK/q' <&3; printf 'AUTHENTICATE "PLAIN" "AGZyYW5rQHJvY2t5bGludXgubWUAc2VjcmV0"
-' >&3; timeout 5 head -n1 <&3`,
+      String.raw`exec 3<>/dev/tcp/127.0.0.2/4190; timeout 5 sed -u '/^OK/q' <&3; printf 'AUTHENTICATE "PLAIN" "AGZyYW5rQHJvY2t5bGludXgubWUAc2VjcmV0"\r\n' >&3; timeout 5 head -n1 <&3`,
     );
-    expect(plain.output).toMatch(/^"STARTTLS"?$/m);
-    expect(plain.output).toMatch(/^"SASL" ""?$/m);
-    expect(plain.output.trim().split("
-").pop()).toMatch(/^NO /);
-    const tls = await mail.exec(String.raw`(sleep 2; printf 'LOGOUT
-') | timeout 10 openssl s_client -quiet -starttls sieve -connect 127.0.0.2:4190 2>/dev/null`);
-    expect(tls.output).toMatch(/^"SASL" "PLAIN LOGIN"?$/m);
+    expect(plain.output).toMatch(/^"STARTTLS"\r?$/m);
+    expect(plain.output).toMatch(/^"SASL" ""\r?$/m);
+    expect(plain.output.trim().split("\n").pop()).toMatch(/^NO /);
+    const tls = await mail.exec(String.raw`(sleep 2; printf 'LOGOUT\r\n') | timeout 10 openssl s_client -quiet -starttls sieve -connect 127.0.0.2:4190 2>/dev/null`);
+    expect(tls.output).toMatch(/^"SASL" "PLAIN LOGIN"\r?$/m);
   }, 60_000);
 
   test("POP3 110 advertises STLS and refuses USER before TLS; 995 speaks TLS", async () => {

@@ -11,7 +11,8 @@ import { inbox, Lab, mailClient, waitForMail } from "./clients";
 
 /**
  * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
- * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both.
+ * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both;
+ * at <zone>, info@ to leeo and a catch-all to frank.
  */
 export function checkedSystem(zone: string): { users: { email: string }[]; config: Record<string, unknown> } {
   const mailName = `mail.${zone}`;
@@ -22,7 +23,12 @@ export function checkedSystem(zone: string): { users: { email: string }[]; confi
       "mail-system:domain": zone,
       "mail-system:mailDomains": [mailName, zone],
       "mail-system:users": users,
-      "mail-system:aliases": users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+      "mail-system:aliases": [
+        ...users.map((u) => ({ source: `all@${mailName}`, destination: u.email })),
+        // The zone's own domain has no mailboxes: info@ goes to leeo, every other address to frank.
+        { source: `info@${zone}`, destination: users[1].email },
+        { source: `@${zone}`, destination: users[0].email },
+      ],
     },
   };
 }
@@ -143,6 +149,18 @@ export async function checkMailSystem(
   const relay = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: "victim@example.com", subject: "x", body: "x" });
   expect(relay).toMatchObject({ ok: false, stage: "recipient" });
   expect(relay.code).toBeGreaterThanOrEqual(500);
+
+  // The catch-all takes the zone's unknown addresses; an explicit alias wins over it; mail.<zone> has none.
+  const caught = `caught ${name}`;
+  expect(await mailClient(lab, "send", { port: 587, user: leeo, sender: leeo, to: `nobody-${name}@${zone}`, subject: caught, body: "x" }, lab.passwords[leeo])).toEqual({ ok: true, refused: {} });
+  await waitForMail(lab, frank, caught);
+  const info = `info ${name}`;
+  expect(await mailClient(lab, "send", { port: 587, user: frank, sender: frank, to: `info@${zone}`, subject: info, body: "x" }, lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+  await waitForMail(lab, leeo, info);
+  expect((await inbox(lab, frank)).subjects).not.toContain(info);
+  const unknown = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: `nobody@${mailName}`, subject: "x", body: "x" });
+  expect(unknown).toMatchObject({ ok: false, stage: "recipient" });
+  expect(unknown.code).toBeGreaterThanOrEqual(500);
 
   await checkSieve(lab, frank, leeo, name);
   return { hello, fanout };

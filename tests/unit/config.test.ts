@@ -108,6 +108,12 @@ describe("validateConfig", () => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
+  test("an alias source \"@domain\" is a catch-all of a served domain, lower-cased", () => {
+    const own = validateConfig({ ...seed, aliases: [{ source: "@Mail.RockyLinux.me", destination: "frank@mail.rockylinux.me" }] }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.aliases).toEqual([{ source: "@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" }]);
+  });
+
   test("records of the user's own are served beside the program's: types upper-cased, numbers from the CLI's strings", () => {
     const records = [
       { name: "www", type: "a", value: "192.0.2.80" },
@@ -174,6 +180,8 @@ describe("validateConfig", () => {
     [{ users: [{ email: "a@rockylinux.me", password: "line\nbreak!" }] }, "mail-system:users[0].password: must not contain line breaks"],
     [{ users: [{ email: "a@rockylinux.me", quota: 1 }] }, "mail-system:users[0].quota: is not a known field"],
     [{ aliases: [{ source: "all@elsewhere.org", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: the domain of "all@elsewhere.org" is not served'],
+    [{ aliases: [{ source: "@elsewhere.org", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: the domain of "@elsewhere.org" is not served'],
+    [{ aliases: [{ source: "@", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: "@" is not a valid e-mail address (or "@domain", a catch-all)'],
     [{ aliases: [{ source: "all@rockylinux.me", destination: "nobody" }] }, 'mail-system:aliases[0].destination: "nobody" is not a valid e-mail address'],
     [{ aliases: [{ source: "x@rockylinux.me", destination: "y@rockylinux.me" }, { source: "x@rockylinux.me", destination: "y@rockylinux.me" }] }, "mail-system:aliases[1]: x@rockylinux.me -> y@rockylinux.me is listed twice"],
     [{ subnet: "192.168.100.0/33" }, 'mail-system:subnet: "192.168.100.0/33" is not an IPv4 subnet'],

@@ -55,7 +55,7 @@ const users = config.users.map((u) => {
     : new random.RandomPassword(`password-${u.email}`, { length: 20, special: false }).result;
   const salt = new random.RandomString(`salt-${u.email}`, { length: 16, special: false }).result;
   const passwordHash = userPasswordHash(`hash-${u.email}`, password, salt);
-  return { email: u.email, password, passwordHash };
+  return { email: u.email, password, passwordHash, quotaBytes: u.quotaBytes };
 });
 
 const db = new MysqlServer("db", {
@@ -91,6 +91,7 @@ const mail = new MailServer("mail", {
   limits: config.limits,
   aliasSenders: config.aliasSenders,
   filtering: config.filtering,
+  quota: config.quota,
 });
 
 const dns = new BindServer("dns", {

@@ -34,6 +34,8 @@ export interface MailSystemConfig {
   readonly mailDomains: readonly string[];
   readonly users: readonly MailUser[];
   readonly aliases: readonly MailAlias[];
+  /** Default storage quota of a mailbox, in bytes (0: none). */
+  readonly quota: number;
   /** Whether removing a user also deletes their maildir (by default it is kept). */
   readonly purgeRemovedMailboxes: boolean;
   /** Whether users may send as the aliases that deliver to them. */
@@ -164,6 +166,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     mailDomains: servedDomains(c),
     users: (c.users ?? []).filter((u) => u !== undefined),
     aliases: (c.aliases ?? []).filter((a) => a !== undefined),
+    quota: c.quota ?? 0,
     purgeRemovedMailboxes: c.purgeRemovedMailboxes ?? false,
     aliasSenders: c.aliasSenders ?? false,
     limits: c.limits ?? DEFAULT_LIMITS,

@@ -6,10 +6,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { BASE_IMAGE } from "./baseImage";
 import { HOSTS_SHAPE, parseHosts, PRIVATE_KEY } from "./configHosts";
-import { parseAliases, parseMailDomains, parseUsers, USERS_SHAPE } from "./configMailboxes";
+import { parseAliases, parseMailDomains, parseUsers, SIZE_MESSAGE, USERS_SHAPE } from "./configMailboxes";
 import { parseRecords, RECORD_SHAPE, USER_RECORD_TYPES } from "./configRecords";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
-import { isDnsLabel, isDomainName, isIPv4 } from "./render/checks";
+import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
 import { DEFAULT_FILTERING, FilteringSettings, filteringProblems } from "./render/rspamd";
 import { parseSubnet } from "./subnet";
@@ -127,9 +127,9 @@ export const CONFIG_KEYS = {
       items: "object",
       shape: USERS_SHAPE,
       description:
-        "Mailboxes, each { email, password? }. A user without a password gets a generated one (see the " +
+        "Mailboxes, each { email, password?, quota? }. A user without a password gets a generated one (see the " +
         "userPasswords output). Set one as a secret with `pulumi config set --secret --path " +
-        "'users[0].password' ...`.",
+        "'users[0].password' ...`. quota (e.g. \"2G\", \"0\" for none) replaces mail-system:quota for that user.",
     },
     parseUsers,
   ),
@@ -142,6 +142,19 @@ export const CONFIG_KEYS = {
         'source several times to fan out. A source "@domain" is a catch-all for the domain\'s other addresses.',
     },
     parseAliases,
+  ),
+  quota: stringKey(
+    {
+      default: "0",
+      description:
+        'Storage quota of every mailbox without one of its own (users[N].quota): a size such as "500M" or ' +
+        '"2G", or "0" for none. Mail for a full mailbox is refused while the sender is still connected ' +
+        "(552 5.2.2), and the user is warned at 90 %.",
+    },
+    (value, report) => {
+      const bytes = parseSize(value);
+      return bytes === undefined ? void report(`${JSON.stringify(value)} ${SIZE_MESSAGE}`) : bytes;
+    },
   ),
   purgeRemovedMailboxes: booleanKey({
     default: false,

@@ -2,9 +2,12 @@
 // checked on its own. The lists keep a hole (undefined) where an entry is
 // unusable, so the rules across keys (configRules.ts) name entries by their
 // index in the stack's list.
-import { isDomainName, isEmailAddress, splitAddress } from "./render/checks";
+import { isDomainName, isEmailAddress, parseSize, splitAddress } from "./render/checks";
 import { MAIL_COLUMNS } from "./render/mailSql";
 import { Report } from "./configSchema";
+
+/** How a size that is not one is reported. */
+export const SIZE_MESSAGE = 'is not a size: a whole number of bytes with an optional unit K, M, G or T ("500M", "2G"; "0": no quota)';
 
 /** A mailbox from `mail-system:users`. */
 export interface MailUser {
@@ -12,6 +15,8 @@ export interface MailUser {
   readonly email: string;
   /** The configured password, if any; otherwise the program generates one. */
   readonly password?: string;
+  /** The user's own storage quota in bytes (0: none); otherwise the server's default (mail-system:quota). */
+  readonly quotaBytes?: number;
 }
 
 /** One row of the seed's virtual_aliases table. */
@@ -20,7 +25,7 @@ export interface MailAlias {
   readonly destination: string;
 }
 
-export const USERS_SHAPE = "a list of { email, password? }";
+export const USERS_SHAPE = "a list of { email, password?, quota? }";
 
 /** `mailDomains`: lower-cased domains, each once. */
 export function parseMailDomains(list: readonly unknown[], report: Report): (string | undefined)[] {
@@ -62,7 +67,7 @@ export function parseUsers(list: readonly unknown[], report: Report): (MailUser 
   const users: (MailUser | undefined)[] = [];
   list.forEach((u, i) => {
     const at = (message: string, part = "") => report(message, `[${i}]${part}`);
-    const fields = entry(u, ["email", "password"], "{ email, password? }", at);
+    const fields = entry(u, ["email", "password", "quota"], "{ email, password?, quota? }", at);
     const email = fields && address(fields.email);
     if (!fields || !email) {
       if (fields) at(`${JSON.stringify(fields.email)} is not a valid e-mail address`, ".email");
@@ -79,7 +84,9 @@ export function parseUsers(list: readonly unknown[], report: Report): (MailUser 
       if (typeof password !== "string" || password.length < 8) at("must be a string of at least 8 characters", ".password");
       else if (/[\r\n\0]/.test(password)) at("must not contain line breaks or NUL", ".password");
     }
-    users.push({ email, ...(typeof password === "string" ? { password } : {}) });
+    const quota = fields.quota === undefined || fields.quota === null ? undefined : parseSize(fields.quota);
+    if (fields.quota !== undefined && fields.quota !== null && quota === undefined) at(`${JSON.stringify(fields.quota)} ${SIZE_MESSAGE}`, ".quota");
+    users.push({ email, ...(typeof password === "string" ? { password } : {}), ...(quota !== undefined ? { quotaBytes: quota } : {}) });
   });
   return users;
 }

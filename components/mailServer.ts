@@ -71,6 +71,12 @@ export interface MailServerArgs {
    * @default DEFAULT_FILTERING (components/render/rspamd.ts)
    */
   readonly filtering?: FilteringSettings;
+  /**
+   * Storage quota, in bytes, of a mailbox without one of its own (its row's
+   * quota_bytes; MysqlServer's users). 0: none.
+   * @default 0
+   */
+  readonly quota?: number;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -226,6 +232,7 @@ export class MailServer extends pulumi.ComponentResource {
             tls: TLS,
             limits: args.limits ?? DEFAULT_LIMITS,
             aliasSenders: args.aliasSenders ?? false,
+            quotaBytes: args.quota ?? 0,
             mailDomains: args.mailDomains,
             filtering: args.filtering ?? DEFAULT_FILTERING,
             dkim: { selector: dkim.selector, keys: dkimKeys },

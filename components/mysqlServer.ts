@@ -9,6 +9,7 @@ import * as random from "@pulumi/random";
 import { AddressCertificate } from "./mailCertificate";
 import {
   MAIL_SCHEMA_SQL,
+  MAIL_SCHEMA_UPGRADE_SQL,
   deleteAliasSql,
   deleteDomainSql,
   deleteUserSql,
@@ -34,6 +35,8 @@ export interface MailboxRow {
   readonly email: string;
   /** The SHA512-CRYPT hash of the user's password (a secret). */
   readonly passwordHash: pulumi.Input<string>;
+  /** The user's own storage quota in bytes (0: none); absent: the mail server's default. */
+  readonly quotaBytes?: number;
 }
 
 export interface MysqlServerArgs {
@@ -176,7 +179,7 @@ export class MysqlServer extends pulumi.ComponentResource {
       [database, appUser],
     );
 
-    const schema = sql(`${name}-schema`, { apply: MAIL_SCHEMA_SQL }, [database]);
+    const schema = sql(`${name}-schema`, { apply: MAIL_SCHEMA_SQL + MAIL_SCHEMA_UPGRADE_SQL }, [database]);
     const domainRows = args.domains.map((d) =>
       sql(`${name}-domain-${d}`, { apply: upsertDomainSql(d), revert: deleteDomainSql(d) }, [schema]),
     );
@@ -184,7 +187,7 @@ export class MysqlServer extends pulumi.ComponentResource {
       sql(
         `${name}-user-${u.email}`,
         {
-          apply: pulumi.secret(pulumi.output(u.passwordHash).apply((hash) => upsertUserSql(u.email, hash))),
+          apply: pulumi.secret(pulumi.output(u.passwordHash).apply((hash) => upsertUserSql(u.email, hash, u.quotaBytes ?? null))),
           revert: deleteUserSql(u.email),
         },
         domainRows,

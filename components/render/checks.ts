@@ -70,3 +70,17 @@ export function hasPemBlock(text: string, label: RegExp): boolean {
   for (const m of text.matchAll(re)) if (label.test(m[1])) return true;
   return false;
 }
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/**
+ * A storage size as bytes: a whole number with an optional binary unit (K,
+ * M, G, T; "KiB", "MB" and a trailing "B" alike), e.g. "500M", "2G", "0".
+ * Undefined when it is not one.
+ */
+export function parseSize(value: unknown): number | undefined {
+  const m = /^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$/i.exec(typeof value === "number" ? String(value) : typeof value === "string" ? value : "");
+  if (!m) return undefined;
+  const bytes = Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()];
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}

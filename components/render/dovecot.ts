@@ -1,7 +1,7 @@
 // Dovecot's configuration as a pure function of plain settings: one complete
 // dovecot.conf (no conf.d includes) and the SQL passdb's dovecot-sql.conf.ext.
 import { getDiffieHellman } from "crypto";
-import { checkMailServerSettings, CLIENT_TLS12_CIPHERS, MailServerSettings } from "./postfix";
+import { checkMailServerSettings, CLIENT_TLS12_CIPHERS, MailServerSettings, QUOTA_STATUS } from "./postfix";
 import { MAIL_GUARD } from "./mailGuard";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
@@ -26,6 +26,8 @@ function connectValue(db: MailServerSettings["database"]): string {
 /** Where the Sieve scripts every user gets live (compiled by the check: sievec), and the pipe program they call. */
 export const SIEVE_DIR = "/etc/dovecot/sieve";
 export const SIEVE_PIPE_DIR = "/usr/local/lib/mail-system/sieve-pipe";
+/** The program Dovecot's quota-warning service runs (as vmail) to warn a user whose mailbox is nearly full. */
+export const QUOTA_WARNING = "/usr/local/lib/mail-system/quota-warning";
 /** Rspamd's controller (learning), on loopback. */
 const RSPAMD_CONTROLLER = "127.0.0.1:11334";
 
@@ -68,6 +70,9 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     guardAuth: MAIL_GUARD.auth,
     sieveDir: SIEVE_DIR,
     sievePipeDir: SIEVE_PIPE_DIR,
+    defaultQuotaBytes: s.quotaBytes,
+    quotaStatusPort: QUOTA_STATUS.port,
+    quotaWarning: QUOTA_WARNING,
     logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });
@@ -79,6 +84,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     ...["junk.sieve", "learn-spam.sieve", "learn-ham.sieve"].map(
       (f): RenderedFile => ({ path: `${SIEVE_DIR}/${f}`, content: renderTemplate(`mail/sieve/${f}`, {}), owner: "root", group: "root", mode: "0644" }),
     ),
+    { path: QUOTA_WARNING, content: renderTemplate("mail/quota-warning", { domain: s.domain }), owner: "root", group: "root", mode: "0755" },
     {
       path: `${SIEVE_PIPE_DIR}/rspamd-learn`,
       content: renderTemplate("mail/sieve/rspamd-learn", { controller: RSPAMD_CONTROLLER }),

@@ -9,6 +9,9 @@ import { isDnsName, splitAddress } from "./checks";
  * virtual_domains(name), virtual_users(email) as in the seed, and
  * virtual_aliases(source, destination) (one row per destination, as the
  * seed). Deleting a domain deletes its users and aliases (ON DELETE CASCADE).
+ * virtual_users.quota_bytes is the user's storage quota (NULL: the server's
+ * default; 0: none); databases made before it existed get the column from
+ * MAIL_SCHEMA_UPGRADE_SQL.
  * A case-insensitive collation, because mail addresses are compared so.
  */
 export const MAIL_SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS virtual_domains (
@@ -23,6 +26,7 @@ CREATE TABLE IF NOT EXISTS virtual_users (
   email VARCHAR(128) NOT NULL,
   password VARCHAR(150) NOT NULL,
   domain_id INT NOT NULL,
+  quota_bytes BIGINT NULL,
   PRIMARY KEY (id),
   UNIQUE KEY virtual_users_email (email),
   FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
@@ -37,6 +41,19 @@ CREATE TABLE IF NOT EXISTS virtual_aliases (
   UNIQUE KEY virtual_aliases_source_destination (source, destination),
   FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+`;
+
+/**
+ * What a database made by an earlier release lacks, added (never dropped or
+ * changed): virtual_users.quota_bytes. Run after MAIL_SCHEMA_SQL, any number
+ * of times; portable to MySQL 8, which has no ADD COLUMN IF NOT EXISTS.
+ */
+export const MAIL_SCHEMA_UPGRADE_SQL = `SET @add_quota = (SELECT IF(COUNT(*) = 0, 'ALTER TABLE virtual_users ADD COLUMN quota_bytes BIGINT NULL', 'DO 0')
+  FROM information_schema.columns
+  WHERE table_schema = DATABASE() AND table_name = 'virtual_users' AND column_name = 'quota_bytes');
+PREPARE add_quota FROM @add_quota;
+EXECUTE add_quota;
+DEALLOCATE PREPARE add_quota;
 `;
 
 // MySQL's own escapes (as mysql_real_escape_string), for the default
@@ -112,16 +129,20 @@ export function deleteDomainSql(name: string): string {
  * Adds the user or sets their password hash ("$6$..."). The domain (the part
  * after '@') must exist: otherwise domain_id is NULL and the statement fails.
  */
-export function upsertUserSql(email: string, passwordHash: string): string {
+export function upsertUserSql(email: string, passwordHash: string, quotaBytes: number | null = null): string {
   const { domain } = address("user", email, MAIL_COLUMNS.email, false, LOGIN_LOCAL_PART);
   if (!SHA512_CRYPT.test(passwordHash)) {
     throw new Error(`password hash for ${email} is not a SHA512-CRYPT string "$6$salt$hash"`);
   }
+  if (quotaBytes !== null && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) {
+    throw new Error(`quota for ${email} is not a whole number of bytes: ${quotaBytes}`);
+  }
   const e = sqlString(email);
   const h = sqlString(passwordHash);
+  const q = quotaBytes === null ? "NULL" : String(quotaBytes);
   return (
-    `INSERT INTO virtual_users (email, password, domain_id) VALUES (${e}, ${h}, ${domainId(domain)})` +
-    ` ON DUPLICATE KEY UPDATE password = ${h}, domain_id = ${domainId(domain)};\n`
+    `INSERT INTO virtual_users (email, password, domain_id, quota_bytes) VALUES (${e}, ${h}, ${domainId(domain)}, ${q})` +
+    ` ON DUPLICATE KEY UPDATE password = ${h}, domain_id = ${domainId(domain)}, quota_bytes = ${q};\n`
   );
 }
 

@@ -51,7 +51,12 @@ export interface MailServerSettings {
    * (envelope and From header). Default false: only as their own address.
    */
   aliasSenders?: boolean;
+  /** Storage quota of a mailbox without one of its own, in bytes. Default 0: none. */
+  quotaBytes?: number;
 }
+
+/** Dovecot's quota-status service, which Postfix asks at RCPT time whether a mailbox is full. */
+export const QUOTA_STATUS = { host: "127.0.0.1", port: 10040 } as const;
 
 const DEFAULT_MESSAGE_SIZE_LIMIT = 10_240_000;
 
@@ -122,7 +127,9 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   if (logTo !== "stdout" && logTo !== "syslog") fail("logTo", logTo, 'must be "stdout" or "syslog"');
   const limits = s.limits ?? DEFAULT_LIMITS;
   for (const p of limitProblems(limits)) throw new Error(`mail server settings: limits.${p.field} ${p.message}`);
-  return { ...s, messageSizeLimit, milters, filterMilter, logTo, limits, aliasSenders: s.aliasSenders ?? false };
+  const quotaBytes = s.quotaBytes ?? 0;
+  if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) fail("quotaBytes", quotaBytes, "must be a whole number of bytes (0: none)");
+  return { ...s, messageSizeLimit, milters, filterMilter, logTo, limits, aliasSenders: s.aliasSenders ?? false, quotaBytes };
 }
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
@@ -176,6 +183,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
     inboundMilters: s.filterMilter ? `{ ${s.filterMilter}, default_action=tempfail }` : "",
     guardMilter: [MAIL_GUARD_MILTER, ...(s.filterMilter ? [`{ ${s.filterMilter}, default_action=accept }`] : []), ...s.milters].join(", "),
     guardPolicy: MAIL_GUARD.policy,
+    quotaStatus: `inet:${QUOTA_STATUS.host}:${QUOTA_STATUS.port}`,
     smtpConnectionsPerMinute: s.limits.smtpConnectionsPerMinute,
     smtpMessagesPerMinute: s.limits.smtpMessagesPerMinute,
     smtpConnectionsAtOnce: s.limits.smtpConnectionsAtOnce,

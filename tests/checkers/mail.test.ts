@@ -232,6 +232,17 @@ print("moved 1" if typ == "OK" else "MOVE: %s %s" % (typ, data))
 m.logout()
 `;
 
+// Prints the quota of the user's INBOX over IMAPS (GETQUOTAROOT); argv user, password.
+const IMAP_QUOTA_PY = String.raw`
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4_SSL("127.0.0.1", 993, ssl_context=ctx)
+m.login(sys.argv[1], sys.argv[2])
+typ, data = m.getquotaroot("INBOX")
+print(data[1][0].decode())
+m.logout()
+`;
+
 let image: string;
 // A throwaway self-signed certificate, made in the image and uploaded as the program uploads MailServer's.
 let certificate: RenderedFile[];
@@ -641,6 +652,21 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(await dump()).toBe(before);
   }, 60_000);
 
+  test("a database made before quotas gets the quota column from the upgrade, keeping its rows; running it again changes nothing", async () => {
+    const old = sql.MAIL_SCHEMA_SQL.replace("  quota_bytes BIGINT NULL,\n", "");
+    expect(old).not.toContain("quota_bytes");
+    await mariadb("DROP DATABASE IF EXISTS upgrade_check; CREATE DATABASE upgrade_check CHARACTER SET utf8mb4;", "");
+    await mariadb(`${old}${sql.upsertDomainSql("rockylinux.me")}INSERT INTO virtual_users (email, password, domain_id) VALUES ('old@rockylinux.me', 'x', 1);`, "upgrade_check");
+    const columns = () => mariadb("SELECT column_name FROM information_schema.columns WHERE table_schema = 'upgrade_check' AND table_name = 'virtual_users' ORDER BY ordinal_position;", "");
+    await mariadb(sql.MAIL_SCHEMA_SQL + sql.MAIL_SCHEMA_UPGRADE_SQL, "upgrade_check");
+    const after = await columns();
+    expect(after.trim().split("\n")).toEqual(["id", "email", "password", "domain_id", "quota_bytes"]);
+    await mariadb(sql.MAIL_SCHEMA_SQL + sql.MAIL_SCHEMA_UPGRADE_SQL, "upgrade_check");
+    expect(await columns()).toBe(after);
+    expect((await mariadb("SELECT email, quota_bytes FROM virtual_users;", "upgrade_check")).trim()).toBe("old@rockylinux.me\tNULL");
+    await mariadb("DROP DATABASE upgrade_check;", "");
+  }, 60_000);
+
   test("an upsert changes only its own row; deletes remove only theirs; deleting a domain cascades", async () => {
     const rows = async () => (await mariadb("SELECT id, email, password FROM virtual_users ORDER BY id;")).trim().split("\n");
     const before = await rows();
@@ -895,6 +921,45 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     }
     expect(log).toMatch(/rspamd-learn spam: .*(tokens|learn)/);
     expect(await learns()).toEqual(binned);
+  }, 120_000);
+
+  test("quotas: the user's own quota (one row) warns at 90 %, refuses mail at RCPT when full (552, on 25 and 587), shows in GETQUOTAROOT; NULL restores the default", async () => {
+    const setQuota = (bytes: number | null) => mariadb(`UPDATE virtual_users SET quota_bytes = ${bytes === null ? "NULL" : bytes} WHERE email = 'leeo@rockylinux.me';`);
+    // What leeo holds now (doveadm: STORAGE in KiB), with the default (none) in force.
+    const usage = async () => {
+      const r = await mail.exec("doveadm quota recalc -u leeo@rockylinux.me && doveadm -f tab quota get -u leeo@rockylinux.me");
+      const row = r.output.split("\n").find((l) => /\tSTORAGE\t/.test(l));
+      if (!row) throw new Error(`no quota: ${r.output}`);
+      const [, , value, limit] = row.split("\t");
+      return { bytes: Number(value) * 1024, limit };
+    };
+    const before = await usage();
+    expect(before.limit).toBe("-");
+    // A quota that leaves leeo at about 85 %: the next message of 8 % crosses 90 % and brings the warning.
+    const quota = Math.ceil(before.bytes / 0.85);
+    await setQuota(quota);
+    expect(await lmtpDeliver("fills", "No", "x".repeat(Math.ceil(quota * 0.08)))).toMatch(/\| 250 2\.0\.0 /);
+    let warned = { code: 1, output: "" };
+    for (let i = 0; i < 20 && warned.code !== 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 500));
+      warned = await mail.exec("grep -l '^Subject: Your mailbox is 90% full' /var/mail/vhosts/rockylinux.me/leeo/new/* /var/mail/vhosts/rockylinux.me/leeo/cur/*");
+    }
+    expect(warned.code).toBe(0);
+    // Full: 1 KiB.
+    await setQuota(1024);
+    const rcpt = async (port: number, commands: string[]) =>
+      replyTo(await mail.dialogue("smtp", "127.0.0.2", port, port === 587 ? "starttls" : "plain", ["EHLO client.example", ...commands, "RCPT TO:<leeo@rockylinux.me>", "QUIT"]), "RCPT");
+    expect(await rcpt(25, ["MAIL FROM:<someone@example.org>"])).toBe("552 5.2.2 <leeo@rockylinux.me>: Recipient address rejected: Mailbox is full: the recipient's quota is used up");
+    const auth = `AUTH PLAIN ${saslPlain(frank.email, frank.password)}`;
+    expect(await rcpt(587, [auth, `MAIL FROM:<${frank.email}>`])).toMatch(/^552 5\.2\.2 .*Mailbox is full/);
+    // IMAP's view of it (RFC 9208): used and limit in KiB.
+    fs.writeFileSync(path.join(mail.dir, "quota.py"), IMAP_QUOTA_PY);
+    fs.writeFileSync(path.join(mail.dir, "leeo-password"), leeo.password);
+    const root = await mail.exec(`python3 /stage/quota.py '${leeo.email}' "$(cat /stage/leeo-password)"`);
+    expect(root.output.trim()).toMatch(/^"User quota" \(STORAGE \d+ 1\)$/);
+    // Back to the default (none): mail is taken again, with no reload or restart.
+    await setQuota(null);
+    expect(await rcpt(25, ["MAIL FROM:<someone@example.org>"])).toMatch(/^250 /);
   }, 120_000);
 
   test("OpenDKIM signs what frank submitted after logging in, and not the mail from outside", async () => {

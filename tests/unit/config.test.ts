@@ -108,6 +108,17 @@ describe("validateConfig", () => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
+  test("quotas: none by default; a default for all, and a user's own in bytes (binary units)", () => {
+    expect(validateConfig(seed, "dev").config.quota).toBe(0);
+    const own = validateConfig(
+      { ...seed, quota: "2G", users: [{ email: "frank@mail.rockylinux.me", quota: "500M" }, { email: "leeo@mail.rockylinux.me" }, { email: "ann@mail.rockylinux.me", quota: "0" }] },
+      "dev",
+    );
+    expect(own.problems).toEqual([]);
+    expect(own.config.quota).toBe(2 * 2 ** 30);
+    expect(own.config.users.map((u) => u.quotaBytes)).toEqual([500 * 2 ** 20, undefined, 0]);
+  });
+
   test("an alias source \"@domain\" is a catch-all of a served domain, lower-cased", () => {
     const own = validateConfig({ ...seed, aliases: [{ source: "@Mail.RockyLinux.me", destination: "frank@mail.rockylinux.me" }] }, "dev");
     expect(own.problems).toEqual([]);
@@ -178,7 +189,10 @@ describe("validateConfig", () => {
     [{ users: [{ email: "a@elsewhere.org" }] }, 'mail-system:users[0].email: the domain of "a@elsewhere.org" is not served'],
     [{ users: [{ email: "a@rockylinux.me", password: "short" }] }, "mail-system:users[0].password: must be a string of at least 8 characters"],
     [{ users: [{ email: "a@rockylinux.me", password: "line\nbreak!" }] }, "mail-system:users[0].password: must not contain line breaks"],
-    [{ users: [{ email: "a@rockylinux.me", quota: 1 }] }, "mail-system:users[0].quota: is not a known field"],
+    [{ users: [{ email: "a@rockylinux.me", size: 1 }] }, "mail-system:users[0].size: is not a known field"],
+    [{ users: [{ email: "a@rockylinux.me", quota: "lots" }] }, 'mail-system:users[0].quota: "lots" is not a size'],
+    [{ users: [{ email: "a@rockylinux.me", quota: "-1G" }] }, 'mail-system:users[0].quota: "-1G" is not a size'],
+    [{ quota: "2 pages" }, 'mail-system:quota: "2 pages" is not a size'],
     [{ aliases: [{ source: "all@elsewhere.org", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: the domain of "all@elsewhere.org" is not served'],
     [{ aliases: [{ source: "@elsewhere.org", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: the domain of "@elsewhere.org" is not served'],
     [{ aliases: [{ source: "@", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: "@" is not a valid e-mail address (or "@domain", a catch-all)'],

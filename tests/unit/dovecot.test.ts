@@ -61,6 +61,7 @@ describe("renderDovecotFiles", () => {
       ["/etc/dovecot/sieve/junk.sieve", "root", "root", "0644", false],
       ["/etc/dovecot/sieve/learn-spam.sieve", "root", "root", "0644", false],
       ["/etc/dovecot/sieve/learn-ham.sieve", "root", "root", "0644", false],
+      ["/usr/local/lib/mail-system/quota-warning", "root", "root", "0755", false],
       ["/usr/local/lib/mail-system/sieve-pipe/rspamd-learn", "root", "root", "0755", false],
     ]);
     for (const f of files) {
@@ -128,9 +129,20 @@ describe("renderDovecotFiles", () => {
     expect(greeting).not.toMatch(/dovecot|debian|\d/i);
   });
 
-  test("the seed's SQL passdb, static userdb and unix listeners", () => {
+  test("quotas: the default rule (none unless set), the user's own from their row, quota-status for Postfix on loopback, a warning at 90 %", () => {
+    expect(conf).toMatch(/^\s*quota_rule = \*:bytes=0$/m);
+    const withQuota = fileAt(renderDovecotFiles(seedMailSettings({ quotaBytes: 2 ** 30 })), "/etc/dovecot/dovecot.conf").content;
+    expect(withQuota).toMatch(/^\s*quota_rule = \*:bytes=1073741824$/m);
+    expect(() => renderDovecotFiles(seedMailSettings({ quotaBytes: -1 }))).toThrow(/quotaBytes/);
+    expect(sql).toMatch(/^user_query = SELECT CONCAT\('\*:bytes=', quota_bytes\) AS quota_rule FROM virtual_users WHERE email = '%u'$/m);
+    expect(section(conf, "service quota-status")).toMatch(/address = 127\.0\.0\.1\n\s*port = 10040/);
+    expect(conf).toMatch(/^\s*quota_warning = storage=90%% quota-warning 90 %u$/m);
+    expect(section(conf, "service quota-warning")).toMatch(/executable = script \/usr\/local\/lib\/mail-system\/quota-warning\n\s*user = vmail/);
+  });
+
+  test("the seed's SQL passdb, an SQL userdb (the quota) with the seed's static fields, and unix listeners", () => {
     expect(section(conf, "passdb")).toMatch(/driver = sql\n\s*args = \/etc\/dovecot\/dovecot-sql.conf.ext/);
-    expect(section(conf, "userdb")).toMatch(/driver = static\n\s*args = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n/);
+    expect(section(conf, "userdb")).toMatch(/driver = sql\n\s*args = \/etc\/dovecot\/dovecot-sql.conf.ext\n\s*default_fields = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n/);
     const lmtp = section(conf, "unix_listener /var/spool/postfix/private/dovecot-lmtp");
     expect(lmtp).toMatch(/mode = 0600\n\s*user = postfix\n\s*group = postfix/);
     const auth = section(conf, "service auth");

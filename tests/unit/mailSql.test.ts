@@ -8,6 +8,7 @@ import {
   upsertAliasSql,
   upsertDomainSql,
   upsertUserSql,
+  MAIL_SCHEMA_UPGRADE_SQL,
 } from "../../components/render/mailSql";
 
 const HASH = sha512Crypt("onetestandone", "dEqUVsCirHzV8kHw");
@@ -43,6 +44,13 @@ describe("sqlString", () => {
   test("rejects a lone surrogate, which no client could send as UTF-8", () => {
     expect(() => sqlString("a\uD800b")).toThrow(/lone surrogate/);
   });
+});
+
+test("MAIL_SCHEMA_UPGRADE_SQL only adds the quota column, and only where it is missing", () => {
+  expect(MAIL_SCHEMA_UPGRADE_SQL).not.toMatch(/\b(DROP|TRUNCATE|DELETE FROM|INSERT|UPDATE|MODIFY|CHANGE)\b/i);
+  expect([...MAIL_SCHEMA_UPGRADE_SQL.matchAll(/ALTER TABLE (\w+) ADD COLUMN (\w+)/g)].map((m) => `${m[1]}.${m[2]}`)).toEqual(["virtual_users.quota_bytes"]);
+  expect(MAIL_SCHEMA_UPGRADE_SQL).toMatch(/IF\(COUNT\(\*\) = 0, 'ALTER TABLE virtual_users ADD COLUMN quota_bytes BIGINT NULL', 'DO 0'\)/);
+  expect(MAIL_SCHEMA_SQL).toMatch(/quota_bytes BIGINT NULL,/);
 });
 
 describe("MAIL_SCHEMA_SQL", () => {
@@ -87,9 +95,13 @@ describe("upserts and deletes", () => {
     const sql = upsertUserSql("frank@mail.rockylinux.me", HASH);
     const domainId = "(SELECT id FROM virtual_domains WHERE name = 'mail.rockylinux.me')";
     expect(sql).toBe(
-      `INSERT INTO virtual_users (email, password, domain_id) VALUES ('frank@mail.rockylinux.me', '${HASH}', ${domainId})` +
-        ` ON DUPLICATE KEY UPDATE password = '${HASH}', domain_id = ${domainId};\n`,
+      `INSERT INTO virtual_users (email, password, domain_id, quota_bytes) VALUES ('frank@mail.rockylinux.me', '${HASH}', ${domainId}, NULL)` +
+        ` ON DUPLICATE KEY UPDATE password = '${HASH}', domain_id = ${domainId}, quota_bytes = NULL;\n`,
     );
+    // A quota of the user's own (bytes; 0: none); NULL keeps the server's default.
+    expect(upsertUserSql("frank@mail.rockylinux.me", HASH, 1048576)).toContain(", 1048576) ON DUPLICATE KEY UPDATE password");
+    expect(upsertUserSql("frank@mail.rockylinux.me", HASH, 0)).toMatch(/quota_bytes = 0;\n$/);
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 60]) expect(() => upsertUserSql("frank@mail.rockylinux.me", HASH, bad)).toThrow(/not a whole number of bytes/);
     expect(deleteUserSql("frank@mail.rockylinux.me")).toBe("DELETE FROM virtual_users WHERE email = 'frank@mail.rockylinux.me';\n");
   });
 

@@ -198,7 +198,11 @@ describe("renderPostfixFiles", () => {
     expect(p.get("smtpd_client_connection_count_limit")).toBe(String(DEFAULT_LIMITS.smtpConnectionsAtOnce));
     // This host's own processes stay exempt (Postfix's default, $mynetworks).
     expect(p.has("smtpd_client_event_limit_exceptions")).toBe(false);
-    expect(p.get("mua_recipient_restrictions")).toBe(`check_policy_service inet:${MAIL_GUARD.policy}`);
+    expect(p.get("mua_recipient_restrictions")).toBe(
+      `check_policy_service inet:${MAIL_GUARD.policy}, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }`,
+    );
+    // Port 25 asks quota-status too; an outage skips the check (delivery still enforces the quota).
+    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
     const given = { ...DEFAULT_LIMITS, smtpConnectionsPerMinute: 7, smtpMessagesPerMinute: 8, smtpConnectionsAtOnce: 9 };
     const q = params(file(renderPostfixFiles(settings({ limits: given })), "/etc/postfix/main.cf").content);
     expect([q.get("smtpd_client_connection_rate_limit"), q.get("smtpd_client_message_rate_limit"), q.get("smtpd_client_connection_count_limit")]).toEqual(["7", "8", "9"]);

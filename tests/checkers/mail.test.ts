@@ -348,7 +348,8 @@ describe("the daemons' own checkers on the rendered files", () => {
     for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
 
     expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
-    expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032");
+    expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
+    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
     expect(p.get("mua_milters")).toBe(
       "{ inet:127.0.0.1:10031, default_action=tempfail }, { inet:127.0.0.1:11332, default_action=accept }, unix:/var/spool/postfix/opendkim/opendkim.sock",
     );
@@ -363,9 +364,10 @@ describe("the daemons' own checkers on the rendered files", () => {
     const r = await runWithFiles(image, files, `${MAKE_CERT}\ndoveconf -n; echo "doveconf: $?"; doveconf ${named.join(" ")}`);
     expect(r.code).toBe(0);
     expect(r.output).toMatch(/^doveconf: 0$/m);
-    expect(r.output).not.toMatch(/warning|error|fatal/i);
+    // Diagnostics, not the settings named quota_warning and quota-warning.
+    expect(r.output).not.toMatch(/^doveconf: (warning|error|fatal)|^(warning|error|fatal):/im);
     expect(r.output).toMatch(/passdb \{\n\s+args = \/etc\/dovecot\/dovecot-sql.conf.ext\n\s+driver = sql\n\s*\}/);
-    expect(r.output).toMatch(/userdb \{\n\s+args = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n\n\s+driver = static\n\s*\}/);
+    expect(r.output).toMatch(/userdb \{\n\s+args = \/etc\/dovecot\/dovecot-sql.conf.ext\n\s+default_fields = uid=vmail gid=vmail home=\/var\/mail\/vhosts\/%d\/%n\n\s+driver = sql\n\s*\}/);
     for (const line of [
       "ssl_cert = </etc/ssl/mail/cert.pem",
       "ssl_key = # hidden, use -P to show it",
@@ -378,7 +380,7 @@ describe("the daemons' own checkers on the rendered files", () => {
       "disable_plaintext_auth = yes",
       "auth_debug_passwords = no",
       "auth_verbose_passwords = no",
-      "protocols = imap pop3 lmtp",
+      "protocols = imap pop3 lmtp sieve",
       "mail_location = maildir:/var/mail/vhosts/%d/%n",
     ]) {
       expect(r.output.split("\n")).toContain(line);

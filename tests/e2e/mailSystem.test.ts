@@ -85,6 +85,13 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       // Mail delivered before the change is still there.
       expect(await waitForMail(lab, leeo, hello)).toContain(fanout);
 
+      // A quota of ann's own: her row is updated (one resource), nothing restarts; IMAP reports it (KiB).
+      const pidsBefore = await docker("exec", servers.mail, "cat", "/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid");
+      await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: ann, quota: "1M" }] }), true);
+      expect(changesOf((await stack.up({ onOutput: log })).summary.resourceChanges ?? {})).toEqual({ update: 1 });
+      expect(await docker("exec", servers.mail, "cat", "/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid")).toBe(pidsBefore);
+      expect((await mailClient(lab, "imap", { port: 993, user: ann, quota: true }, annPassword)).quota).toEqual([expect.stringMatching(/^"User quota" \(STORAGE \d+ 1024\)$/)]);
+
       // A new DKIM selector: OpenDKIM's files and the zone change, so OpenDKIM
       // restarts and BIND reloads; Postfix and Dovecot keep running untouched,
       // and no container is replaced (as on a host: sshTarget.test.ts).

@@ -138,8 +138,12 @@ def act_imap(args):
         _, parts = m.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         header = email.message_from_bytes(parts[0][1])
         subjects.append(header.get("Subject", ""))
+    quota = None
+    if args.quota:
+        _, data = m.getquotaroot("INBOX")
+        quota = [q.decode() for q in data[1]]
     m.logout()
-    return {"ok": True, "subjects": subjects}
+    return {"ok": True, "subjects": subjects, **({"quota": quota} if args.quota else {})}
 
 
 def act_dkim_verify(args):
@@ -363,6 +367,7 @@ def main():
     ap.add_argument("--body", default="")
     ap.add_argument("--header", action="append", help="send: one more header, 'Name: value' (repeatable)")
     ap.add_argument("--mailbox", default="INBOX", help="imap: the folder to list")
+    ap.add_argument("--quota", action="store_true", help="imap: also report GETQUOTAROOT of INBOX")
     ap.add_argument("--script-name", default="", help="managesieve: the script's name")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")
     ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), default="1.2", help="tls: the only version offered")

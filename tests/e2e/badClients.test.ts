@@ -501,6 +501,13 @@ describe("bad clients against one deployed system", () => {
     return [];
   }
 
+  /** The message whose subject starts with `subject` was filed into leeo's Junk, marked "X-Spam: Yes". */
+  async function expectJunked(subject: string): Promise<void> {
+    const [junk] = await inFolder(leeo, ".Junk", `Subject: ${subject}`);
+    expect(junk).toBeDefined();
+    expect(await docker("exec", s!.mail, "cat", junk)).toMatch(/^X-Spam: Yes$/m);
+  }
+
   test("filtering on 25: GTUBE refused with 5xx, an own-domain sender from outside refused as forged", async () => {
     const gtube = await onPort25("alice@remote.test", leeo, ordinary("gtube", 1), "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X");
     expect(gtube.code).toBeGreaterThanOrEqual(500);
@@ -537,9 +544,7 @@ describe("bad clients against one deployed system", () => {
       '<html><body><a href="http://203.0.113.9/x">CLICK</a> <b>WIN $$$ FREE</b></body></html>',
     );
     expect(spammy.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
-    const [junk] = await inFolder(leeo, ".Junk", "Subject: FREE MONEY NOW");
-    expect(junk).toBeDefined();
-    expect(await docker("exec", s!.mail, "cat", junk)).toMatch(/^X-Spam: Yes$/m);
+    await expectJunked("FREE MONEY NOW");
     cases.filtering = (cases.filtering ?? 0) + 2;
   });
 
@@ -587,9 +592,7 @@ describe("bad clients against one deployed system", () => {
     // A domain that says quarantine: delivered, into Junk.
     const doubtful = await onPort25(`list@other.${domain}`, leeo, headers(`bob@${QUARANTINED}`, "dmarc quarantine", 12), LETTER);
     expect(doubtful.text).toMatch(/^250 2\.0\.0 Ok: queued as /);
-    const [junk] = await inFolder(leeo, ".Junk", "Subject: dmarc quarantine");
-    expect(junk).toBeDefined();
-    expect(await docker("exec", s!.mail, "cat", junk)).toMatch(/^X-Spam: Yes$/m);
+    await expectJunked("dmarc quarantine");
     cases.filtering = (cases.filtering ?? 0) + 3;
   });
 

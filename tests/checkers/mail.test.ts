@@ -925,6 +925,21 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(await learns()).toEqual(binned);
   }, 120_000);
 
+  test("user Sieve: a script uploaded over ManageSieve (STARTTLS, AUTHENTICATE) files matching mail into a folder it creates, after the shared junk script", async () => {
+    fs.copyFileSync(path.join(__dirname, "..", "e2e", "mailclient.py"), path.join(mail.dir, "mailclient.py"));
+    fs.writeFileSync(path.join(mail.dir, "leeo-password"), leeo.password);
+    const script = 'require ["fileinto", "mailbox"];\nif header :contains "subject" "[news]" { fileinto :create "News"; stop; }\n';
+    fs.writeFileSync(path.join(mail.dir, "user.sieve"), script);
+    const up = await mail.exec(
+      `MAIL_PASSWORD="$(cat /stage/leeo-password)" python3 /stage/mailclient.py managesieve --host 127.0.0.2 --port 4190 --ca ${TLS.certificateFile} --servername mail.rockylinux.me --user '${leeo.email}' --script-name mine --body "$(cat /stage/user.sieve)"`,
+    );
+    expect(JSON.parse(up.output)).toEqual({ ok: true, saslBeforeTls: ['"SASL" ""'], scripts: ['"mine" ACTIVE'] });
+    const delivered = await lmtpDeliver("[news] weekly", "No", "body");
+    if (!/\| 250 2\.0\.0 /.test(delivered)) throw new Error(`${delivered}\n${(await mail.logs()).split("\n").filter((l) => /lmtp|sieve/i.test(l)).slice(-15).join("\n")}`);
+    const where = await mail.exec("cd /var/mail/vhosts/rockylinux.me/leeo && grep -l 'Subject: \\[news\\] weekly' .News/new/* new/* cur/* 2>/dev/null; ls -la . sieve");
+    expect(where.output.split("\n")[0]).toMatch(/^\.News\/new\//);
+  }, 60_000);
+
   test("quotas: the user's own quota (one row) warns at 90 %, refuses mail at RCPT when full (552, on 25 and 587), shows in GETQUOTAROOT; NULL restores the default", async () => {
     const setQuota = (bytes: number | null) => mariadb(`UPDATE virtual_users SET quota_bytes = ${bytes === null ? "NULL" : bytes} WHERE email = 'leeo@rockylinux.me';`);
     // What leeo holds now (doveadm: STORAGE in KiB), with the default (none) in force.

@@ -213,7 +213,7 @@ def say(line=None):
         r = f.readline().decode()
         if r[3:4] != "-": return r.strip()
 out = [say(), say("LHLO checker"), say("MAIL FROM:<someone@example.org>"), say("RCPT TO:<leeo@rockylinux.me>"), say("DATA")]
-f.write(("X-Spam: %s\r\nSubject: %s\r\n\r\n%s\r\n.\r\n" % (spam, subject, body)).encode()); f.flush()
+f.write(("X-Spam: %s\r\nSubject: %s\r\n\r\n%s\r\n.\r\n" % (spam, subject, body.rstrip("\n").replace("\n", "\r\n"))).encode()); f.flush()
 out.append(say()); say("QUIT"); print(" | ".join(out))
 `;
 // Moves the one message with a subject between folders over IMAPS as a
@@ -952,16 +952,23 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     };
     const before = await usage();
     expect(before.limit).toBe("-");
-    // A quota that leaves leeo at about 85 %: the next message of 8 % crosses 90 % and brings the warning.
-    const quota = Math.ceil(before.bytes / 0.85);
+    // doveadm rounds to KiB, so the usage is known to within 1 KiB. A 40 KB
+    // message and a quota it fills to at most 97 %: leeo is well below 90 %
+    // before it and certainly above 90 % (not full) after it, which brings the warning.
+    const fill = 40_000;
+    const quota = Math.ceil((before.bytes + 1024 + fill) / 0.97);
     await setQuota(quota);
-    expect(await lmtpDeliver("fills", "No", "x".repeat(Math.ceil(quota * 0.08)))).toMatch(/\| 250 2\.0\.0 /);
+    const body = `${"x".repeat(79)}\n`.repeat(fill / 80);
+    expect(await lmtpDeliver("fills", "No", body)).toMatch(/\| 250 2\.0\.0 /);
     let warned = { code: 1, output: "" };
     for (let i = 0; i < 20 && warned.code !== 0; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 500));
       warned = await mail.exec("grep -l '^Subject: Your mailbox is 90% full' /var/mail/vhosts/rockylinux.me/leeo/new/* /var/mail/vhosts/rockylinux.me/leeo/cur/*");
     }
-    expect(warned.code).toBe(0);
+    if (warned.code !== 0) {
+      const log = (await mail.logs()).split("\n").filter((l) => /quota|lda|warning|leeo/i.test(l)).slice(-20).join("\n");
+      throw new Error(`no quota warning (quota ${quota} bytes, usage ${before.bytes}; now ${JSON.stringify(await usage())}):\n${log}`);
+    }
     // Full: 1 KiB.
     await setQuota(1024);
     const rcpt = async (port: number, commands: string[]) =>

@@ -101,6 +101,7 @@ const dns = new BindServer("dns", {
   hostLabel: config.dnsHost,
   // The mail server's records, then the user's own (mail-system:records).
   records: mail.dnsRecords.apply((records) => [...records, ...config.records]),
+  dnssec: config.dnssec,
 });
 
 // The deploy succeeds only when mail works: the first user sends to
@@ -131,11 +132,11 @@ export const mailDnsRecords = mail.dnsRecords;
 export const userPasswords = pulumi.secret(
   pulumi.all(users.map((u) => pulumi.all([u.email, u.password]))).apply((pairs) => Object.fromEntries(pairs)),
 );
-// What the domain's owner must still publish elsewhere: delegation, glue, PTR.
+// What the domain's owner must still publish elsewhere: delegation, glue, DS, PTR.
 export const manualRecords = pulumi
-  .all([dns.hostname, dns.address, mail.hostname, mail.address])
-  .apply(([nameserver, nameserverAddress, mailHostname, mailAddress]) =>
-    manualRecordsFor({ zone: config.domain, nameserver, nameserverAddress, mailHostname, mailAddress }),
+  .all([dns.hostname, dns.address, mail.hostname, mail.address, dns.ds])
+  .apply(([nameserver, nameserverAddress, mailHostname, mailAddress, ds]) =>
+    manualRecordsFor({ zone: config.domain, nameserver, nameserverAddress, mailHostname, mailAddress, ds }),
   );
 /** Where each server is: its container's name (docker) or user@host (ssh). */
 export const servers = { dns: dns.location, db: db.location, mail: mail.location };

@@ -1,11 +1,14 @@
 // BindServer: BIND 9, authoritative for the zone. Its own NS and A records
 // come from its own outputs, the mail records from MailServer.dnsRecords, so
 // no address is typed twice. The SOA serial increases whenever the zone's
-// content changes and stays put otherwise.
+// content changes and stays put otherwise. With DNSSEC on, named signs the
+// zone with a key the program makes once and keeps in state (like the DKIM
+// keys), so the DS record published at the parent stays valid for good.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
 import { bindPaths, renderBindFiles, zoneContentHash, zoneOf } from "./render/bind";
+import { zoneSigningKey } from "./render/dnssec";
 import { DnsRecord } from "./render/types";
 import { Capability, perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
@@ -20,7 +23,15 @@ export interface BindServerArgs {
   readonly hostLabel: string;
   /** Other records of the zone (e.g. MailServer.dnsRecords). */
   readonly records: pulumi.Input<DnsRecord[]>;
+  /**
+   * Sign the zone (DNSSEC): the parent zone must then hold the `ds` output.
+   * @default false
+   */
+  readonly dnssec?: boolean;
 }
+
+// Prints a PKCS#8 PEM EC P-256 private key (DNSSEC algorithm 13) on stdout.
+const ZONE_KEY_SCRIPT = "set -eu\nopenssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null\n";
 
 /**
  * The rendered named.conf in place, named-checkconf -z (its messages on
@@ -68,8 +79,14 @@ export class BindServer extends pulumi.ComponentResource {
   readonly address: pulumi.Output<string>;
   /** Its name, e.g. "dns.rockylinux.me". */
   readonly hostname: pulumi.Output<string>;
-  /** The zone's current SOA serial. */
+  /**
+   * The SOA serial of the zone as the program writes it; it increases
+   * whenever the content changes. A signed zone is served with a serial at
+   * least this high (named raises it when it signs).
+   */
   readonly serial: pulumi.Output<number>;
+  /** The DS record's data for the parent zone ("<tag> 13 2 <SHA-256>"), or "" when the zone is not signed. */
+  readonly ds: pulumi.Output<string>;
   /** Where the server is: its container's name, or user@host. */
   readonly location: pulumi.Output<string>;
 
@@ -90,13 +107,25 @@ export class BindServer extends pulumi.ComponentResource {
     );
     this.serial = serialClock.stdout.apply((s) => Number(s.trim()));
 
+    // The zone's signing key: made once; only a new zone name replaces it.
+    const signingKey = args.dnssec
+      ? pulumi.secret(
+          new command.local.Command(
+            `${name}-zone-key`,
+            { create: ZONE_KEY_SCRIPT, triggers: [args.zone], logging: "none" },
+            { parent: this, additionalSecretOutputs: ["stdout"] },
+          ).stdout,
+        )
+      : undefined;
+    this.ds = signingKey ? pulumi.unsecret(signingKey.apply((pem) => zoneSigningKey(args.zone, pem).ds)) : pulumi.output("");
+
     // Each family has its own layout (paths, accounts, modes).
     const spec: ServerSpec = {
       role: "dns",
       packages: PACKAGES.dns,
       files: ({ family }) =>
-        pulumi.all([args.address, zone, this.serial]).apply(([address, z, serial]) =>
-          renderBindFiles({ listenAddress: address, zones: [{ ...z, serial }], layout: family }),
+        pulumi.all([args.address, zone, this.serial, signingKey]).apply(([address, z, serial, key]) =>
+          renderBindFiles({ listenAddress: address, zones: [{ ...z, serial, ...(key ? { signingKey: key } : {}) }], layout: family }),
         ),
       services: NAMED_SERVICES,
       capabilities: NAMED_CAPABILITIES,
@@ -111,6 +140,7 @@ export class BindServer extends pulumi.ComponentResource {
       address: this.address,
       hostname: this.hostname,
       serial: this.serial,
+      ds: this.ds,
       location: this.location,
     });
   }

@@ -25,6 +25,8 @@ export interface MailSystemConfig {
   readonly hosts?: Readonly<Record<Role, SshHostConfig>>;
   /** Whether `pulumi destroy` deletes the mail under /var/mail/vhosts (by default it is kept). */
   readonly purgeMailOnDestroy: boolean;
+  /** Whether BIND signs the zone (DNSSEC). */
+  readonly dnssec: boolean;
   /** The DNS zone the system serves, e.g. "rockylinux.me". */
   readonly domain: string;
   /** Host labels inside the zone. */
@@ -160,6 +162,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     target,
     ...(hosts ? { hosts } : {}),
     purgeMailOnDestroy: c.purgeMailOnDestroy ?? false,
+    dnssec: c.dnssec ?? true,
     domain,
     dnsHost: c.dnsHost ?? "",
     mailHost: c.mailHost ?? "",

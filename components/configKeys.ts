@@ -310,6 +310,13 @@ export const CONFIG_KEYS = {
     // One label of <selector>._domainkey.<domain>.
     label,
   ),
+  dnssec: booleanKey({
+    default: true,
+    description:
+      "Whether BIND signs the zone (DNSSEC, ECDSA P-256, one key made once and kept in the stack's state). " +
+      "Publish the DS record of the manualRecords output at the parent to make resolvers validate it; until " +
+      "then the zone is simply unsigned to them.",
+  }),
   records: listKey(
     {
       items: "object",

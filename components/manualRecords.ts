@@ -1,7 +1,8 @@
 // The records this system needs but cannot publish itself, because they live
 // in zones someone else runs: the delegation of the zone at its parent (with
 // glue, since the name server is inside the zone it serves) and the PTR of the
-// mail server's address (receivers check that it names the mail host).
+// mail server's address (receivers check that it names the mail host), and
+// with DNSSEC the DS record that links the signed zone to its parent.
 
 /** One resource record to publish by hand, as it would appear in `zone`. */
 export interface ManualRecord {
@@ -9,8 +10,8 @@ export interface ManualRecord {
   readonly zone: string;
   /** Absolute owner name, with the final dot. */
   readonly name: string;
-  readonly type: "NS" | "A" | "PTR";
-  /** An address, or an absolute host name with the final dot. */
+  readonly type: "NS" | "A" | "PTR" | "DS";
+  /** An address, an absolute host name with the final dot, or DS data. */
   readonly value: string;
   /** Why it is needed. */
   readonly why: string;
@@ -25,6 +26,8 @@ export interface ManualRecordsArgs {
   /** The mail server's name and address. */
   readonly mailHostname: string;
   readonly mailAddress: string;
+  /** The DS data of the signed zone ("<tag> 13 2 <digest>"); "" or absent when it is not signed. */
+  readonly ds?: string;
 }
 
 export function manualRecordsFor(a: ManualRecordsArgs): ManualRecord[] {
@@ -45,6 +48,17 @@ export function manualRecordsFor(a: ManualRecordsArgs): ManualRecord[] {
       value: a.nameserverAddress,
       why: `glue: ${a.nameserver} is inside the zone it serves, so resolvers learn its address from the parent`,
     },
+    ...(a.ds
+      ? [
+          {
+            zone: parent,
+            name: `${a.zone}.`,
+            type: "DS" as const,
+            value: a.ds,
+            why: `DNSSEC: tells validating resolvers the key ${a.zone} is signed with (publish it with your registrar once the zone is served; until then the zone is treated as unsigned)`,
+          },
+        ]
+      : []),
     {
       // The /24 reverse zone; a provider may delegate a smaller block (RFC 2317), so ask the address's owner.
       zone: `${octets.slice(0, 3).reverse().join(".")}.in-addr.arpa`,

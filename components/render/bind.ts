@@ -4,6 +4,7 @@
 // than as a zone that named refuses to load on the server.
 import { createHash } from "crypto";
 import { isIPv6 } from "net";
+import { zoneSigningKey } from "./dnssec";
 import { renderTemplate } from "./template";
 import { DnsRecord, RenderedFile } from "./types";
 import { DnsNameRule, isDnsLabel, isIPv4 } from "./checks";
@@ -33,7 +34,11 @@ export interface ZoneSpec {
 export interface BindSettings {
   /** The server's own IPv4 address; named also listens on 127.0.0.1 (healthcheck). */
   listenAddress: string;
-  zones: ZoneSpec[];
+  /**
+   * The zones; one with a signingKey (PEM, EC P-256: render/dnssec.ts) is
+   * signed by named (inline signing) with that key alone.
+   */
+  zones: (ZoneSpec & { signingKey?: string })[];
   /** Address match list elements; default ["any"] as the seed. */
   allowQuery?: string[];
   /** Default "debian". */
@@ -76,6 +81,8 @@ interface LayoutInfo {
   /** Mode of the rendered files: what each distribution's package uses. */
   mode: string;
   zoneFile(origin: string): string;
+  /** Whether named knows dnssec-policy (9.16 on); RHEL 8's 9.11 has auto-dnssec only. */
+  dnssecPolicy: boolean;
 }
 
 // debian: /etc/bind/named.conf and /var/lib/bind/db.<zone>, root:bind 0644.
@@ -95,6 +102,7 @@ const LAYOUTS: Readonly<Record<BindLayout, LayoutInfo>> = {
     directory: "/var/cache/bind",
     mode: "0644",
     zoneFile: (origin) => `db.${origin}`,
+    dnssecPolicy: true,
   },
   // RHEL 8 (the seed's Rocky 8) ships /usr/sbin/named-checkconf; later
   // Fedora-family packages keep a copy there next to /usr/bin's.
@@ -108,6 +116,7 @@ const LAYOUTS: Readonly<Record<BindLayout, LayoutInfo>> = {
     directory: "/var/named",
     mode: "0640",
     zoneFile: (origin) => `${origin}.zone`,
+    dnssecPolicy: false,
   },
 };
 
@@ -115,6 +124,44 @@ function layoutInfo(layout: BindLayout): LayoutInfo {
   const info = Object.prototype.hasOwnProperty.call(LAYOUTS, layout) ? LAYOUTS[layout] : undefined;
   if (!info) throw new Error(`unknown BIND layout ${JSON.stringify(layout)} (expected "debian" or "rhel")`);
   return info;
+}
+
+/**
+ * The zones' signing policy: the one key the program made, signing the key
+ * set and the zone (a CSK), never rolled by named (a new key is the
+ * program's to make: the parent's DS must change with it). Signature
+ * validity and refresh are BIND's defaults (14 and 5 days).
+ */
+const DNSSEC_POLICY = `dnssec-policy "mail-system" {
+\tkeys { csk key-directory lifetime unlimited algorithm ecdsap256sha256; };
+};
+`;
+
+/**
+ * A signed zone's key files in the zone directory, owned by named's user (it
+ * rewrites the .state file as the key's state moves), and its zone options:
+ * inline signing (named keeps the signed copy next to the zone file, which
+ * the program goes on writing unsigned).
+ */
+function zoneSigningFiles(origin: string, signingKey: string, layout: LayoutInfo): { files: RenderedFile[]; stanza: string } {
+  const key = zoneSigningKey(origin, signingKey);
+  const own = (suffix: string, content: string, mode: string, secret = false): RenderedFile => ({
+    path: `${layout.zoneDir}/${key.fileBase}.${suffix}`,
+    content,
+    owner: layout.user,
+    group: layout.group,
+    mode,
+    ...(secret ? { secret } : {}),
+  });
+  const files = [own("key", key.keyFile, "0644"), own("private", key.privateFile, "0600", true)];
+  const how = layout.dnssecPolicy
+    ? '\tdnssec-policy "mail-system";\n'
+    : "\t// BIND 9.11 has no dnssec-policy: named signs with the keys in key-directory.\n\tauto-dnssec maintain;\n";
+  if (layout.dnssecPolicy) files.push(own("state", key.stateFile, "0644"));
+  return {
+    files,
+    stanza: `\t// Signed (DNSSEC) by named with the program's key ${key.tag}: see the DS record in manualRecords.\n${how}\tinline-signing yes;\n\tkey-directory "${layout.zoneDir}";\n`,
+  };
 }
 
 /** Paths, accounts, checker and service name of BIND in a layout. */
@@ -545,9 +592,12 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     origins.add(o);
     const zonePath = `${layout.zoneDir}/${layout.zoneFile(o)}`;
     files.push(file(zonePath, renderZone(z)));
+    const signing = z.signingKey === undefined ? undefined : zoneSigningFiles(o, z.signingKey, layout);
+    if (signing) files.push(...signing.files);
     // (Without its final newline: the template of named.conf adds one.)
-    stanzas.push(renderTemplate("dns/templates/zone.conf", { origin: o, file: zonePath }).replace(/\n$/, ""));
+    stanzas.push(renderTemplate("dns/templates/zone.conf", { origin: o, file: zonePath, signing: signing?.stanza ?? "" }).replace(/\n$/, ""));
   }
+  const signed = zones.some(({ z }) => z.signingKey !== undefined);
   const listenOn = [...new Set(["127.0.0.1", s.listenAddress])].map((a) => `${a};`).join(" ");
   const conf = renderTemplate("dns/templates/named.conf", {
     directory: layout.directory,
@@ -555,6 +605,7 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     listenOn,
     allowQuery: allowQuery.map((e) => `${matchElement(e)};`).join(" "),
     rateLimit: rps === 0 ? "\t// Response-rate limiting is off (responsesPerSecond 0).\n" : renderRateLimit(rps, exempt),
+    policies: signed && layout.dnssecPolicy ? DNSSEC_POLICY : "",
     zones: stanzas.join(""),
   });
   return [file(layout.namedConf, conf), ...files];

@@ -1,4 +1,6 @@
+import { generateKeyPairSync } from "crypto";
 import { bindPaths, DEFAULT_RESPONSES_PER_SECOND, renderBindFiles, renderZone, zoneContentHash, ZoneSpec } from "../../components/render/bind";
+import { zoneSigningKey } from "../../components/render/dnssec";
 import { DnsRecord } from "../../components/render/types";
 
 // The seed's zone: NS dns, MX 2 mail, A dns 192.168.100.7, A mail 192.168.100.6.
@@ -405,5 +407,50 @@ describe("renderBindFiles", () => {
     ["a bad record", { zones: [withRecords({ name: "@", type: "CNAME", value: "x.example." })] }, /CNAME is not allowed at the zone apex/],
   ])("rejects %s", (_, change, message) => {
     expect(() => renderBindFiles({ ...settings, ...change } as Parameters<typeof renderBindFiles>[0])).toThrow(message);
+  });
+});
+
+describe("a signed zone (DNSSEC)", () => {
+  const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const key = zoneSigningKey("rockylinux.me", pem);
+  const signed = { ...seed, signingKey: pem };
+
+  test("debian: the key's three files in the zone directory, named's own, the private one secret and 0600; the policy and the zone's options", () => {
+    const files = renderBindFiles({ listenAddress: "192.168.100.7", zones: [signed], layout: "debian" });
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    const base = `/var/lib/bind/${key.fileBase}`;
+    expect(byPath.get(`${base}.key`)).toMatchObject({ content: key.keyFile, owner: "bind", mode: "0644" });
+    expect(byPath.get(`${base}.private`)).toMatchObject({ content: key.privateFile, owner: "bind", mode: "0600", secret: true });
+    expect(byPath.get(`${base}.state`)).toMatchObject({ content: key.stateFile, owner: "bind" });
+    const conf = files[0].content;
+    expect(conf).toMatch(/^dnssec-policy "mail-system" \{\n\tkeys \{ csk key-directory lifetime unlimited algorithm ecdsap256sha256; \};\n\};$/m);
+    const zone = conf.slice(conf.indexOf('zone "rockylinux.me"'));
+    expect(zone).toContain('\tdnssec-policy "mail-system";\n');
+    expect(zone).toContain("\tinline-signing yes;\n");
+    expect(zone).toContain('\tkey-directory "/var/lib/bind";\n');
+    expect(zone).toContain(`key ${key.tag}`);
+    // The zone file itself stays unsigned: named keeps the signed copy.
+    expect(byPath.get("/var/lib/bind/db.rockylinux.me")!.content).toBe(renderZone(seed));
+  });
+
+  test("rhel (BIND 9.11, no dnssec-policy): auto-dnssec with the key files, no policy and no state file", () => {
+    const files = renderBindFiles({ listenAddress: "192.168.100.7", zones: [signed], layout: "rhel" });
+    const paths = files.map((f) => f.path);
+    expect(paths).toEqual(expect.arrayContaining([`/var/named/${key.fileBase}.key`, `/var/named/${key.fileBase}.private`]));
+    expect(paths.some((p) => p.endsWith(".state"))).toBe(false);
+    expect(files.find((f) => f.path.endsWith(".private"))).toMatchObject({ owner: "named", mode: "0600", secret: true });
+    expect(files[0].content).not.toMatch(/dnssec-policy "/);
+    expect(files[0].content).toContain("\tauto-dnssec maintain;\n\tinline-signing yes;\n");
+  });
+
+  test("an unsigned zone has none of it", () => {
+    const files = renderBindFiles({ listenAddress: "192.168.100.7", zones: [seed] });
+    expect(files.map((f) => f.path)).toEqual(["/etc/bind/named.conf", "/var/lib/bind/db.rockylinux.me"]);
+    expect(files[0].content).not.toMatch(/dnssec-policy|auto-dnssec|inline-signing|key-directory/);
+  });
+
+  test("a key that is not EC P-256 stops the rendering with a clear message", () => {
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    expect(() => renderBindFiles({ listenAddress: "192.168.100.7", zones: [{ ...seed, signingKey: rsa }] })).toThrow("not an EC P-256 key");
   });
 });

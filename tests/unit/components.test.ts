@@ -186,12 +186,24 @@ describe("the seed's lab, wired", () => {
     expect(script[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
   });
 
-  test("manualRecords lists the delegation, its glue and the mail server's PTR", async () => {
-    expect(await valueOf(outputs.manualRecords)).toEqual([
+  test("manualRecords lists the delegation, its glue, the DS of the signed zone and the mail server's PTR", async () => {
+    const records = await valueOf(outputs.manualRecords);
+    expect(records).toEqual([
       expect.objectContaining({ zone: "me", name: "rockylinux.me.", type: "NS", value: "dns.rockylinux.me." }),
       expect.objectContaining({ zone: "me", name: "dns.rockylinux.me.", type: "A", value: "192.168.100.7" }),
+      expect.objectContaining({ zone: "me", name: "rockylinux.me.", type: "DS", value: expect.stringMatching(/^\d+ 13 2 [0-9A-F]{64}$/) }),
       expect.objectContaining({ zone: "100.168.192.in-addr.arpa", name: "6.100.168.192.in-addr.arpa.", type: "PTR", value: "mail.rockylinux.me." }),
     ]);
+    // The DS is of the key named signs with: the key file the dns server gets, and its private half only in a secret.
+    const ds = records.find((r) => r.type === "DS")!.value;
+    const dns = await uploadsOf("dns");
+    const tag = ds.split(" ")[0].padStart(5, "0");
+    expect(dns.get(`/var/lib/bind/Krockylinux.me.+013+${tag}.key`)?.content).toMatch(/IN DNSKEY 257 3 13 /);
+    expect(dns.get(`/var/lib/bind/Krockylinux.me.+013+${tag}.private`)).toMatchObject({ permissions: "0600" });
+    const key = created.find((r) => r.type === "command:local:Command" && r.name === "dns-zone-key")!;
+    expect(await key.inputs.triggers).toEqual(["rockylinux.me"]);
+    const files = created.find((r) => r.type === "command:local:Command" && r.name === "dns-files")!;
+    expect(((await files.inputs.stdin) as Record<string, unknown>)[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
   });
 
   test("Postfix's and Dovecot's SQL files carry the MysqlServer's credentials, mode 0640", async () => {

@@ -251,6 +251,12 @@ describe("validateConfig: target ssh", () => {
     expect(validateConfig({ ...seed, purgeMailOnDestroy: "true" }, "dev").config.purgeMailOnDestroy).toBe(true);
   });
 
+  test("the zone is signed (DNSSEC) unless dnssec is false", () => {
+    expect(validateConfig(seed, "dev").config.dnssec).toBe(true);
+    expect(validateConfig({ ...seed, dnssec: "false" }, "dev").config.dnssec).toBe(false);
+    expect(validateConfig({ ...seed, dnssec: "maybe" }, "dev").problems).toEqual([{ key: "mail-system:dnssec", message: "must be true or false, not \"maybe\"" }]);
+  });
+
   test("each role gets its host; the addresses come from there; roles may share a host; the shared key fills in", () => {
     const { config, problems } = validateConfig({ ...seed, target: "ssh", hosts, sshPrivateKey: KEY }, "dev");
     expect(problems).toEqual([]);

@@ -326,8 +326,8 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     '  set -- $(ls -ldn "$1")',
     '  case "$1" in d????-??-*) [ "$3" = "$(id -u)" ] ;; *) return 1 ;; esac',
     "}",
-    // Each file is made (mktemp: O_EXCL, 0600), given its owner (chown -h:
-    // never through a link), mode and content in such a directory, the
+    // Each file is made (mktemp: O_EXCL, 0600), given its content, mode and
+    // owner (chown -h: never through a link) in such a directory, the
     // target's or its nearest such parent (the same filesystem, so the
     // final mv is a rename that replaces whatever is at the path, a link
     // included, without following it).
@@ -342,8 +342,10 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     "  fi",
     '  tmp="$(mktemp "$stage/.mail-system-new.XXXXXX")"',
     '  printf \'%s\' "$5" | base64 -d >"$tmp"',
-    '  chown -h "$2:$3" "$tmp"',
+    // (chmod first: a file root no longer owns needs CAP_FOWNER, which a
+    // confined container lacks.)
     '  chmod "$4" "$tmp"',
+    '  chown -h "$2:$3" "$tmp"',
     '  mv -f "$tmp" "$1"',
     "}",
     ...files.map((f) => `put ${shq(f.path)} ${f.owner} ${f.group} ${f.mode} ${shq(Buffer.from(f.content).toString("base64"))}`),

@@ -3,9 +3,11 @@
 // server for real as the program does (supervisor, files, the named unit with
 // its check) and queries it from the host.
 import { execFile } from "child_process";
+import { generateKeyPairSync } from "crypto";
 import { promises as dns } from "dns";
 import { promisify } from "util";
 import { BindLayout, renderBindFiles, ZoneSpec } from "../../components/render/bind";
+import { zoneSigningKey } from "../../components/render/dnssec";
 import { RenderedFile } from "../../components/render/types";
 import { healthcheckPath, SUPERVISOR_PATH } from "../../components/targets/hostScripts";
 import { buildImage, CheckResult, runWithFiles, ServerContainer } from "./images";
@@ -88,6 +90,14 @@ describe.each<BindLayout>(["debian", "rhel"])("rendered for the %s layout", (lay
     const r = await runWithFiles(image, files, checkScript(files, "rockylinux.me"));
     expect(r.output).toContain("loaded serial 2024060101");
     expect(r.output).not.toMatch(/warning|ignoring|error/i);
+    expect(r.code).toBe(0);
+  });
+
+  test("a signed zone's named.conf (its policy, key directory and key files) passes named-checkconf -z", async () => {
+    const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    const files = renderBindFiles({ listenAddress: "192.168.100.7", zones: [{ ...seed, signingKey: pem }], layout }).map((f) => ({ ...f, group: "bind" }));
+    const r = await runWithFiles(image, files, checkScript(files, "rockylinux.me"));
+    expect(r.output).toContain("zone rockylinux.me/IN: loaded serial 2024060101");
     expect(r.code).toBe(0);
   });
 });
@@ -314,5 +324,60 @@ echo "ok=$ok tc=$tc lost=$lost"`;
       expect(a.output).toMatch(/AUTHORITY: 0,/);
       expect(a.output).toMatch(/mail\.rockylinux\.me\.\s+\d+\s+IN\s+A\s+192\.168\.100\.6/);
     });
+  });
+});
+
+describe("a signed zone (DNSSEC), live (a container without a network: clients on 127.0.0.1)", () => {
+  const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const key = zoneSigningKey("rockylinux.me", pem);
+
+  /** Waits (at most 30 s) until named answers `name` `type` with an RRSIG; the answer (dig +dnssec). */
+  const signedAnswer = (s: ServerContainer, name: string, type: string) =>
+    s.exec(`for i in $(seq 1 30); do
+  out=$(dig +norec +dnssec +noall +answer @127.0.0.1 ${name} ${type})
+  if echo "$out" | grep -q "RRSIG.*${type} 13 "; then echo "$out"; exit 0; fi
+  sleep 1
+done
+echo "$out"; exit 1`);
+
+  /** delv's answer for `name`, validated from the zone's apex with `ds` as its only trust anchor, as a resolver that trusts the parent's DS would. */
+  const delv = (s: ServerContainer, name: string, ds: string) => {
+    const [tag, alg, digestType, digest] = ds.split(" ");
+    return s.exec(`printf '%s\\n' 'trust-anchors { rockylinux.me. static-ds ${tag} ${alg} ${digestType} "${digest}"; };' > /tmp/anchor.conf
+delv @127.0.0.1 -a /tmp/anchor.conf +root=rockylinux.me ${name} A`);
+  };
+
+  test("named signs with the program's key; delv validates against its DS and not another; a change is signed with a higher serial", async () => {
+    const server = await ServerContainer.create(image, "dns");
+    try {
+      await server.setUp(renderBindFiles({ listenAddress: "127.0.0.1", zones: [{ ...seed, signingKey: pem }] }), 60);
+      const soa = await signedAnswer(server, "rockylinux.me", "SOA");
+      expect(soa.code).toBe(0);
+      // The DNSKEY served is the program's (dig splits the key in chunks).
+      const dnskey = await server.exec("dig +short @127.0.0.1 rockylinux.me DNSKEY");
+      const joined = dnskey.output.trim().split("\n").map((l) => l.split(/\s+/)).map((f) => [...f.slice(0, 3), f.slice(3).join("")].join(" "));
+      expect(joined).toEqual([key.dnskey]);
+      const good = await delv(server, "mail.rockylinux.me", key.ds);
+      expect(good.output).toContain("; fully validated");
+      expect(good.output).toMatch(/mail\.rockylinux\.me\.\s+\d+\s+IN\s+A\s+192\.168\.100\.6/);
+      // Another DS (one digit changed) fails: the check has teeth.
+      const wrongDigest = key.ds.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
+      const bad = await delv(server, "mail.rockylinux.me", wrongDigest);
+      expect(bad.output).not.toContain("fully validated");
+      expect(bad.output).toMatch(/resolution failed|no valid|insecurity proof failed|broken trust chain/);
+
+      // The program writes a new unsigned zone (serial + 1, one more record); named signs it.
+      const servedBefore = Number(/\bSOA\s+\S+\s+\S+\s+(\d+)/.exec(soa.output)?.[1]);
+      expect(servedBefore).toBeGreaterThanOrEqual(seed.serial);
+      const changed: ZoneSpec = { ...seed, serial: seed.serial + 1, records: [...seed.records, { name: "www", type: "A", value: "192.168.100.8" }] };
+      const files = renderBindFiles({ listenAddress: "127.0.0.1", zones: [{ ...changed, signingKey: pem }] });
+      for (const r of [await server.writeFiles(files), await server.startServices()]) expect(r).toMatchObject({ code: 0 });
+      expect((await signedAnswer(server, "www.rockylinux.me", "A")).code).toBe(0);
+      expect((await delv(server, "www.rockylinux.me", key.ds)).output).toContain("; fully validated");
+      const soaAfter = await signedAnswer(server, "rockylinux.me", "SOA");
+      expect(Number(/\bSOA\s+\S+\s+\S+\s+(\d+)/.exec(soaAfter.output)?.[1])).toBeGreaterThan(servedBefore);
+    } finally {
+      await server.remove();
+    }
   });
 });

@@ -21,10 +21,11 @@ if ! [ -x /usr/sbin/sshd ]; then
   fi
 fi
 
-# The end-to-end tests verify DKIM signatures with dkimpy and dnspython (PyPI).
-if ! python3 -c 'import dkim, dns.resolver' 2>/dev/null; then
-  echo "test: installing test dependencies (dkimpy, dnspython)"
-  python3 -m pip install --quiet dkimpy==1.1.8 dnspython==2.9.2
+# The end-to-end tests verify DKIM signatures with dkimpy and dnspython, and
+# DNSSEC with dnspython, which needs cryptography 50 or newer for it (PyPI).
+if ! python3 -c 'import dkim, dns.resolver, cryptography; assert int(cryptography.__version__.split(".")[0]) >= 50' 2>/dev/null; then
+  echo "test: installing test dependencies (dkimpy, dnspython, cryptography)"
+  python3 -m pip install --quiet dkimpy==1.1.8 dnspython==2.9.2 cryptography==51.0.1
 fi
 
 echo "test: typecheck"

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Real mail clients (Python's smtplib, imaplib, poplib) for the end-to-end tests.
 
+dnssec validates an answer of the lab's BIND from the zone's DS record down
+(dnspython's DNSSEC, with the cryptography package), as a resolver would.
+
 dkim-verify checks a received message's DKIM-Signature with dkimpy (an
 implementation independent of OpenDKIM), fetching the key with dnspython
 from the DNS server given by --dns (the lab's own), not the host's resolver.
@@ -351,9 +354,60 @@ def act_managesieve(args):
         sock.close()
 
 
+def act_dnssec(args):
+    """Validates --qname's --qtype records served by --dns as a validating
+    resolver would: a DNSKEY of --zone must match the parent's DS (--ds), sign
+    the zone's DNSKEY set, and through it the answer (dnspython's DNSSEC)."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # cryptography's deprecation of DSA, which dnspython imports
+    import dns.dnssec
+    import dns.message
+    import dns.name
+    import dns.query
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rrset
+
+    zone = dns.name.from_text(args.zone)
+    qname = dns.name.from_text(args.qname)
+    qtype = dns.rdatatype.from_text(args.qtype)
+
+    def ask(name, rdtype):
+        q = dns.message.make_query(name, rdtype, want_dnssec=True)
+        r = dns.query.tcp(q, args.dns, port=args.port, timeout=TIMEOUT)
+        rrset = r.get_rrset(r.answer, name, dns.rdataclass.IN, rdtype)
+        sigs = r.get_rrset(r.answer, name, dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
+        return rrset, sigs
+
+    ds = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, args.ds)
+    keys, key_sigs = ask(zone, dns.rdatatype.DNSKEY)
+    if keys is None or key_sigs is None:
+        return {"ok": True, "validated": False, "error": "no signed DNSKEY set at %s" % zone}
+    anchored = [k for k in keys if dns.dnssec.make_ds(zone, k, ds.digest_type) == ds]
+    if not anchored:
+        return {"ok": True, "validated": False, "error": "no DNSKEY of %s matches the DS" % zone}
+    answer, sigs = ask(qname, qtype)
+    if answer is None or sigs is None:
+        return {"ok": True, "validated": False, "error": "no signed %s %s" % (qname, args.qtype)}
+    try:
+        # The key set must be signed by a key the DS vouches for; the answer by the key set.
+        dns.dnssec.validate(keys, key_sigs, {zone: dns.rrset.from_rdata_list(zone, keys.ttl, anchored)})
+        dns.dnssec.validate(answer, sigs, {zone: keys})
+    except dns.dnssec.ValidationFailure as e:
+        return {"ok": True, "validated": False, "error": str(e)}
+    return {
+        "ok": True,
+        "validated": True,
+        "keyTags": [dns.dnssec.key_id(k) for k in anchored],
+        "answers": sorted(r.to_text() for r in answer),
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve"])
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve", "dnssec"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -369,14 +423,18 @@ def main():
     ap.add_argument("--mailbox", default="INBOX", help="imap: the folder to list")
     ap.add_argument("--quota", action="store_true", help="imap: also report GETQUOTAROOT of INBOX")
     ap.add_argument("--script-name", default="", help="managesieve: the script's name")
-    ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups")
+    ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups and dnssec's queries")
+    ap.add_argument("--zone", default="", help="dnssec: the signed zone")
+    ap.add_argument("--ds", default="", help="dnssec: the zone's DS record at its parent, '<tag> <alg> <digest type> <hex>'")
+    ap.add_argument("--qname", default="", help="dnssec: the name to validate")
+    ap.add_argument("--qtype", default="A", help="dnssec: its type")
     ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), default="1.2", help="tls: the only version offered")
     ap.add_argument("--ciphers", default="DEFAULT", help="tls: the OpenSSL cipher list offered (TLS 1.2 and older)")
     ap.add_argument("--anonymous", action="store_true", help="tls: do not check the certificate")
     args = ap.parse_args()
     actions = {
         "features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
-        "tls": act_tls, "managesieve": act_managesieve,
+        "tls": act_tls, "managesieve": act_managesieve, "dnssec": act_dnssec,
     }
     result = actions[args.action](args)
     json.dump(result, sys.stdout)

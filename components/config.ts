@@ -44,6 +44,8 @@ export interface MailSystemConfig {
   readonly limits: MailLimits;
   /** Spam filtering (components/render/rspamd.ts). */
   readonly filtering: FilteringSettings;
+  /** Whether the mail server tells clients their settings over HTTPS (autoconfig, autodiscover). */
+  readonly autoconfig: boolean;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -171,6 +173,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     aliasSenders: c.aliasSenders ?? false,
     limits: c.limits ?? DEFAULT_LIMITS,
     filtering: c.filtering ?? DEFAULT_FILTERING,
+    autoconfig: c.autoconfig ?? true,
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

@@ -194,6 +194,15 @@ export const CONFIG_KEYS = {
     },
     parseFiltering,
   ),
+  autoconfig: booleanKey({
+    default: true,
+    description:
+      "Whether mail clients can set themselves up from an address: a web server (nginx) on the mail " +
+      "server answers over HTTPS (443) with Thunderbird's autoconfig at autoconfig.<domain> and " +
+      "Outlook's autodiscover at autodiscover.<domain> for every mail domain, and the zone gets their A " +
+      "records and an _autodiscover._tcp SRV record. The per-stack certificate names those hosts; your " +
+      "own (tlsCertificate) must name them too.",
+  }),
   dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
   mailHost: stringKey(
     { default: "mail", description: "Host label of the mail server in the zone (mail -> mail.<domain>); the MX target." },

@@ -5,6 +5,7 @@ import { ROLES } from "./configHosts";
 import { ParsedConfig } from "./configKeys";
 import { recordsFitTheZone } from "./configRecords";
 import { splitAddress } from "./render/checks";
+import { AUTOCONFIG_LABELS } from "./render/mailRecords";
 import { hostAddressProblem } from "./subnet";
 
 /** Reports a problem against a key, e.g. ("users[1].email", "..."). */
@@ -23,6 +24,17 @@ export function servedDomains(c: ParsedConfig): string[] {
 /** dns.<zone> and mail.<zone> are different hosts. */
 export const hostLabelsDiffer: ConfigRule = (c, report) => {
   if (c.dnsHost && c.dnsHost === c.mailHost) report("mailHost", `must differ from dnsHost ("${c.dnsHost}")`);
+};
+
+/** With autoconfig, autoconfig.<zone> and autodiscover.<zone> are the web server's names: no server may be called so. */
+export const hostLabelsFree: ConfigRule = (c, report) => {
+  if (!(c.autoconfig ?? true) || !c.domain || !servedDomains(c).includes(c.domain)) return;
+  for (const key of ["dnsHost", "mailHost"] as const) {
+    const label = c[key];
+    if (label && (AUTOCONFIG_LABELS as readonly string[]).includes(label)) {
+      report(key, `"${label}" is a name mail clients look their settings up at (mail-system:autoconfig): choose another`);
+    }
+  }
 };
 
 /** BIND serves the zone only, so each mail domain is the zone or inside it. */
@@ -99,6 +111,7 @@ export const tlsPair: ConfigRule = (c, report) => {
 /** Every rule, in the order their problems are reported. */
 export const CONFIG_RULES: readonly ConfigRule[] = [
   hostLabelsDiffer,
+  hostLabelsFree,
   mailDomainsInZone,
   usersInServedDomains,
   aliasSourcesServed,

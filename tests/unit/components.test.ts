@@ -125,7 +125,7 @@ describe("the seed's lab, wired", () => {
       const data = r.type === "TXT" ? `"${r.value}"` : [r.priority, r.value].filter((x) => x !== undefined).join(" ");
       expect(lines).toContain(`${r.name} IN ${r.type} ${data}`);
     }
-    // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services.
+    // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services, ManageSieve, Outlook's autodiscover.
     for (const owner of ["@", "mail"]) {
       const at = (name: string) => records.filter((r) => r.name === name);
       expect(at(owner).filter((r) => r.type === "TXT").map((r) => r.value)).toEqual(["v=spf1 mx -all"]);
@@ -133,6 +133,7 @@ describe("the seed's lab, wired", () => {
       expect(at(dmarc).map((r) => r.value)).toEqual(["v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux.me"]);
       const srv = records.filter((r) => r.type === "SRV" && (owner === "@" ? r.name.split(".").length === 2 : r.name.endsWith(`.${owner}`)));
       expect(srv.map((r) => `${r.name.split(".")[0]} ${r.priority} ${r.value}`).sort()).toEqual([
+        "_autodiscover 0 0 443 mail.rockylinux.me.",
         "_imap 10 1 143 mail.rockylinux.me.",
         "_imaps 0 1 993 mail.rockylinux.me.",
         "_pop3 10 1 110 mail.rockylinux.me.",
@@ -184,6 +185,40 @@ describe("the seed's lab, wired", () => {
     const files = created.find((r) => r.type === "command:local:Command" && r.name === "mail-files")!;
     const script = (await files.inputs.stdin) as Record<string, unknown>;
     expect(script[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+  });
+
+  test("autoconfig (on by default): the web server's files, its unit, its records and the certificate's names", async () => {
+    const mail = await uploadsOf("mail");
+    const conf = mail.get("/etc/nginx/nginx.conf")!;
+    expect(conf).toMatchObject({ owner: "root", permissions: "0644" });
+    expect(conf.content).toMatch(/^user www-data;$/m);
+    // The container's log, and the certificate Postfix and Dovecot present.
+    expect(conf.content).toMatch(/^error_log stderr warn;$/m);
+    expect(conf.content).toContain("ssl_certificate /etc/ssl/mail/fullchain.pem;");
+    expect(conf.content).toMatch(
+      /server_name mail\.rockylinux\.me autoconfig\.mail\.rockylinux\.me autodiscover\.mail\.rockylinux\.me autoconfig\.rockylinux\.me autodiscover\.rockylinux\.me;/,
+    );
+    for (const d of ["mail.rockylinux.me", "rockylinux.me"]) {
+      expect(mail.get(`/etc/nginx/mail-system/autoconfig/${d}.xml`)?.content).toContain(`<domain>${d}</domain>`);
+    }
+    expect(mail.get("/etc/nginx/mail-system/autodiscover.xml")?.content).toContain("<Server>mail.rockylinux.me</Server>");
+    // nginx in the image, and the health check waits for its port.
+    const image = created.find((r) => r.type === "docker:index/image:Image" && r.name.startsWith("mail"))!;
+    expect((await image.inputs.build).args.PACKAGES.split(" ")).toContain("nginx");
+    const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
+    expect(await container.inputs.envs).toContain("WEB_PORT=443");
+    // The names' A records at the mail server's address.
+    const records = await valueOf(outputs.mailDnsRecords);
+    for (const name of ["autoconfig", "autodiscover", "autoconfig.mail", "autodiscover.mail"]) {
+      expect(records).toContainEqual({ name, type: "A", value: "192.168.100.6" });
+    }
+    // The certificate names them: the script for extra names, the names in its environment and triggers.
+    const { MAIL_NAMES_ISSUE_SCRIPT } = await import("../../components/mailCertificate");
+    const issue = created.find((r) => r.name === "mail-tls-issue")!;
+    const sans = "DNS:autoconfig.mail.rockylinux.me,DNS:autodiscover.mail.rockylinux.me,DNS:autoconfig.rockylinux.me,DNS:autodiscover.rockylinux.me";
+    expect(issue.inputs.create).toBe(MAIL_NAMES_ISSUE_SCRIPT);
+    expect((await issue.inputs.environment).EXTRA_SANS).toBe(sans);
+    expect(await issue.inputs.triggers).toEqual(["mail.rockylinux.me", "192.168.100.6", 825, sans]);
   });
 
   test("manualRecords lists the delegation, its glue and the mail server's PTR", async () => {
@@ -265,12 +300,12 @@ describe("the seed's lab, wired", () => {
       ["/usr/local/sbin/mail-system-supervisor", "0755"],
       ["/etc/mail-system/services", "0644"],
     ]);
-    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix)");
+    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix nginx)");
     expect(container.inputs.entrypoints).toEqual(["/usr/local/sbin/mail-system-supervisor"]);
     // The mail and its queue live on volumes.
     expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"]);
     // Each daemon is started, and reloaded when a file it reads changes, through `docker exec` by container ID.
-    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-health"]) {
+    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-nginx", "mail-nginx-reload", "mail-health"]) {
       const c = created.find((r) => r.type === "command:local:Command" && r.name === step)!;
       expect((await c.inputs.environment).CONTAINER).toBe("mail-id");
       expect(c.inputs.create).toContain('docker exec -i "$CONTAINER"');

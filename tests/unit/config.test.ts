@@ -157,8 +157,31 @@ describe("validateConfig", () => {
     [{ records: [{ name: "_dmarc.mail", type: "TXT", value: "v=DMARC1; p=none" }] }, "mail-system:records[0]: _dmarc.mail already has the program's v=dmarc1 record"],
     [{ records: [{ name: "@", type: "MX", value: "mail.rockylinux.me.", priority: 2 }] }, "mail-system:records: with the records the program publishes: zone rockylinux.me: record #"],
     [{ records: [{ name: "web", type: "MX", value: "nowhere.rockylinux.me.", priority: 5 }] }, "has no A or AAAA record"],
+    // Where clients look for their settings (autoconfig on by default): another address, a CNAME, another SRV.
+    [{ records: [{ name: "autoconfig", type: "A", value: "192.0.2.80" }] }, "mail-system:records[0]: autoconfig is where mail clients look for their settings, published by the program (mail-system:autoconfig)"],
+    [{ records: [{ name: "autodiscover.mail", type: "CNAME", value: "outlook.example.org." }] }, "mail-system:records[0]: autodiscover.mail is where mail clients look"],
+    [{ records: [{ name: "_autodiscover._tcp", type: "SRV", value: "0 443 mail.example.org.", priority: 0 }] }, "mail-system:records[0]: _autodiscover._tcp is where mail clients look"],
   ])("records %j are reported against their key", (change, expected) => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  test("autoconfig is on by default; off, its names are the user's to publish", () => {
+    expect(validateConfig(seed, "dev").config.autoconfig).toBe(true);
+    const records = [{ name: "autoconfig", type: "A", value: "192.0.2.80" }];
+    const off = validateConfig({ ...seed, autoconfig: "false", records }, "dev");
+    expect(off.problems).toEqual([]);
+    expect(off.config.autoconfig).toBe(false);
+    expect(problemsWith({ autoconfig: "maybe" })).toEqual(['mail-system:autoconfig: must be true or false, not "maybe"']);
+  });
+
+  test("with autoconfig, no server may be called autoconfig or autodiscover in a zone whose own domain is served", () => {
+    expect(problemsWith({ mailHost: "autoconfig" })).toEqual([
+      'mail-system:mailHost: "autoconfig" is a name mail clients look their settings up at (mail-system:autoconfig): choose another',
+    ]);
+    expect(problemsWith({ dnsHost: "autodiscover" })).toEqual([expect.stringMatching(/^mail-system:dnsHost: "autodiscover" is a name/)]);
+    expect(problemsWith({ mailHost: "autoconfig", autoconfig: false })).toEqual([]);
+    // autoconfig.mail.<zone> is not mail.<zone>'s business when the zone's own mail is not served.
+    expect(problemsWith({ mailDomains: ["mail.rockylinux.me"], mailHost: "autoconfig", users: [{ email: "a@mail.rockylinux.me" }], aliases: [] })).toEqual([]);
   });
 
   test.each([

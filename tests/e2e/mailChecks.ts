@@ -1,12 +1,16 @@
 // The end-to-end checks every deployed mail system must pass, whatever the
 // target (containers or SSH hosts): DNS answers, TLS-only authentication,
 // submission and delivery (IMAPS, POP3S), DKIM verified against the lab's own
-// DNS, alias fan-out, and the refusals (wrong password, forged sender, relay).
+// DNS, alias fan-out, the refusals (wrong password, forged sender, relay),
+// and the clients' autoconfiguration over HTTPS.
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Resolver } from "dns/promises";
+import { promisify } from "util";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { databaseTlsProbe, expectDatabaseTls } from "../fixtures/mail";
+import { childText, elements, parseXml } from "../fixtures/xml";
 import { inbox, Lab, mailClient, waitForMail } from "./clients";
 
 /**
@@ -163,7 +167,62 @@ export async function checkMailSystem(
   expect(unknown.code).toBeGreaterThanOrEqual(500);
 
   await checkSieve(lab, frank, leeo, name);
+  await checkAutoconfig(out, lab, zone, resolver);
   return { hello, fanout };
+}
+
+/** curl over HTTPS to the mail server's address for `url`'s name, verified with the lab's CA: status, content type, body. */
+async function https(lab: Lab, url: string, args: readonly string[] = []): Promise<{ status: number; type: string; body: string }> {
+  const name = new URL(url).hostname;
+  const { stdout } = await promisify(execFile)(
+    "curl",
+    ["-sS", "--max-time", "10", "--resolve", `${name}:443:${lab.mail}`, "--cacert", lab.ca, "-w", "\n%{http_code} %{content_type}", ...args, url],
+    { timeout: 20_000 },
+  );
+  const at = stdout.lastIndexOf("\n");
+  const [status, type] = stdout.slice(at + 1).split(" ");
+  return { status: Number(status), type, body: stdout.slice(0, at) };
+}
+
+/**
+ * Autoconfiguration (mail-system:autoconfig, on by default): the lab's DNS
+ * names autoconfig.<d> and autodiscover.<d> of each mail domain at the mail
+ * server and points _autodiscover._tcp at the mail host on 443; over HTTPS,
+ * verified with the stack's CA for those names, Thunderbird's file lists
+ * exactly the client ports of the endpoints output at the mail host, and
+ * Outlook's POST is answered with IMAP and SMTP over implicit TLS.
+ */
+async function checkAutoconfig(out: OutputMap, lab: Lab, zone: string, resolver: Resolver): Promise<void> {
+  const mailName = out.mailHostname.value as string;
+  const endpoints = out.endpoints.value as Record<string, string>;
+  const port = (service: string) => Number(endpoints[service].split(":").pop());
+  // Every endpoint clients set up: not relaying (25) nor ManageSieve (its own SRV record).
+  const clientPorts = Object.keys(endpoints).filter((k) => k !== "smtp" && k !== "managesieve").map(port).sort();
+  for (const d of [zone, `mail.${zone}`]) {
+    expect(await resolver.resolve4(`autoconfig.${d}`)).toEqual([lab.mail]);
+    expect(await resolver.resolve4(`autodiscover.${d}`)).toEqual([lab.mail]);
+    expect(await resolver.resolveSrv(`_autodiscover._tcp.${d}`)).toEqual([{ name: mailName, port: 443, priority: 0, weight: 0 }]);
+
+    const config = await https(lab, `https://autoconfig.${d}/mail/config-v1.1.xml?emailaddress=frank%40${d}`);
+    expect([config.status, config.type]).toEqual([200, "application/xml"]);
+    const root = parseXml(config.body);
+    expect(elements(root, "domain").map((e) => e.text)).toEqual([d]);
+    const servers = [...elements(root, "incomingServer"), ...elements(root, "outgoingServer")];
+    expect(new Set(servers.map((s) => childText(s, "hostname")))).toEqual(new Set([mailName]));
+    expect(servers.map((s) => Number(childText(s, "port"))).sort()).toEqual(clientPorts);
+
+    const discover = await https(lab, `https://autodiscover.${d}/Autodiscover/Autodiscover.xml`, [
+      "-X", "POST", "-H", "Content-Type: text/xml", "--data-binary",
+      `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>frank@${d}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`,
+    ]);
+    expect([discover.status, discover.type]).toEqual([200, "text/xml"]);
+    expect(elements(parseXml(discover.body), "Protocol").map((p) => [childText(p, "Type"), childText(p, "Server"), Number(childText(p, "Port")), childText(p, "SSL")])).toEqual([
+      ["IMAP", mailName, port("imaps"), "on"],
+      ["SMTP", mailName, port("smtps"), "on"],
+    ]);
+  }
+  // Nothing else is served.
+  expect((await https(lab, `https://autoconfig.${zone}/`)).status).toBe(404);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { dkimTxtValue } from "./opendkim";
 import { DnsRecord } from "./types";
 
-/** The ports the server listens on: the endpoints output and the SRV records both come from here. */
+/** The ports the server listens on: the endpoints output, the SRV records and the autoconfiguration files (web.ts) all come from here. */
 export const MAIL_PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, managesieve: 4190 } as const;
 
 /**

@@ -65,7 +65,12 @@ const db = new MysqlServer("db", {
   domains: config.mailDomains,
   users,
   aliases: config.aliases,
+  aliasDomains: config.aliasDomains,
 });
+
+// An alias domain is a mail domain to the world (MX, SPF, DMARC, a DKIM key
+// that signs its mail); only the database tells it apart.
+const hostedDomains = [...config.mailDomains, ...config.aliasDomains.map((a) => a.domain)];
 
 const certificate = new MailCertificate("mail-tls", {
   hostname: `${config.mailHost}.${config.domain}`,
@@ -78,7 +83,7 @@ const mail = new MailServer("mail", {
   address: config.mailAddress,
   zone: config.domain,
   hostLabel: config.mailHost,
-  mailDomains: config.mailDomains,
+  mailDomains: hostedDomains,
   mailboxes: config.users.map((u) => u.email),
   purgeRemovedMailboxes: config.purgeRemovedMailboxes,
   purgeMailOnDestroy: config.purgeMailOnDestroy,
@@ -89,7 +94,6 @@ const mail = new MailServer("mail", {
   dmarc: config.dmarc,
   dkimSelector: config.dkimSelector,
   limits: config.limits,
-  aliasSenders: config.aliasSenders,
   filtering: config.filtering,
   quota: config.quota,
 });

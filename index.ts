@@ -66,12 +66,17 @@ const db = new MysqlServer("db", {
   domains: config.mailDomains,
   users,
   aliases: config.aliases,
+  aliasDomains: config.aliasDomains,
 });
+
+// An alias domain is a mail domain to the world (MX, SPF, DMARC, a DKIM key
+// that signs its mail); only the database tells it apart.
+const hostedDomains = [...config.mailDomains, ...config.aliasDomains.map((a) => a.domain)];
 
 // With autoconfig, clients fetch their settings from autoconfig.<d> and
 // autodiscover.<d> over HTTPS: the certificate must name those too.
 const mailHost = `${config.mailHost}.${config.domain}`;
-const webNames = config.autoconfig ? autoconfigNames(config.mailDomains) : [];
+const webNames = config.autoconfig ? autoconfigNames(hostedDomains) : [];
 const uncovered = config.tls ? uncoveredNames(config.tls.certificate, [mailHost, ...webNames]) : [];
 if (uncovered.length > 0) {
   pulumi.log.warn(`mail-system:tlsCertificate does not name ${uncovered.join(", ")}: clients will refuse it there`);
@@ -88,7 +93,7 @@ const mail = new MailServer("mail", {
   address: config.mailAddress,
   zone: config.domain,
   hostLabel: config.mailHost,
-  mailDomains: config.mailDomains,
+  mailDomains: hostedDomains,
   mailboxes: config.users.map((u) => u.email),
   purgeRemovedMailboxes: config.purgeRemovedMailboxes,
   purgeMailOnDestroy: config.purgeMailOnDestroy,
@@ -99,7 +104,6 @@ const mail = new MailServer("mail", {
   dmarc: config.dmarc,
   dkimSelector: config.dkimSelector,
   limits: config.limits,
-  aliasSenders: config.aliasSenders,
   filtering: config.filtering,
   quota: config.quota,
   autoconfig: config.autoconfig,

@@ -63,11 +63,6 @@ export interface MailServerArgs {
    */
   readonly limits?: MailLimits;
   /**
-   * Whether a user may send as the aliases that deliver to them.
-   * @default false (only as their own address)
-   */
-  readonly aliasSenders?: boolean;
-  /**
    * Spam filtering (Rspamd): thresholds, greylisting, allow list.
    * @default DEFAULT_FILTERING (components/render/rspamd.ts)
    */
@@ -269,7 +264,6 @@ export class MailServer extends pulumi.ComponentResource {
             database,
             tls: TLS,
             limits: args.limits ?? DEFAULT_LIMITS,
-            aliasSenders: args.aliasSenders ?? false,
             quotaBytes: args.quota ?? 0,
             mailDomains: args.mailDomains,
             filtering: args.filtering ?? DEFAULT_FILTERING,

@@ -16,7 +16,8 @@ import { inbox, Lab, mailClient, waitForMail } from "./clients";
 /**
  * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
  * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both;
- * at <zone>, info@ to leeo and a catch-all to frank.
+ * at <zone>, info@ to leeo and a catch-all to frank; alias.<zone> an alias
+ * domain of mail.<zone>.
  */
 export function checkedSystem(zone: string): { users: { email: string }[]; config: Record<string, unknown> } {
   const mailName = `mail.${zone}`;
@@ -33,6 +34,7 @@ export function checkedSystem(zone: string): { users: { email: string }[]; confi
         { source: `info@${zone}`, destination: users[1].email },
         { source: `@${zone}`, destination: users[0].email },
       ],
+      "mail-system:aliasDomains": [{ domain: `alias.${zone}`, target: mailName }],
     },
   };
 }
@@ -166,6 +168,7 @@ export async function checkMailSystem(
   expect(unknown).toMatchObject({ ok: false, stage: "recipient" });
   expect(unknown.code).toBeGreaterThanOrEqual(500);
 
+  await checkAliasDomain(lab, resolver, zone, name);
   await checkSieve(lab, frank, leeo, name);
   await checkAutoconfig(out, lab, zone, resolver);
   return { hello, fanout };
@@ -223,6 +226,37 @@ async function checkAutoconfig(out: OutputMap, lab: Lab, zone: string, resolver:
   }
   // Nothing else is served.
   expect((await https(lab, `https://autoconfig.${zone}/`)).status).toBe(404);
+}
+
+/**
+ * alias.<zone> mirrors mail.<zone>: published like a mail domain, its
+ * addresses deliver to the users of mail.<zone>, one nobody receives is
+ * refused at RCPT, and frank sends as his address there, signed with the
+ * alias domain's own DKIM key, but not as leeo's.
+ */
+async function checkAliasDomain(lab: Lab & { dns: string }, resolver: Resolver, zone: string, name: string): Promise<void> {
+  const [mailName, aliasDomain] = [`mail.${zone}`, `alias.${zone}`];
+  const [frank, leeo] = [`frank@${mailName}`, `leeo@${mailName}`];
+  expect(await resolver.resolveMx(aliasDomain)).toEqual([{ exchange: mailName, priority: 2 }]);
+  const mirrored = `mirrored ${name}`;
+  expect(await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: `leeo@${aliasDomain}`, subject: mirrored, body: "x" })).toEqual({
+    ok: true,
+    refused: {},
+  });
+  await waitForMail(lab, leeo, mirrored);
+  const nobody = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: `nobody@${aliasDomain}`, subject: "x", body: "x" });
+  expect(nobody).toMatchObject({ ok: false, stage: "recipient" });
+  expect(nobody.code).toBeGreaterThanOrEqual(500);
+  const asAlias = `as alias domain ${name}`;
+  const sender = `frank@${aliasDomain}`;
+  expect(
+    await mailClient(lab, "send", { port: 587, user: frank, sender, "from-header": sender, to: leeo, subject: asAlias, body: "x" }, lab.passwords[frank]),
+  ).toEqual({ ok: true, refused: {} });
+  await waitForMail(lab, leeo, asAlias);
+  const dkim = await mailClient(lab, "dkim-verify", { port: 993, user: leeo, subject: asAlias, dns: lab.dns }, lab.passwords[leeo]);
+  expect(dkim).toMatchObject({ ok: true, signatures: 1, domain: aliasDomain, verified: true });
+  const notHis = await mailClient(lab, "send", { port: 587, user: frank, sender: `leeo@${aliasDomain}`, to: leeo, subject: "x", body: "x" }, lab.passwords[frank]);
+  expect(notHis).toMatchObject({ ok: false, code: 553 });
 }
 
 /**

@@ -2,18 +2,19 @@
 // the servers go (containers on a lab network, or hosts over SSH), then wires
 // MysqlServer -> MailServer -> BindServer, so the database credentials flow
 // into Postfix and Dovecot and the mail server's records (A, MX, SRV, SPF,
-// DMARC, DKIM) into the zone. The components are the same for both targets.
+// DMARC, DKIM, autoconfig) into the zone. The components are the same for both targets.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { BindServer } from "./components/bindServer";
 import { describeProblems, ROLES, readRawConfig, validateConfig } from "./components/config";
 import { LabNetwork } from "./components/labNetwork";
-import { MailCertificate } from "./components/mailCertificate";
+import { MailCertificate, uncoveredNames } from "./components/mailCertificate";
 import { MailRoundTrip } from "./components/mailRoundTrip";
 import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { userPasswordHash } from "./components/passwordHash";
+import { autoconfigNames } from "./components/render/mailRecords";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
@@ -65,11 +66,25 @@ const db = new MysqlServer("db", {
   domains: config.mailDomains,
   users,
   aliases: config.aliases,
+  aliasDomains: config.aliasDomains,
 });
 
+// An alias domain is a mail domain to the world (MX, SPF, DMARC, a DKIM key
+// that signs its mail); only the database tells it apart.
+const hostedDomains = [...config.mailDomains, ...config.aliasDomains.map((a) => a.domain)];
+
+// With autoconfig, clients fetch their settings from autoconfig.<d> and
+// autodiscover.<d> over HTTPS: the certificate must name those too.
+const mailHost = `${config.mailHost}.${config.domain}`;
+const webNames = config.autoconfig ? autoconfigNames(hostedDomains) : [];
+const uncovered = config.tls ? uncoveredNames(config.tls.certificate, [mailHost, ...webNames]) : [];
+if (uncovered.length > 0) {
+  pulumi.log.warn(`mail-system:tlsCertificate does not name ${uncovered.join(", ")}: clients will refuse it there`);
+}
 const certificate = new MailCertificate("mail-tls", {
-  hostname: `${config.mailHost}.${config.domain}`,
+  hostname: mailHost,
   address: config.mailAddress,
+  extraNames: webNames,
   ...(config.tls ? { own: { certificate: config.tls.certificate, privateKey: pulumi.secret(config.tls.privateKey) } } : {}),
 });
 
@@ -78,7 +93,7 @@ const mail = new MailServer("mail", {
   address: config.mailAddress,
   zone: config.domain,
   hostLabel: config.mailHost,
-  mailDomains: config.mailDomains,
+  mailDomains: hostedDomains,
   mailboxes: config.users.map((u) => u.email),
   purgeRemovedMailboxes: config.purgeRemovedMailboxes,
   purgeMailOnDestroy: config.purgeMailOnDestroy,
@@ -89,9 +104,9 @@ const mail = new MailServer("mail", {
   dmarc: config.dmarc,
   dkimSelector: config.dkimSelector,
   limits: config.limits,
-  aliasSenders: config.aliasSenders,
   filtering: config.filtering,
   quota: config.quota,
+  autoconfig: config.autoconfig,
 });
 
 const dns = new BindServer("dns", {
@@ -127,7 +142,7 @@ export const zoneSerial = dns.serial;
 export const deployCheck = roundTrip.result;
 export const caCertificate = certificate.caCertificate;
 export const endpoints = mail.endpoints;
-/** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC, DKIM). */
+/** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC, DKIM, autoconfig). */
 export const mailDnsRecords = mail.dnsRecords;
 export const userPasswords = pulumi.secret(
   pulumi.all(users.map((u) => pulumi.all([u.email, u.password]))).apply((pairs) => Object.fromEntries(pairs)),

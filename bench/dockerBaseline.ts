@@ -124,6 +124,8 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
         zone: shape.domain, hostLabel: "mail", address: a.mail, mailDomains, mxPreference: 2,
         spf: "v=spf1 mx -all", dmarc: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${shape.domain}`,
         dkimSelector: "mail", dkimKeys: dkimPublic,
+        // The baseline's mail server runs no web server (ROLE_SPECS' mail units).
+        autoconfig: false,
       }),
     ],
   };

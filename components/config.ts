@@ -4,7 +4,7 @@
 // once, in configKeys.ts; the rules across keys are in configRules.ts.
 import { Role, SshHostConfig } from "./configHosts";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName, isConfigKey, ParsedConfig } from "./configKeys";
-import { MailAlias, MailUser } from "./configMailboxes";
+import { AliasDomain, MailAlias, MailUser } from "./configMailboxes";
 import { CONFIG_RULES, servedDomains } from "./configRules";
 import { ConfigKey, PROJECT } from "./configSchema";
 import { DEFAULT_LIMITS, MailLimits } from "./render/mailGuard";
@@ -14,7 +14,7 @@ import { gatewayOf } from "./subnet";
 
 export { ROLES } from "./configHosts";
 export type { Role, SshHostConfig } from "./configHosts";
-export type { MailAlias, MailUser } from "./configMailboxes";
+export type { AliasDomain, MailAlias, MailUser } from "./configMailboxes";
 export { PROJECT_ROOT } from "./configKeys";
 export { PROJECT } from "./configSchema";
 
@@ -35,17 +35,20 @@ export interface MailSystemConfig {
   /** Domains whose mail the server accepts (virtual_domains rows). */
   readonly mailDomains: readonly string[];
   readonly users: readonly MailUser[];
-  readonly aliases: readonly MailAlias[];
+  /** Each with sendAs decided (its own, or mail-system:aliasSenders). */
+  readonly aliases: readonly (MailAlias & { readonly sendAs: boolean })[];
+  /** Domains that mirror a mail domain (virtual_alias_domains rows). */
+  readonly aliasDomains: readonly AliasDomain[];
   /** Default storage quota of a mailbox, in bytes (0: none). */
   readonly quota: number;
   /** Whether removing a user also deletes their maildir (by default it is kept). */
   readonly purgeRemovedMailboxes: boolean;
-  /** Whether users may send as the aliases that deliver to them. */
-  readonly aliasSenders: boolean;
   /** Abuse limits (components/render/mailGuard.ts). */
   readonly limits: MailLimits;
   /** Spam filtering (components/render/rspamd.ts). */
   readonly filtering: FilteringSettings;
+  /** Whether the mail server tells clients their settings over HTTPS (autoconfig, autodiscover). */
+  readonly autoconfig: boolean;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -168,12 +171,13 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     mailHost: c.mailHost ?? "",
     mailDomains: servedDomains(c),
     users: (c.users ?? []).filter((u) => u !== undefined),
-    aliases: (c.aliases ?? []).filter((a) => a !== undefined),
+    aliases: (c.aliases ?? []).filter((a) => a !== undefined).map((a) => ({ ...a, sendAs: a.sendAs ?? c.aliasSenders ?? false })),
+    aliasDomains: (c.aliasDomains ?? []).filter((a) => a !== undefined),
     quota: c.quota ?? 0,
     purgeRemovedMailboxes: c.purgeRemovedMailboxes ?? false,
-    aliasSenders: c.aliasSenders ?? false,
     limits: c.limits ?? DEFAULT_LIMITS,
     filtering: c.filtering ?? DEFAULT_FILTERING,
+    autoconfig: c.autoconfig ?? true,
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

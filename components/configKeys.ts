@@ -6,7 +6,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { BASE_IMAGE } from "./baseImage";
 import { HOSTS_SHAPE, parseHosts, PRIVATE_KEY } from "./configHosts";
-import { parseAliases, parseMailDomains, parseUsers, SIZE_MESSAGE, USERS_SHAPE } from "./configMailboxes";
+import {
+  parseAliasDomains,
+  parseAliases,
+  parseMailDomains,
+  parseUsers,
+  SIZE_MESSAGE,
+  USERS_SHAPE,
+} from "./configMailboxes";
 import { parseRecords, RECORD_SHAPE, USER_RECORD_TYPES } from "./configRecords";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
 import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
@@ -138,10 +145,22 @@ export const CONFIG_KEYS = {
       items: "object",
       default: [],
       description:
-        "Aliases, each { source, destination }: one row each, as in the virtual_aliases table; list a " +
-        'source several times to fan out. A source "@domain" is a catch-all for the domain\'s other addresses.',
+        "Aliases, each { source, destination, sendAs? }: one row each, as in the virtual_aliases table; list a " +
+        'source several times to fan out. A source "@domain" is a catch-all for the domain\'s other addresses. ' +
+        "sendAs (default mail-system:aliasSenders) lets the destination send as the source on 587/465.",
     },
     parseAliases,
+  ),
+  aliasDomains: listKey(
+    {
+      items: "object",
+      default: [],
+      description:
+        "Alias domains, each { domain, target }: every address at domain delivers to the same local part at " +
+        "target (a mail domain), and its users may send from it. The domain is in the zone and gets the " +
+        "records of a mail domain (MX, SPF, DMARC, its own DKIM key); it has no users or aliases of its own.",
+    },
+    parseAliasDomains,
   ),
   quota: stringKey(
     {
@@ -166,8 +185,8 @@ export const CONFIG_KEYS = {
   aliasSenders: booleanKey({
     default: false,
     description:
-      "Whether a user may send as an alias that delivers to them (envelope sender and From header). By " +
-      "default users send only as their own address on 587/465.",
+      "Whether a user may send as an alias that delivers to them (envelope sender and From header), for " +
+      "the aliases that do not say (aliases[N].sendAs). By default users send only as their own address on 587/465.",
   }),
   limits: objectKey(
     {
@@ -194,6 +213,15 @@ export const CONFIG_KEYS = {
     },
     parseFiltering,
   ),
+  autoconfig: booleanKey({
+    default: true,
+    description:
+      "Whether mail clients can set themselves up from an address: a web server (nginx) on the mail " +
+      "server answers over HTTPS (443) with Thunderbird's autoconfig at autoconfig.<domain> and " +
+      "Outlook's autodiscover at autodiscover.<domain> for every mail domain, and the zone gets their A " +
+      "records and an _autodiscover._tcp SRV record. The per-stack certificate names those hosts; your " +
+      "own (tlsCertificate) must name them too.",
+  }),
   dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
   mailHost: stringKey(
     { default: "mail", description: "Host label of the mail server in the zone (mail -> mail.<domain>); the MX target." },

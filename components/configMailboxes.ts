@@ -23,6 +23,14 @@ export interface MailUser {
 export interface MailAlias {
   readonly source: string;
   readonly destination: string;
+  /** Whether the destination may send as the source; otherwise mail-system:aliasSenders says. */
+  readonly sendAs?: boolean;
+}
+
+/** One row of virtual_alias_domains: every address at `domain` is the same local part at `target`. */
+export interface AliasDomain {
+  readonly domain: string;
+  readonly target: string;
 }
 
 export const USERS_SHAPE = "a list of { email, password?, quota? }";
@@ -91,12 +99,19 @@ export function parseUsers(list: readonly unknown[], report: Report): (MailUser 
   return users;
 }
 
+/** A boolean as YAML gives it, or as the CLI sets path values ("true"); undefined if unset, null if neither. */
+function flag(value: unknown): boolean | undefined | null {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "boolean") return value;
+  return value === "true" ? true : value === "false" ? false : null;
+}
+
 /** `aliases`: one row per (source, destination), as in the seed's table. */
 export function parseAliases(list: readonly unknown[], report: Report): (MailAlias | undefined)[] {
   const aliases: (MailAlias | undefined)[] = [];
   list.forEach((a, i) => {
     const at = (message: string, part = "") => report(message, `[${i}]${part}`);
-    const fields = entry(a, ["source", "destination"], "{ source, destination }", at);
+    const fields = entry(a, ["source", "destination", "sendAs"], "{ source, destination, sendAs? }", at);
     // "@domain": a catch-all, for the domain's addresses that are no mailbox and no other alias.
     const source = fields && (catchAll(fields.source) ?? address(fields.source));
     const destination = fields && address(fields.destination);
@@ -110,7 +125,33 @@ export function parseAliases(list: readonly unknown[], report: Report): (MailAli
       if (value.length > MAIL_COLUMNS.alias) at(`"${value}" is longer than the ${MAIL_COLUMNS.alias} characters the database holds`, `.${field}`);
     }
     if (aliases.some((x) => x?.source === source && x.destination === destination)) at(`${source} -> ${destination} is listed twice`);
-    aliases.push({ source, destination });
+    const sendAs = flag(fields.sendAs);
+    if (sendAs === null) at(`must be true or false, not ${JSON.stringify(fields.sendAs)}`, ".sendAs");
+    else if (sendAs && source.startsWith("@")) at(`a catch-all (${source}) cannot be sent as: list the addresses to send as`, ".sendAs");
+    aliases.push({ source, destination, ...(typeof sendAs === "boolean" ? { sendAs } : {}) });
   });
   return aliases;
+}
+
+/** `aliasDomains`: each domain once, a valid name that fits the database, not its own target. */
+export function parseAliasDomains(list: readonly unknown[], report: Report): (AliasDomain | undefined)[] {
+  const out: (AliasDomain | undefined)[] = [];
+  list.forEach((a, i) => {
+    const at = (message: string, part = "") => report(message, `[${i}]${part}`);
+    const fields = entry(a, ["domain", "target"], "{ domain, target }", at);
+    const name = (field: "domain" | "target"): string | undefined => {
+      const v = fields?.[field];
+      const d = typeof v === "string" ? v.trim().toLowerCase() : undefined;
+      if (fields && (v === undefined || v === null)) return void at("is required", `.${field}`);
+      if (d === undefined || !isDomainName(d)) return void (fields && at(`${JSON.stringify(v)} is not a valid domain name`, `.${field}`));
+      if (d.length > MAIL_COLUMNS.domain) return void at(`"${d}" is longer than the ${MAIL_COLUMNS.domain} characters the database holds`, `.${field}`);
+      return d;
+    };
+    const [domain, target] = [name("domain"), name("target")];
+    if (!domain || !target) return void out.push(undefined);
+    if (domain === target) at(`"${domain}" cannot be an alias of itself`, ".target");
+    if (out.some((x) => x?.domain === domain)) at(`"${domain}" is listed twice`, ".domain");
+    out.push({ domain, target });
+  });
+  return out;
 }

@@ -5,6 +5,7 @@ import { ROLES } from "./configHosts";
 import { ParsedConfig } from "./configKeys";
 import { recordsFitTheZone } from "./configRecords";
 import { splitAddress } from "./render/checks";
+import { AUTOCONFIG_LABELS } from "./render/mailRecords";
 import { hostAddressProblem } from "./subnet";
 
 /** Reports a problem against a key, e.g. ("users[1].email", "..."). */
@@ -25,6 +26,17 @@ export const hostLabelsDiffer: ConfigRule = (c, report) => {
   if (c.dnsHost && c.dnsHost === c.mailHost) report("mailHost", `must differ from dnsHost ("${c.dnsHost}")`);
 };
 
+/** With autoconfig, autoconfig.<zone> and autodiscover.<zone> are the web server's names: no server may be called so. */
+export const hostLabelsFree: ConfigRule = (c, report) => {
+  if (!(c.autoconfig ?? true) || !c.domain || !servedDomains(c).includes(c.domain)) return;
+  for (const key of ["dnsHost", "mailHost"] as const) {
+    const label = c[key];
+    if (label && (AUTOCONFIG_LABELS as readonly string[]).includes(label)) {
+      report(key, `"${label}" is a name mail clients look their settings up at (mail-system:autoconfig): choose another`);
+    }
+  }
+};
+
 /** BIND serves the zone only, so each mail domain is the zone or inside it. */
 export const mailDomainsInZone: ConfigRule = (c, report) => {
   const zone = c.domain;
@@ -34,22 +46,41 @@ export const mailDomainsInZone: ConfigRule = (c, report) => {
   });
 };
 
-const notServed = (address: string, served: string[]) =>
-  `the domain of "${address}" is not served (mailDomains: ${served.join(", ") || "none"})`;
+/** Why `address` cannot be a mailbox or an alias source, if it cannot. */
+function notServed(c: ParsedConfig, address: string): string | undefined {
+  const served = servedDomains(c);
+  const domain = splitAddress(address)!.domain;
+  if (served.includes(domain)) return undefined;
+  const alias = (c.aliasDomains ?? []).find((a) => a?.domain === domain);
+  if (alias) return `"${domain}" is an alias domain of ${alias.target}: its addresses are those of ${alias.target}`;
+  return `the domain of "${address}" is not served (mailDomains: ${served.join(", ") || "none"})`;
+}
 
 /** A mailbox's domain is one the server accepts mail for. */
 export const usersInServedDomains: ConfigRule = (c, report) => {
-  const served = servedDomains(c);
   (c.users ?? []).forEach((u, i) => {
-    if (u && !served.includes(splitAddress(u.email)!.domain)) report(`users[${i}].email`, notServed(u.email, served));
+    const problem = u && notServed(c, u.email);
+    if (problem) report(`users[${i}].email`, problem);
   });
 };
 
 /** An alias's source is in a served domain (its destination may be anywhere). */
 export const aliasSourcesServed: ConfigRule = (c, report) => {
-  const served = servedDomains(c);
   (c.aliases ?? []).forEach((a, i) => {
-    if (a && !served.includes(splitAddress(a.source)!.domain)) report(`aliases[${i}].source`, notServed(a.source, served));
+    const problem = a && notServed(c, a.source);
+    if (problem) report(`aliases[${i}].source`, problem);
+  });
+};
+
+/** An alias domain is in the zone, is not a mail domain itself, and mirrors one. */
+export const aliasDomainsFit: ConfigRule = (c, report) => {
+  const served = servedDomains(c);
+  const zone = c.domain;
+  (c.aliasDomains ?? []).forEach((a, i) => {
+    if (!a) return;
+    if (zone && a.domain !== zone && !a.domain.endsWith(`.${zone}`)) report(`aliasDomains[${i}].domain`, `"${a.domain}" is not in the zone "${zone}" this system serves`);
+    if (served.includes(a.domain)) report(`aliasDomains[${i}].domain`, `"${a.domain}" is a mail domain (mailDomains): it cannot also be an alias domain`);
+    if (!served.includes(a.target)) report(`aliasDomains[${i}].target`, `"${a.target}" is not a mail domain (mailDomains: ${served.join(", ") || "none"})`);
   });
 };
 
@@ -99,9 +130,11 @@ export const tlsPair: ConfigRule = (c, report) => {
 /** Every rule, in the order their problems are reported. */
 export const CONFIG_RULES: readonly ConfigRule[] = [
   hostLabelsDiffer,
+  hostLabelsFree,
   mailDomainsInZone,
   usersInServedDomains,
   aliasSourcesServed,
+  aliasDomainsFit,
   addressesInSubnet,
   addressesDistinct,
   sshHostsHaveKeys,

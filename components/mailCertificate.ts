@@ -6,12 +6,19 @@
 // certificates from it.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { X509Certificate } from "crypto";
+import { isDnsName } from "./render/checks";
 
 export interface MailCertificateArgs {
   /** The mail host's name, e.g. "mail.rockylinux.me" (subject and DNS SAN). */
   readonly hostname: pulumi.Input<string>;
   /** The mail host's address (IP SAN). */
   readonly address: pulumi.Input<string>;
+  /**
+   * More DNS names the issued certificate must name (the autoconfig and
+   * autodiscover hosts). Your own certificate must name them itself.
+   */
+  readonly extraNames?: readonly string[];
   /** Your own certificate chain and key (PEM); when given, no CA is made. */
   readonly own?: { readonly certificate: pulumi.Input<string>; readonly privateKey: pulumi.Input<string> };
   /** Validity of the issued certificate in days. Default 825. */
@@ -45,6 +52,16 @@ node -e 'const fs=require("fs");process.stdout.write(JSON.stringify({ca:fs.readF
  * issue a new CA on the next `up` (tests/unit/mailCertificate.test.ts).
  */
 export const MAIL_ISSUE_SCRIPT = issueScript("DNS:%s,IP:%s", '"$HOST" "$ADDRESS"');
+/**
+ * The mail host's with more DNS names ($EXTRA_SANS, "DNS:a,DNS:b"): a script
+ * of its own so that a stack without extra names (autoconfig off) keeps
+ * MAIL_ISSUE_SCRIPT, and its CA. A stack that gains names cannot keep its
+ * CA whatever the script: the CA's key is gone, so only a new CA can sign a
+ * certificate that names them. One new CA on the upgrade that turns
+ * autoconfig on, and on each change of the names (a mail domain added or
+ * removed), is that price (README, "Upgrading").
+ */
+export const MAIL_NAMES_ISSUE_SCRIPT = issueScript("DNS:%s,IP:%s,%s", '"$HOST" "$ADDRESS" "$EXTRA_SANS"');
 /** A server reached by its address alone (the database): subject and IP SAN are the address. */
 export const ADDRESS_ISSUE_SCRIPT = issueScript("IP:%s", '"$ADDRESS"');
 
@@ -58,7 +75,7 @@ interface Issued {
 function issue(
   name: string,
   script: string,
-  env: { HOST: pulumi.Input<string>; ADDRESS: pulumi.Input<string>; DAYS: string },
+  env: { HOST: pulumi.Input<string>; ADDRESS: pulumi.Input<string>; DAYS: string; EXTRA_SANS?: string },
   triggers: pulumi.Input<unknown>[],
   parent: pulumi.Resource,
 ): Issued {
@@ -91,12 +108,16 @@ export class MailCertificate extends pulumi.ComponentResource {
       this.caCertificate = pulumi.output("");
     } else {
       const days = args.validityDays ?? 825;
-      // A new name, address or validity issues a new CA and certificate.
+      const names = [...new Set((args.extraNames ?? []).map((n) => n.toLowerCase()))];
+      for (const n of names) if (!isDnsName(n, { minLabels: 2 })) throw new Error(`${name}: extraNames: "${n}" is not a DNS name`);
+      // Without extra names, exactly the inputs stacks had before there were any.
+      const extra = names.length > 0 ? { EXTRA_SANS: names.map((n) => `DNS:${n}`).join(",") } : undefined;
+      // A new name, address, validity or extra name issues a new CA and certificate.
       const issued = issue(
         `${name}-issue`,
-        MAIL_ISSUE_SCRIPT,
-        { HOST: args.hostname, ADDRESS: args.address, DAYS: String(days) },
-        [args.hostname, args.address, days],
+        extra ? MAIL_NAMES_ISSUE_SCRIPT : MAIL_ISSUE_SCRIPT,
+        { HOST: args.hostname, ADDRESS: args.address, DAYS: String(days), ...extra },
+        [args.hostname, args.address, days, ...(extra ? [extra.EXTRA_SANS] : [])],
         this,
       );
       this.caCertificate = issued.ca;
@@ -105,6 +126,21 @@ export class MailCertificate extends pulumi.ComponentResource {
     }
     this.registerOutputs({ certificate: this.certificate, caCertificate: this.caCertificate, privateKey: this.privateKey });
   }
+}
+
+/**
+ * The names (among `names`) a PEM certificate chain's first certificate does
+ * not cover (wildcards count, as clients count them); every name when it
+ * cannot be read.
+ */
+export function uncoveredNames(chainPem: string, names: readonly string[]): string[] {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(chainPem);
+  } catch {
+    return [...names];
+  }
+  return names.filter((n) => leaf.checkHost(n) === undefined);
 }
 
 /**

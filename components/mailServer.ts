@@ -2,21 +2,22 @@
 // through Dovecot) and Dovecot (IMAP/POP3, LMTP delivery into maildirs under
 // /var/mail/vhosts), configured from the database's connection output and
 // the certificate, with OpenDKIM signing mail from logged-in users (one key
-// per mail domain, from DkimKeys), and publishing the DNS records the zone
-// needs for it, the DKIM public keys included.
+// per mail domain, from DkimKeys), a web server telling mail clients their
+// settings (autoconfig, autodiscover), and publishing the DNS records the
+// zone needs for it, the DKIM public keys included.
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
-import { PACKAGES } from "./packages";
+import { mailPackages } from "./packages";
 import { SIEVE_DIR } from "./render/dovecot";
 import { renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
-import { MailEndpoints, mailDnsRecords, mailEndpoints } from "./render/mailRecords";
+import { MailEndpoints, mailDnsRecords, mailEndpoints, WEB_PORT } from "./render/mailRecords";
 import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
-import { both, Capability, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { both, Capability, OsFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -62,11 +63,6 @@ export interface MailServerArgs {
    */
   readonly limits?: MailLimits;
   /**
-   * Whether a user may send as the aliases that deliver to them.
-   * @default false (only as their own address)
-   */
-  readonly aliasSenders?: boolean;
-  /**
    * Spam filtering (Rspamd): thresholds, greylisting, allow list.
    * @default DEFAULT_FILTERING (components/render/rspamd.ts)
    */
@@ -77,6 +73,15 @@ export interface MailServerArgs {
    * @default 0
    */
   readonly quota?: number;
+  /**
+   * Whether a web server (nginx) tells mail clients their settings over
+   * HTTPS: Thunderbird's autoconfig and Outlook's autodiscover at
+   * autoconfig.<d> and autodiscover.<d> of every mail domain, with their
+   * DNS records. The certificate must name those hosts (MailCertificate's
+   * extraNames).
+   * @default true
+   */
+  readonly autoconfig?: boolean;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -172,14 +177,40 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
 ];
 
 /**
+ * The web server (clients' autoconfiguration, components/render/web.ts),
+ * last: it only tells clients where the others are. Its master stays root
+ * (the key is root's; a reload re-reads it) and runs its workers as
+ * www-data (nginx on RHEL). It serves the certificate the mail daemons do,
+ * so a new one reloads it too.
+ */
+export const WEB_SERVICE: ServiceSpec = {
+  id: "nginx",
+  unit: both("nginx"),
+  reads: readsUnder("/etc/nginx/", "/etc/ssl/mail/"),
+  onChange: "reload",
+  check: both("nginx -t"),
+  // Its SIGHUP is a reload; its pid file is nginx.conf's (stale ones do not stop it).
+  container: { run: "exec nginx -g 'daemon off;'" },
+};
+
+/** The mail server's daemons in start order: the web server's last, when it has one. */
+export function mailServices(autoconfig: boolean): readonly ServiceSpec[] {
+  return autoconfig ? [...MAIL_SERVICES, WEB_SERVICE] : MAIL_SERVICES;
+}
+
+/**
  * What root needs on the mail server (see ServerSpec.capabilities), each found
  * missing by experiment: CHOWN, FOWNER (accounts, files and directories of
  * vmail, opendkim, postfix), DAC_OVERRIDE (Dovecot's sockets in Postfix's
  * private/ directory, root's way into the queue), SETUID/SETGID (every daemon
  * drops to its users), SYS_CHROOT (Dovecot's login processes chroot), KILL
- * (stopping OpenDKIM, which runs as opendkim), NET_BIND_SERVICE (ports 25 to
- * 995; Docker lets anyone bind low ports in a container, other engines and
- * hosts do not). Not the setgid of postdrop: no-new-privileges voids it, so
+ * (stopping OpenDKIM, which runs as opendkim; nginx's master signalling its
+ * workers), NET_BIND_SERVICE (ports 25 to 995 and 443; Docker lets anyone
+ * bind low ports in a container, other engines and hosts do not). nginx
+ * needs nothing more: its master (root) binds 443, reads the key, makes its
+ * temporary directories for www-data (CHOWN) and drops to it
+ * (SETUID/SETGID); it runs no setuid program, so no-new-privileges takes
+ * nothing from it (tests/checkers/web.test.ts). Not the setgid of postdrop: no-new-privileges voids it, so
  * only root can use `sendmail` here, and nothing in the container calls it
  * (tests/checkers/mail.test.ts).
  */
@@ -204,7 +235,8 @@ export class MailServer extends pulumi.ComponentResource {
   /**
    * The records the zone must hold for this server: its A record and, per mail
    * domain, an MX, the SRV records of its services, its DKIM public key
-   * (<selector>._domainkey TXT), and SPF and DMARC when set.
+   * (<selector>._domainkey TXT), SPF and DMARC when set, and with
+   * autoconfig the autoconfig/autodiscover names and _autodiscover._tcp SRV.
    */
   readonly dnsRecords: pulumi.Output<DnsRecord[]>;
   /** host:port of each service. */
@@ -217,10 +249,11 @@ export class MailServer extends pulumi.ComponentResource {
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:MailServer", name, {}, opts);
     const hostname = `${args.hostLabel}.${args.zone}`;
+    const autoconfig = args.autoconfig ?? true;
     const dkim = new DkimKeys(`${name}-dkim`, { domains: args.mailDomains, selector: args.dkimSelector ?? "mail" }, { parent: this });
 
     // The same files in a container and on a host, but for where the daemons log.
-    const files = (container: boolean) =>
+    const files = (family: OsFamily, container: boolean) =>
       pulumi
         .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
         .apply(([address, database, certificate, privateKey, dkimKeys]) =>
@@ -231,7 +264,6 @@ export class MailServer extends pulumi.ComponentResource {
             database,
             tls: TLS,
             limits: args.limits ?? DEFAULT_LIMITS,
-            aliasSenders: args.aliasSenders ?? false,
             quotaBytes: args.quota ?? 0,
             mailDomains: args.mailDomains,
             filtering: args.filtering ?? DEFAULT_FILTERING,
@@ -239,15 +271,18 @@ export class MailServer extends pulumi.ComponentResource {
             certificate,
             privateKey,
             container,
+            ...(autoconfig ? { web: { family } } : {}),
           }),
         );
 
     const spec: ServerSpec = {
       role: "mail",
-      packages: PACKAGES.mail,
+      packages: mailPackages(autoconfig),
       debconf: MAIL_DEBCONF,
-      files: ({ container }) => files(container),
-      services: MAIL_SERVICES,
+      files: ({ family, container }) => files(family, container),
+      services: mailServices(autoconfig),
+      // The health check also waits for the web server's port when there is one.
+      ...(autoconfig ? { healthEnv: both({ WEB_PORT: String(WEB_PORT) }) } : {}),
       capabilities: MAIL_CAPABILITIES,
       prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
@@ -286,6 +321,7 @@ export class MailServer extends pulumi.ComponentResource {
         dmarc: args.dmarc,
         dkimSelector: dkim.selector,
         dkimKeys,
+        autoconfig,
       }),
     );
     // Known once the server is healthy.

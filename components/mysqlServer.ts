@@ -10,9 +10,11 @@ import { AddressCertificate } from "./mailCertificate";
 import {
   MAIL_SCHEMA_SQL,
   MAIL_SCHEMA_UPGRADE_SQL,
+  deleteAliasDomainSql,
   deleteAliasSql,
   deleteDomainSql,
   deleteUserSql,
+  upsertAliasDomainSql,
   upsertAliasSql,
   upsertDomainSql,
   upsertUserSql,
@@ -64,8 +66,16 @@ export interface MysqlServerArgs {
   readonly domains: readonly string[];
   /** Mailboxes (virtual_users rows). */
   readonly users: readonly MailboxRow[];
-  /** Aliases (virtual_aliases rows). */
-  readonly aliases: readonly { readonly source: string; readonly destination: string }[];
+  /**
+   * Aliases (virtual_aliases rows); `sendAs` lets the destination send as the source.
+   * @default sendAs false
+   */
+  readonly aliases: readonly { readonly source: string; readonly destination: string; readonly sendAs?: boolean }[];
+  /**
+   * Alias domains (virtual_alias_domains rows): every address at `domain` is the same local part at `target`.
+   * @default []
+   */
+  readonly aliasDomains?: readonly { readonly domain: string; readonly target: string }[];
 }
 
 /** The database server's one daemon. A new bind-address or certificate needs a restart. */
@@ -196,9 +206,12 @@ export class MysqlServer extends pulumi.ComponentResource {
     args.aliases.forEach((a) =>
       sql(
         `${name}-alias-${a.source}-${a.destination}`,
-        { apply: upsertAliasSql(a.source, a.destination), revert: deleteAliasSql(a.source, a.destination) },
+        { apply: upsertAliasSql(a.source, a.destination, a.sendAs ?? false), revert: deleteAliasSql(a.source, a.destination) },
         [...domainRows, ...userRows],
       ),
+    );
+    (args.aliasDomains ?? []).forEach((a) =>
+      sql(`${name}-alias-domain-${a.domain}`, { apply: upsertAliasDomainSql(a.domain, a.target), revert: deleteAliasDomainSql(a.domain) }, domainRows),
     );
 
     this.address = pulumi.output(args.address);

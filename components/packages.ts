@@ -1,9 +1,16 @@
 // The packages each server role needs, per distribution family: the one list
 // the Docker images (build argument PACKAGES) and the SSH target's package
 // step both install. Groups are installed in order (EPEL before OpenDKIM).
-import { PerFamily } from "./targets/server";
+import { both, PerFamily } from "./targets/server";
 
 type PackageGroups = PerFamily<readonly (readonly string[])[]>;
+
+/**
+ * The mail server's web server (clients' autoconfiguration). Debian 12's
+ * nginx-light is only `nginx` plus the echo module: `nginx` alone is the
+ * small build.
+ */
+export const WEB_PACKAGE: PerFamily<string> = both("nginx");
 
 export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = {
   dns: { debian: [["bind9", "bind9utils", "bind9-dnsutils"]], rhel: [["bind", "bind-utils"]] },
@@ -33,13 +40,14 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
         // The spam filter and its state.
         "rspamd",
         "redis-server",
+        WEB_PACKAGE.debian,
       ],
     ],
     // OpenDKIM comes from EPEL (its release package is in Rocky's extras);
     // Rspamd from Rspamd's own repository (RHEL_REPOSITORIES), which needs EPEL.
     rhel: [
       ["epel-release"],
-      ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "dovecot-pigeonhole", "opendkim", "opendkim-tools", "python3", "redis"],
+      ["postfix", "postfix-mysql", "dovecot", "dovecot-mysql", "dovecot-pigeonhole", "opendkim", "opendkim-tools", "python3", "redis", WEB_PACKAGE.rhel],
       ["rspamd"],
     ],
   },
@@ -55,6 +63,12 @@ export const PACKAGES: Readonly<Record<"dns" | "db" | "mail", PackageGroups>> = 
 export const RHEL_REPOSITORIES: Readonly<Record<string, { readonly file: string; readonly url: string }>> = {
   rspamd: { file: "/etc/yum.repos.d/rspamd.repo", url: "https://rspamd.com/rpm-stable/centos-$releasever/rspamd.repo" },
 };
+
+/** The mail server's packages, without the web server when it serves no autoconfiguration. */
+export function mailPackages(autoconfig: boolean): PackageGroups {
+  const keep = (family: keyof PackageGroups) => PACKAGES.mail[family].map((g) => g.filter((p) => autoconfig || p !== WEB_PACKAGE[family]));
+  return { debian: keep("debian"), rhel: keep("rhel") };
+}
 
 /** The build argument of a role's image: its debian packages. */
 export function imagePackages(role: keyof typeof PACKAGES): string {

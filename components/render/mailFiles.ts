@@ -1,5 +1,6 @@
 // Every file the mail server needs, as one pure function of plain values:
-// Postfix, Dovecot, OpenDKIM, mail-guard, Rspamd, the certificate, and the CA the
+// Postfix, Dovecot, OpenDKIM, mail-guard, Rspamd, the web server (clients'
+// autoconfiguration) when it has one, the certificate, and the CA the
 // database's certificate is verified with. MailServer
 // renders them from its outputs; the bench's plain-docker baseline renders
 // the very same files.
@@ -10,6 +11,8 @@ import { MailServerSettings, renderPostfixFiles } from "./postfix";
 import { hasPemBlock } from "./checks";
 import { FilteringSettings, renderRspamdFiles, RSPAMD } from "./rspamd";
 import { DatabaseConnection, RenderedFile } from "./types";
+import { renderWebFiles } from "./web";
+import type { OsFamily } from "../targets/server";
 
 /** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
 export const DATABASE_CA_FILE = "/etc/ssl/mail/database-ca.pem";
@@ -28,10 +31,12 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
   readonly privateKey: string;
   /** In a container (the daemons log to its output) rather than on a host (syslog, units of its own). */
   readonly container: boolean;
+  /** The web server (autoconfig, autodiscover), with the family its account is named for; absent: none. */
+  readonly web?: { readonly family: OsFamily };
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, ...rest } = s;
+  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, web, ...rest } = s;
   if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
   const { caCertificate, ...credentials } = database;
   const settings: MailServerSettings = {
@@ -48,6 +53,7 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
     ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog" }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
+    ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls: s.tls, container, family: web.family }) : []),
     { path: s.tls.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
     { path: s.tls.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
     { path: DATABASE_CA_FILE, content: caCertificate, owner: "root", group: "root", mode: "0644" },

@@ -5,8 +5,22 @@
 import { dkimTxtValue } from "./opendkim";
 import { DnsRecord } from "./types";
 
-/** The ports the server listens on: the endpoints output and the SRV records both come from here. */
+/** The ports the server listens on: the endpoints output, the SRV records and the autoconfiguration files (web.ts) all come from here. */
 export const MAIL_PORTS = { smtp: 25, submission: 587, smtps: 465, imap: 143, imaps: 993, pop3: 110, pop3s: 995, managesieve: 4190 } as const;
+
+/**
+ * The mail server's web server (components/render/web.ts): HTTPS only, for
+ * the clients' autoconfiguration. The _autodiscover._tcp SRV record names it.
+ */
+export const WEB_PORT = 443;
+
+/** The names mail clients look their settings up at, per mail domain: Thunderbird's autoconfig, Outlook's autodiscover. */
+export const AUTOCONFIG_LABELS = ["autoconfig", "autodiscover"] as const;
+
+/** autoconfig.<d> and autodiscover.<d> of every mail domain, in that order: the web server's names and the certificate's. */
+export function autoconfigNames(mailDomains: readonly string[]): string[] {
+  return mailDomains.flatMap((d) => AUTOCONFIG_LABELS.map((label) => `${label}.${d}`));
+}
 
 /** host:port of each client-facing service. */
 export type MailEndpoints = { readonly [service in keyof typeof MAIL_PORTS]: string };
@@ -47,12 +61,18 @@ export interface MailRecordsSpec {
   /** The DKIM selector and each domain's public key (base64 SPKI DER, as DkimKeys gives it). */
   readonly dkimSelector: string;
   readonly dkimKeys: readonly { readonly domain: string; readonly publicKey: string }[];
+  /**
+   * Whether the server answers clients' autoconfiguration (the web server):
+   * autoconfig.<d> and autodiscover.<d> A records and an _autodiscover._tcp SRV.
+   */
+  readonly autoconfig: boolean;
 }
 
 /**
  * The server's A record and, per mail domain, its MX, the SRV records of its
- * services, its DKIM public key (<selector>._domainkey TXT), and SPF and
- * DMARC when set; owner names relative to the zone.
+ * services, its DKIM public key (<selector>._domainkey TXT), SPF and DMARC
+ * when set, and with autoconfig the names clients ask for their settings;
+ * owner names relative to the zone.
  */
 export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
   const hostname = `${m.hostLabel}.${m.zone}`;
@@ -68,6 +88,21 @@ export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
       ...m.dkimKeys
         .filter((k) => k.domain === d)
         .map((k): DnsRecord => ({ name: under(`${m.dkimSelector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
+      ...(m.autoconfig ? autoconfigRecords(d, m.address, under, hostname) : []),
     ]),
+  ];
+}
+
+/**
+ * A records rather than CNAMEs to the mail host: the same address either
+ * way, and an A record leaves the name free for other types (a CNAME would
+ * forbid any other record there). Outlook falls back to the SRV record
+ * (weight 0 and port as Microsoft documents it), whose target is the mail
+ * host itself: the web server answers for that name too.
+ */
+function autoconfigRecords(d: string, address: string, under: (prefix: string, d: string) => string, hostname: string): DnsRecord[] {
+  return [
+    ...AUTOCONFIG_LABELS.map((label): DnsRecord => ({ name: under(label, d), type: "A", value: address })),
+    { name: under("_autodiscover._tcp", d), type: "SRV", value: `0 ${WEB_PORT} ${hostname}.`, priority: 0 },
   ];
 }

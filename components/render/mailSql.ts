@@ -8,10 +8,13 @@ import { isDnsName, splitAddress } from "./checks";
  * The seed's three tables, plus the UNIQUE keys that make upserts natural:
  * virtual_domains(name), virtual_users(email) as in the seed, and
  * virtual_aliases(source, destination) (one row per destination, as the
- * seed). Deleting a domain deletes its users and aliases (ON DELETE CASCADE).
+ * seed); and virtual_alias_domains, the domains that mirror another (every
+ * address at `name` is the same local part at the target). Deleting a domain
+ * deletes its users, aliases and alias domains (ON DELETE CASCADE).
  * virtual_users.quota_bytes is the user's storage quota (NULL: the server's
- * default; 0: none); databases made before it existed get the column from
- * MAIL_SCHEMA_UPGRADE_SQL.
+ * default; 0: none); virtual_aliases.send_as says whether the alias's
+ * destinations may send as its source. Databases made before these columns
+ * existed get them from MAIL_SCHEMA_UPGRADE_SQL.
  * A case-insensitive collation, because mail addresses are compared so.
  */
 export const MAIL_SCHEMA_SQL = `CREATE TABLE IF NOT EXISTS virtual_domains (
@@ -37,24 +40,42 @@ CREATE TABLE IF NOT EXISTS virtual_aliases (
   domain_id INT NOT NULL,
   source VARCHAR(100) NOT NULL,
   destination VARCHAR(100) NOT NULL,
+  send_as TINYINT(1) NOT NULL DEFAULT 0,
   PRIMARY KEY (id),
   UNIQUE KEY virtual_aliases_source_destination (source, destination),
   FOREIGN KEY (domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
+
+CREATE TABLE IF NOT EXISTS virtual_alias_domains (
+  id INT NOT NULL AUTO_INCREMENT,
+  name VARCHAR(50) NOT NULL,
+  target_domain_id INT NOT NULL,
+  PRIMARY KEY (id),
+  UNIQUE KEY virtual_alias_domains_name (name),
+  FOREIGN KEY (target_domain_id) REFERENCES virtual_domains(id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 `;
+
+/** Adds `column` to `table` unless it is there: portable to MySQL 8, which has no ADD COLUMN IF NOT EXISTS. */
+function addColumnSql(table: string, column: string, definition: string): string {
+  const v = `@add_${table}_${column}`;
+  return `SET ${v} = (SELECT IF(COUNT(*) = 0, 'ALTER TABLE ${table} ADD COLUMN ${column} ${definition}', 'DO 0')
+  FROM information_schema.columns
+  WHERE table_schema = DATABASE() AND table_name = '${table}' AND column_name = '${column}');
+PREPARE add_column FROM ${v};
+EXECUTE add_column;
+DEALLOCATE PREPARE add_column;
+`;
+}
 
 /**
  * What a database made by an earlier release lacks, added (never dropped or
- * changed): virtual_users.quota_bytes. Run after MAIL_SCHEMA_SQL, any number
- * of times; portable to MySQL 8, which has no ADD COLUMN IF NOT EXISTS.
+ * changed): virtual_users.quota_bytes, virtual_aliases.send_as (the table
+ * virtual_alias_domains comes from MAIL_SCHEMA_SQL's IF NOT EXISTS). Run
+ * after MAIL_SCHEMA_SQL, any number of times.
  */
-export const MAIL_SCHEMA_UPGRADE_SQL = `SET @add_quota = (SELECT IF(COUNT(*) = 0, 'ALTER TABLE virtual_users ADD COLUMN quota_bytes BIGINT NULL', 'DO 0')
-  FROM information_schema.columns
-  WHERE table_schema = DATABASE() AND table_name = 'virtual_users' AND column_name = 'quota_bytes');
-PREPARE add_quota FROM @add_quota;
-EXECUTE add_quota;
-DEALLOCATE PREPARE add_quota;
-`;
+export const MAIL_SCHEMA_UPGRADE_SQL =
+  addColumnSql("virtual_users", "quota_bytes", "BIGINT NULL") + addColumnSql("virtual_aliases", "send_as", "TINYINT(1) NOT NULL DEFAULT 0");
 
 // MySQL's own escapes (as mysql_real_escape_string), for the default
 // sql_mode; NO_BACKSLASH_ESCAPES must not be set on the server.
@@ -154,15 +175,18 @@ export function deleteUserSql(email: string): string {
 
 /**
  * Adds one alias row source -> destination (an alias with several
- * destinations has one row each). The source's domain must exist;
- * "@domain" is a catch-all source.
+ * destinations has one row each), or sets whether the destination may send
+ * as the source. The source's domain must exist; "@domain" is a catch-all
+ * source, which nobody sends as.
  */
-export function upsertAliasSql(source: string, destination: string): string {
-  const { domain } = address("alias source", source, MAIL_COLUMNS.alias, true);
+export function upsertAliasSql(source: string, destination: string, sendAs = false): string {
+  const { local, domain } = address("alias source", source, MAIL_COLUMNS.alias, true);
   address("alias destination", destination, MAIL_COLUMNS.alias);
+  if (sendAs && local === "") throw new Error(`alias ${source}: a catch-all cannot be sent as (name the addresses instead)`);
+  const flag = sendAs ? 1 : 0;
   return (
-    `INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (${domainId(domain)}, ${sqlString(source)}, ${sqlString(destination)})` +
-    ` ON DUPLICATE KEY UPDATE domain_id = ${domainId(domain)};\n`
+    `INSERT INTO virtual_aliases (domain_id, source, destination, send_as) VALUES (${domainId(domain)}, ${sqlString(source)}, ${sqlString(destination)}, ${flag})` +
+    ` ON DUPLICATE KEY UPDATE domain_id = ${domainId(domain)}, send_as = ${flag};\n`
   );
 }
 
@@ -171,4 +195,22 @@ export function deleteAliasSql(source: string, destination: string): string {
   address("alias source", source, MAIL_COLUMNS.alias, true);
   address("alias destination", destination, MAIL_COLUMNS.alias);
   return `DELETE FROM virtual_aliases WHERE source = ${sqlString(source)} AND destination = ${sqlString(destination)};\n`;
+}
+
+/**
+ * Makes `name` an alias domain of `target` (which must exist): every address
+ * at `name` delivers as the same local part at `target`.
+ */
+export function upsertAliasDomainSql(name: string, target: string): string {
+  domainName(name);
+  if (name === domainName(target)) throw new Error(`alias domain ${name} cannot mirror itself`);
+  return (
+    `INSERT INTO virtual_alias_domains (name, target_domain_id) VALUES (${sqlString(name)}, ${domainId(target)})` +
+    ` ON DUPLICATE KEY UPDATE target_domain_id = ${domainId(target)};\n`
+  );
+}
+
+/** Removes the alias domain (its target and the target's mail stay). */
+export function deleteAliasDomainSql(name: string): string {
+  return `DELETE FROM virtual_alias_domains WHERE name = ${sqlString(domainName(name))};\n`;
 }

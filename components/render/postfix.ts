@@ -46,11 +46,6 @@ export interface MailServerSettings {
   logTo?: "stdout" | "syslog";
   /** Abuse limits (anvil on 25, mail-guard on 587/465 and for logins). Default DEFAULT_LIMITS. */
   limits?: MailLimits;
-  /**
-   * Whether a logged-in user may send as the aliases that deliver to them
-   * (envelope and From header). Default false: only as their own address.
-   */
-  aliasSenders?: boolean;
   /** Storage quota of a mailbox without one of its own, in bytes. Default 0: none. */
   quotaBytes?: number;
 }
@@ -129,8 +124,17 @@ export function checkMailServerSettings(s: MailServerSettings): Required<MailSer
   for (const p of limitProblems(limits)) throw new Error(`mail server settings: limits.${p.field} ${p.message}`);
   const quotaBytes = s.quotaBytes ?? 0;
   if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) fail("quotaBytes", quotaBytes, "must be a whole number of bytes (0: none)");
-  return { ...s, messageSizeLimit, milters, filterMilter, logTo, limits, aliasSenders: s.aliasSenders ?? false, quotaBytes };
+  return { ...s, messageSizeLimit, milters, filterMilter, logTo, limits, quotaBytes };
 }
+
+// An alias domain's address as the same local part at its target, when that
+// exists there as a mailbox, an alias or under a catch-all: so an address
+// nobody receives is refused at RCPT, not accepted and bounced. Postfix
+// skips a query with %u or %d for a key that is not user@domain.
+const ALIAS_DOMAIN_TARGET =
+  "SELECT CONCAT('%u@', t.name) FROM virtual_alias_domains a JOIN virtual_domains t ON t.id = a.target_domain_id WHERE a.name='%d'" +
+  " AND (EXISTS (SELECT 1 FROM virtual_users WHERE email=CONCAT('%u@', t.name))" +
+  " OR EXISTS (SELECT 1 FROM virtual_aliases WHERE source IN (CONCAT('%u@', t.name), CONCAT('@', t.name))))";
 
 // The lookups. Postfix replaces %s with the escaped lookup key (the address
 // or domain); every query is a SELECT, as the database user may do no more.
@@ -155,19 +159,28 @@ const MAPS: readonly { file: string; purpose: string; query: string }[] = [
     purpose: "virtual_alias_maps: a mailbox delivers to itself (so a catch-all alias does not swallow it).",
     query: "SELECT email FROM virtual_users WHERE email='%s'",
   },
-];
-
-/** smtpd_sender_login_maps: the logins that may send as an address (the user; with aliasSenders, an alias's destinations too). */
-function senderLoginMap(aliasSenders: boolean): (typeof MAPS)[number] {
-  const own = "SELECT email FROM virtual_users WHERE email='%s'";
-  return {
+  {
+    file: "mysql-virtual-alias-domains.cf",
+    purpose: "virtual_alias_domains: the domains that mirror another (mail-system:aliasDomains).",
+    query: "SELECT 1 FROM virtual_alias_domains WHERE name='%s'",
+  },
+  {
+    file: "mysql-virtual-alias-domain-maps.cf",
+    purpose: "virtual_alias_maps: an alias domain's address is the same local part at its target, if that receives mail.",
+    query: ALIAS_DOMAIN_TARGET,
+  },
+  {
     file: "mysql-sender-login-maps.cf",
-    purpose: aliasSenders
-      ? "smtpd_sender_login_maps: the logins that may send as an address (the user, and an alias's destinations)."
-      : "smtpd_sender_login_maps: the login that may send as an address (the user alone; aliases are not sent from).",
-    query: aliasSenders ? `${own} UNION SELECT destination FROM virtual_aliases WHERE source='%s'` : own,
-  };
-}
+    purpose:
+      "smtpd_sender_login_maps: the logins that may send as an address: the user, at their domain and its alias " +
+      "domains, and the destinations of an alias that says so (send_as).",
+    query:
+      "SELECT email FROM virtual_users WHERE email='%s'" +
+      " UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND send_as=1" +
+      " UNION SELECT u.email FROM virtual_alias_domains a JOIN virtual_domains t ON t.id = a.target_domain_id" +
+      " JOIN virtual_users u ON u.email=CONCAT('%u@', t.name) WHERE a.name='%d'",
+  },
+];
 
 /** main.cf, master.cf and the MySQL lookup tables, with their owners and modes. */
 export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[] {
@@ -194,7 +207,7 @@ export function renderPostfixFiles(settings: MailServerSettings): RenderedFile[]
         : "# On a host: syslog (the journal, or /var/log/mail.log).",
   });
   const masterCf = renderTemplate("mail/templates/master.cf", {});
-  const maps = [...MAPS, senderLoginMap(s.aliasSenders)].map(
+  const maps = MAPS.map(
     (m): RenderedFile => ({
       path: `/etc/postfix/${m.file}`,
       content: renderTemplate("mail/templates/mysql-map.cf", {

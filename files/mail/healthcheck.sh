@@ -17,3 +17,8 @@ greets() { # port, expected start of the greeting, command that ends the session
 timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11332' 2>/dev/null || { echo "Rspamd's milter (11332) does not accept connections" >&2; exit 1; }
 greets 25 "220 " "QUIT" || { echo "SMTP (25) does not greet" >&2; exit 1; }
 greets 143 "* OK" "a LOGOUT" || { echo "IMAP (143) does not greet" >&2; exit 1; }
+# The web server (clients' autoconfiguration), where the server has one: its port takes connections.
+if [ -n "${WEB_PORT:-}" ]; then
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' port "$WEB_PORT" 2>/dev/null ||
+    { echo "the web server ($WEB_PORT) does not accept connections" >&2; exit 1; }
+fi

@@ -194,6 +194,8 @@ export interface ServerOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /** Docker's own health check of the container (the role's, with DEFAULT_HEALTH) and DockerServer's restart policy. */
   readonly dockerHealth?: boolean;
+  /** The units the container runs (its manifest), when not the role's own (e.g. the mail server's web server alone). */
+  readonly services?: readonly ServiceSpec[];
 }
 
 /** A server's container, made and set up as DockerTarget and ScriptedServer do. */
@@ -202,6 +204,7 @@ export class ServerContainer {
     readonly role: Role,
     readonly name: string,
     private readonly env: Readonly<Record<string, string>>,
+    readonly services: readonly ServiceSpec[],
   ) {}
 
   /**
@@ -231,11 +234,12 @@ export class ServerContainer {
       );
     }
     await dockerOk([...args, image]);
-    const server = new ServerContainer(role, name, env);
+    const services = options.services ?? ROLE_SPECS[role].services;
+    const server = new ServerContainer(role, name, env, services);
     try {
       const archive = tarOfRootFiles([
         { path: SUPERVISOR_PATH, content: fs.readFileSync(path.join(FILES_DIR, "common", "supervisor.sh"), "utf8"), mode: "0755" },
-        { path: SERVICES_MANIFEST, content: servicesManifest(ROLE_SPECS[role].services), mode: "0644" },
+        { path: SERVICES_MANIFEST, content: servicesManifest(services), mode: "0644" },
       ]);
       const cp = await runWithInput("docker", ["cp", "-a", "-", `${name}:/`], archive, process.env, 60_000);
       if (cp.code !== 0) throw new Error(`docker cp into ${name} failed: ${cp.output}`);
@@ -271,7 +275,7 @@ export class ServerContainer {
   /** Each unit's step in order (its check, enable, restart); stops at the first that fails and returns its result. */
   async startServices(): Promise<CheckResult> {
     let output = "";
-    for (const service of ROLE_SPECS[this.role].services) {
+    for (const service of this.services) {
       const r = await this.script(serviceScript(this.role, service, "debian"));
       output += r.output;
       if (r.code !== 0) return { code: r.code, output };

@@ -598,6 +598,8 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
       sql.upsertAliasSql("all@rockylinux.me", leeo.email),
       sql.upsertAliasSql("info@rockylinux.me", frank.email),
       sql.upsertAliasSql("o'brien@rockylinux.me", frank.email),
+      sql.upsertAliasSql("team@rockylinux.me", frank.email, true),
+      sql.upsertAliasDomainSql("mirror.rockylinux.me", "rockylinux.me"),
     ].join("");
 
   beforeAll(async () => {
@@ -654,11 +656,12 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     expect(await dump()).toBe(before);
   }, 60_000);
 
-  test("a database made before quotas gets the quota column from the upgrade, keeping its rows; running it again changes nothing", async () => {
-    const old = sql.MAIL_SCHEMA_SQL.replace("  quota_bytes BIGINT NULL,\n", "");
-    expect(old).not.toContain("quota_bytes");
+  test("a database made before quotas and send-as gets their columns from the upgrade, keeping its rows; running it again changes nothing", async () => {
+    const old = sql.MAIL_SCHEMA_SQL.replace("  quota_bytes BIGINT NULL,\n", "").replace("  send_as TINYINT(1) NOT NULL DEFAULT 0,\n", "");
+    expect(old).not.toMatch(/quota_bytes|send_as/);
     await mariadb("DROP DATABASE IF EXISTS upgrade_check; CREATE DATABASE upgrade_check CHARACTER SET utf8mb4;", "");
-    await mariadb(`${old}${sql.upsertDomainSql("rockylinux.me")}INSERT INTO virtual_users (email, password, domain_id) VALUES ('old@rockylinux.me', 'x', 1);`, "upgrade_check");
+    await mariadb(`${old}${sql.upsertDomainSql("rockylinux.me")}INSERT INTO virtual_users (email, password, domain_id) VALUES ('old@rockylinux.me', 'x', 1);` +
+      "INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (1, 'old-alias@rockylinux.me', 'old@rockylinux.me');", "upgrade_check");
     const columns = () => mariadb("SELECT column_name FROM information_schema.columns WHERE table_schema = 'upgrade_check' AND table_name = 'virtual_users' ORDER BY ordinal_position;", "");
     await mariadb(sql.MAIL_SCHEMA_SQL + sql.MAIL_SCHEMA_UPGRADE_SQL, "upgrade_check");
     const after = await columns();
@@ -666,6 +669,7 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     await mariadb(sql.MAIL_SCHEMA_SQL + sql.MAIL_SCHEMA_UPGRADE_SQL, "upgrade_check");
     expect(await columns()).toBe(after);
     expect((await mariadb("SELECT email, quota_bytes FROM virtual_users;", "upgrade_check")).trim()).toBe("old@rockylinux.me\tNULL");
+    expect((await mariadb("SELECT source, send_as FROM virtual_aliases;", "upgrade_check")).trim()).toBe("old-alias@rockylinux.me\t0");
     await mariadb("DROP DATABASE upgrade_check;", "");
   }, 60_000);
 
@@ -694,38 +698,39 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
 
   test("Postfix's lookups answer through the SELECT-only account with the awkward password", async () => {
     const q = (key: string, map: string) => `v=$(postmap -q ${JSON.stringify(key)} mysql:/etc/postfix/mysql-${map}.cf); echo "$v [$?]"`;
-    const r = await mail.exec([
-      q("rockylinux.me", "virtual-mailbox-domains"),
-      q("example.org", "virtual-mailbox-domains"),
-      q(frank.email, "virtual-mailbox-maps"),
-      q("all@rockylinux.me", "virtual-alias-maps"),
-      q(leeo.email, "virtual-email2email"),
-      q("all@rockylinux.me", "sender-login-maps"),
-      q(frank.email, "sender-login-maps"),
-      q("o'brien@rockylinux.me", "virtual-alias-maps"),
-      q("O'Brien@RockyLinux.me", "sender-login-maps"),
-    ].join("\n"));
-    expect(r.output.trim().split("\n")).toEqual([
-      "1 [0]",
-      " [1]",
-      "1 [0]",
-      `${frank.email},${leeo.email} [0]`,
-      `${leeo.email} [0]`,
-      // An alias is nobody's to send as (aliasSenders off)...
-      " [1]",
-      `${frank.email} [0]`,
-      `${frank.email} [0]`,
-      " [1]",
-    ]);
-    // ...and with aliasSenders, each of its destinations may.
-    const aliasMap = renderPostfixFiles({ ...settings(mailDb), aliasSenders: true }).find((f) => f.path.endsWith("sender-login-maps.cf"))!;
-    const b64 = Buffer.from(aliasMap.content).toString("base64");
-    const withAliases = await mail.exec(
-      `echo ${b64} | base64 -d >/etc/postfix/alias-senders.cf && ` +
-        `for k in all@rockylinux.me "O'Brien@RockyLinux.me" ${frank.email}; do v=$(postmap -q "$k" mysql:/etc/postfix/alias-senders.cf); echo "$v [$?]"; done; ` +
-        "rm -f /etc/postfix/alias-senders.cf",
-    );
-    expect(withAliases.output.trim().split("\n")).toEqual([`${frank.email},${leeo.email} [0]`, `${frank.email} [0]`, `${frank.email} [0]`]);
+    const lookups: [string, string, string][] = [
+      ["rockylinux.me", "virtual-mailbox-domains", "1 [0]"],
+      ["example.org", "virtual-mailbox-domains", " [1]"],
+      [frank.email, "virtual-mailbox-maps", "1 [0]"],
+      ["all@rockylinux.me", "virtual-alias-maps", `${frank.email},${leeo.email} [0]`],
+      [leeo.email, "virtual-email2email", `${leeo.email} [0]`],
+      ["o'brien@rockylinux.me", "virtual-alias-maps", `${frank.email} [0]`],
+      // A login sends as itself, as an alias whose row says so, and as its address at an alias domain...
+      [frank.email, "sender-login-maps", `${frank.email} [0]`],
+      ["team@rockylinux.me", "sender-login-maps", `${frank.email} [0]`],
+      ["Frank@Mirror.RockyLinux.me", "sender-login-maps", `${frank.email} [0]`],
+      // ...not as an alias that does not say so.
+      ["all@rockylinux.me", "sender-login-maps", " [1]"],
+      ["O'Brien@RockyLinux.me", "sender-login-maps", " [1]"],
+      ["nobody@mirror.rockylinux.me", "sender-login-maps", " [1]"],
+      // An alias domain: its addresses are the target's, if someone there receives them (quotes escaped).
+      ["mirror.rockylinux.me", "virtual-alias-domains", "1 [0]"],
+      ["rockylinux.me", "virtual-alias-domains", " [1]"],
+      ["leeo@mirror.rockylinux.me", "virtual-alias-domain-maps", `${leeo.email} [0]`],
+      ["all@mirror.rockylinux.me", "virtual-alias-domain-maps", "all@rockylinux.me [0]"],
+      ["o'brien@mirror.rockylinux.me", "virtual-alias-domain-maps", "o'brien@rockylinux.me [0]"],
+      ["nobody@mirror.rockylinux.me", "virtual-alias-domain-maps", " [1]"],
+      ["x' OR '1'='1@mirror.rockylinux.me", "virtual-alias-domain-maps", " [1]"],
+      ["@mirror.rockylinux.me", "virtual-alias-domain-maps", " [1]"],
+      [leeo.email, "virtual-alias-domain-maps", " [1]"],
+    ];
+    const r = await mail.exec(lookups.map(([key, map]) => q(key, map)).join("\n"));
+    expect(r.output.trim().split("\n")).toEqual(lookups.map(([, , want]) => want));
+    // A catch-all at the target takes the alias domain's other addresses too.
+    await mariadb(sql.upsertAliasSql("@rockylinux.me", leeo.email));
+    const caught = await mail.exec(q("nobody@mirror.rockylinux.me", "virtual-alias-domain-maps"));
+    await mariadb(sql.deleteAliasSql("@rockylinux.me", leeo.email));
+    expect(caught.output.trim()).toBe("nobody@rockylinux.me [0]");
   }, 60_000);
 
   test("submission's header checks drop the Received header of a logged-in client, and only that one", async () => {

@@ -18,7 +18,7 @@ import { Endpoint, Wire } from "./wire";
 
 jest.setTimeout(20 * 60_000);
 const domain = "bad.test";
-const [frank, leeo, team] = [`frank@${domain}`, `leeo@${domain}`, `team@${domain}`];
+const [frank, leeo, team, news] = [`frank@${domain}`, `leeo@${domain}`, `team@${domain}`, `news@${domain}`];
 const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
 const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
 
@@ -78,11 +78,14 @@ describe("bad clients against one deployed system", () => {
   let at: (port: number, implicitTls?: boolean) => Endpoint;
   const cases: Record<string, number> = {};
   beforeAll(async () => {
-    // frank may send as team@ (an alias delivering to him); the limits are out of the battery's way until their own test.
+    // frank may send as team@ (an alias delivering to him that says so), not as news@ (one that does not);
+    // the limits are out of the battery's way until their own test.
     s = await openStack("bad", domain, [frank, leeo], (net) => ({
       ...LOAD_TEST_LIMITS,
-      "mail-system:aliases": [{ source: team, destination: frank }],
-      "mail-system:aliasSenders": true,
+      "mail-system:aliases": [
+        { source: team, destination: frank, sendAs: true },
+        { source: news, destination: frank },
+      ],
       "mail-system:records": remoteRecords(net),
     }));
     at = (port, implicitTls = false) => ({ host: s!.lab.mail, port, tls: implicitTls, ca: s!.lab.ca, servername: s!.lab.servername });
@@ -420,7 +423,7 @@ describe("bad clients against one deployed system", () => {
     }
   });
 
-  test("587 and 465: a logged-in user sends only as themselves (envelope, From header, no null sender), or as an alias they receive", async () => {
+  test("587 and 465: a logged-in user sends only as themselves (envelope, From header, no null sender), or as an alias they receive that says so", async () => {
     const st = s!;
     const submit = (port: number, user: string, sender: string, fromHeader: string, subject: string) =>
       mailClient(st.lab, "send", { port, user, sender, "from-header": fromHeader, to: leeo, subject, body: subject }, st.lab.passwords[user]);
@@ -431,6 +434,7 @@ describe("bad clients against one deployed system", () => {
       const tries: [string, string, string, string, RegExp][] = [
         ["own address", frank, frank, `Frank <${frank}>`, /^sent$/],
         ["an alias he receives", frank, team, `Team <${team}>`, /^sent$/],
+        ["an alias he receives that does not say sendAs", frank, news, news, /^recipient 553 5\.7\.1 <news@bad\.test>: Sender address rejected: not owned by user frank@bad\.test/],
         ["someone else's envelope", frank, leeo, leeo, /^recipient 553 5\.7\.1 <leeo@bad\.test>: Sender address rejected: not owned by user frank@bad\.test/],
         ["the null sender", frank, "", frank, /^sender 553 5\.7\.1 The null sender <> is for bounces/],
         ["someone else's From", frank, frank, `Leeo <${leeo}>`, /^data 550 5\.7\.1 The From header \(leeo@bad\.test\) is not your sender address \(frank@bad\.test\)/],

@@ -1,18 +1,23 @@
 // The end-to-end checks every deployed mail system must pass, whatever the
 // target (containers or SSH hosts): DNS answers, TLS-only authentication,
 // submission and delivery (IMAPS, POP3S), DKIM verified against the lab's own
-// DNS, alias fan-out, and the refusals (wrong password, forged sender, relay).
+// DNS, alias fan-out, the refusals (wrong password, forged sender, relay),
+// and the clients' autoconfiguration over HTTPS.
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Resolver } from "dns/promises";
+import { promisify } from "util";
 import { OutputMap } from "@pulumi/pulumi/automation";
 import { databaseTlsProbe, expectDatabaseTls } from "../fixtures/mail";
+import { childText, elements, parseXml } from "../fixtures/xml";
 import { inbox, Lab, mailClient, waitForMail } from "./clients";
 
 /**
  * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
  * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both;
- * at <zone>, info@ to leeo and a catch-all to frank.
+ * at <zone>, info@ to leeo and a catch-all to frank; alias.<zone> an alias
+ * domain of mail.<zone>.
  */
 export function checkedSystem(zone: string): { users: { email: string }[]; config: Record<string, unknown> } {
   const mailName = `mail.${zone}`;
@@ -29,6 +34,7 @@ export function checkedSystem(zone: string): { users: { email: string }[]; confi
         { source: `info@${zone}`, destination: users[1].email },
         { source: `@${zone}`, destination: users[0].email },
       ],
+      "mail-system:aliasDomains": [{ domain: `alias.${zone}`, target: mailName }],
     },
   };
 }
@@ -162,8 +168,95 @@ export async function checkMailSystem(
   expect(unknown).toMatchObject({ ok: false, stage: "recipient" });
   expect(unknown.code).toBeGreaterThanOrEqual(500);
 
+  await checkAliasDomain(lab, resolver, zone, name);
   await checkSieve(lab, frank, leeo, name);
+  await checkAutoconfig(out, lab, zone, resolver);
   return { hello, fanout };
+}
+
+/** curl over HTTPS to the mail server's address for `url`'s name, verified with the lab's CA: status, content type, body. */
+async function https(lab: Lab, url: string, args: readonly string[] = []): Promise<{ status: number; type: string; body: string }> {
+  const name = new URL(url).hostname;
+  const { stdout } = await promisify(execFile)(
+    "curl",
+    ["-sS", "--max-time", "10", "--resolve", `${name}:443:${lab.mail}`, "--cacert", lab.ca, "-w", "\n%{http_code} %{content_type}", ...args, url],
+    { timeout: 20_000 },
+  );
+  const at = stdout.lastIndexOf("\n");
+  const [status, type] = stdout.slice(at + 1).split(" ");
+  return { status: Number(status), type, body: stdout.slice(0, at) };
+}
+
+/**
+ * Autoconfiguration (mail-system:autoconfig, on by default): the lab's DNS
+ * names autoconfig.<d> and autodiscover.<d> of each mail domain at the mail
+ * server and points _autodiscover._tcp at the mail host on 443; over HTTPS,
+ * verified with the stack's CA for those names, Thunderbird's file lists
+ * exactly the client ports of the endpoints output at the mail host, and
+ * Outlook's POST is answered with IMAP and SMTP over implicit TLS.
+ */
+async function checkAutoconfig(out: OutputMap, lab: Lab, zone: string, resolver: Resolver): Promise<void> {
+  const mailName = out.mailHostname.value as string;
+  const endpoints = out.endpoints.value as Record<string, string>;
+  const port = (service: string) => Number(endpoints[service].split(":").pop());
+  // Every endpoint clients set up: not relaying (25) nor ManageSieve (its own SRV record).
+  const clientPorts = Object.keys(endpoints).filter((k) => k !== "smtp" && k !== "managesieve").map(port).sort();
+  for (const d of [zone, `mail.${zone}`]) {
+    expect(await resolver.resolve4(`autoconfig.${d}`)).toEqual([lab.mail]);
+    expect(await resolver.resolve4(`autodiscover.${d}`)).toEqual([lab.mail]);
+    expect(await resolver.resolveSrv(`_autodiscover._tcp.${d}`)).toEqual([{ name: mailName, port: 443, priority: 0, weight: 0 }]);
+
+    const config = await https(lab, `https://autoconfig.${d}/mail/config-v1.1.xml?emailaddress=frank%40${d}`);
+    expect([config.status, config.type]).toEqual([200, "application/xml"]);
+    const root = parseXml(config.body);
+    expect(elements(root, "domain").map((e) => e.text)).toEqual([d]);
+    const servers = [...elements(root, "incomingServer"), ...elements(root, "outgoingServer")];
+    expect(new Set(servers.map((s) => childText(s, "hostname")))).toEqual(new Set([mailName]));
+    expect(servers.map((s) => Number(childText(s, "port"))).sort()).toEqual(clientPorts);
+
+    const discover = await https(lab, `https://autodiscover.${d}/Autodiscover/Autodiscover.xml`, [
+      "-X", "POST", "-H", "Content-Type: text/xml", "--data-binary",
+      `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>frank@${d}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`,
+    ]);
+    expect([discover.status, discover.type]).toEqual([200, "text/xml"]);
+    expect(elements(parseXml(discover.body), "Protocol").map((p) => [childText(p, "Type"), childText(p, "Server"), Number(childText(p, "Port")), childText(p, "SSL")])).toEqual([
+      ["IMAP", mailName, port("imaps"), "on"],
+      ["SMTP", mailName, port("smtps"), "on"],
+    ]);
+  }
+  // Nothing else is served.
+  expect((await https(lab, `https://autoconfig.${zone}/`)).status).toBe(404);
+}
+
+/**
+ * alias.<zone> mirrors mail.<zone>: published like a mail domain, its
+ * addresses deliver to the users of mail.<zone>, one nobody receives is
+ * refused at RCPT, and frank sends as his address there, signed with the
+ * alias domain's own DKIM key, but not as leeo's.
+ */
+async function checkAliasDomain(lab: Lab & { dns: string }, resolver: Resolver, zone: string, name: string): Promise<void> {
+  const [mailName, aliasDomain] = [`mail.${zone}`, `alias.${zone}`];
+  const [frank, leeo] = [`frank@${mailName}`, `leeo@${mailName}`];
+  expect(await resolver.resolveMx(aliasDomain)).toEqual([{ exchange: mailName, priority: 2 }]);
+  const mirrored = `mirrored ${name}`;
+  expect(await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: `leeo@${aliasDomain}`, subject: mirrored, body: "x" })).toEqual({
+    ok: true,
+    refused: {},
+  });
+  await waitForMail(lab, leeo, mirrored);
+  const nobody = await mailClient(lab, "send", { port: 25, sender: "someone@example.org", to: `nobody@${aliasDomain}`, subject: "x", body: "x" });
+  expect(nobody).toMatchObject({ ok: false, stage: "recipient" });
+  expect(nobody.code).toBeGreaterThanOrEqual(500);
+  const asAlias = `as alias domain ${name}`;
+  const sender = `frank@${aliasDomain}`;
+  expect(
+    await mailClient(lab, "send", { port: 587, user: frank, sender, "from-header": sender, to: leeo, subject: asAlias, body: "x" }, lab.passwords[frank]),
+  ).toEqual({ ok: true, refused: {} });
+  await waitForMail(lab, leeo, asAlias);
+  const dkim = await mailClient(lab, "dkim-verify", { port: 993, user: leeo, subject: asAlias, dns: lab.dns }, lab.passwords[leeo]);
+  expect(dkim).toMatchObject({ ok: true, signatures: 1, domain: aliasDomain, verified: true });
+  const notHis = await mailClient(lab, "send", { port: 587, user: frank, sender: `leeo@${aliasDomain}`, to: leeo, subject: "x", body: "x" }, lab.passwords[frank]);
+  expect(notHis).toMatchObject({ ok: false, code: 553 });
 }
 
 /**

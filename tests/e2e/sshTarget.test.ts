@@ -92,7 +92,7 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       expect(changesOf((await stack.preview({ onOutput: log })).changeSummary)).toEqual({});
 
       // A new user: only that user's resources, no daemon restarted or reloaded.
-      const mailPids = ["/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid", "/run/opendkim/opendkim.pid"];
+      const mailPids = ["/var/spool/postfix/pid/master.pid", "/run/dovecot/master.pid", "/run/opendkim/opendkim.pid", "/run/nginx.pid"];
       const before = await pids(lab, mailHost, mailPids);
       expect(before).not.toContain("none");
       await stack.setAllConfig(toPathConfig({ "mail-system:users": [...users, { email: `ann@${mailName}` }] }), true);
@@ -109,6 +109,8 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       const after = await pids(lab, mailHost, mailPids);
       expect(after.slice(0, 2)).toEqual(before.slice(0, 2));
       expect(after[2]).not.toBe(before[2]);
+      // The web server reads none of those files either.
+      expect(after[3]).toBe(before[3]);
       const passwords = added.outputs.userPasswords.value as Record<string, string>;
       await waitForMail({ ...clients, passwords }, `leeo@${mailName}`, hello);
       expect(await waitForMail({ ...clients, passwords }, `frank@${mailName}`, fanout)).toContain(fanout);
@@ -140,13 +142,13 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
     // the database; the mail stayed (purgeMailOnDestroy is false).
     const installed = (host: SshHost, pkgs: string) =>
       ssh(lab, host, "root", `for p in ${pkgs}; do dpkg-query -W -f='\${db:Status-Abbrev}' $p 2>/dev/null | grep -q '^ii' && echo $p; done; true`);
-    expect(await installed(mailHost, "postfix dovecot-core opendkim")).toBe("");
+    expect(await installed(mailHost, "postfix dovecot-core opendkim nginx")).toBe("");
     expect(await installed(infra, "bind9 mariadb-server")).toBe("");
     // Its files are gone; the packages' own files it had replaced are back (conffiles stay after remove).
     expect(await ssh(lab, mailHost, "root", "ls -d /etc/postfix/main.cf /etc/ssl/mail /etc/opendkim/keys 2>/dev/null; true")).toBe("");
     expect(await ssh(lab, infra, "root", "ls -d /var/lib/bind/db.rockylinux.me /var/lib/mysql/mailserver /etc/mysql/mariadb.conf.d/60-mail-system.cnf 2>/dev/null; true")).toBe("");
     for (const host of [infra, mailHost]) {
-      expect(await ssh(lab, host, "root", "grep -rli 'rendered by' /etc/postfix /etc/dovecot /etc/opendkim.conf /etc/bind 2>/dev/null; ls /usr/local/sbin | grep mail-system; true")).toBe("");
+      expect(await ssh(lab, host, "root", "grep -rli 'rendered by' /etc/postfix /etc/dovecot /etc/opendkim.conf /etc/bind /etc/nginx 2>/dev/null; ls /usr/local/sbin | grep mail-system; true")).toBe("");
       expect(await ssh(lab, host, "root", "find /etc -name '*.mail-system-*'")).toBe("");
     }
     expect(await ssh(lab, mailHost, "root", "head -1 /etc/dovecot/dovecot.conf")).toBe("## Dovecot configuration file\n");

@@ -88,6 +88,7 @@ describe("the seed's lab, wired", () => {
       "mail-system:mailDomains": JSON.stringify(["mail.rockylinux.me", "rockylinux.me"]),
       "mail-system:users": JSON.stringify([{ email: "frank@mail.rockylinux.me" }, { email: "leeo@mail.rockylinux.me", password: "twotestandtwo" }]),
       "mail-system:aliases": JSON.stringify([{ source: "all@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" }]),
+      "mail-system:aliasDomains": JSON.stringify([{ domain: "other.rockylinux.me", target: "mail.rockylinux.me" }]),
       "mail-system:records": JSON.stringify([{ name: "www", type: "A", value: "192.0.2.80" }, { name: "_dmarc.partner", type: "TXT", value: "v=DMARC1; p=reject" }]),
     }, ["mail-system:users"]);
     outputs = await import("../../index");
@@ -125,7 +126,7 @@ describe("the seed's lab, wired", () => {
       const data = r.type === "TXT" ? `"${r.value}"` : [r.priority, r.value].filter((x) => x !== undefined).join(" ");
       expect(lines).toContain(`${r.name} IN ${r.type} ${data}`);
     }
-    // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services.
+    // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services, ManageSieve, Outlook's autodiscover.
     for (const owner of ["@", "mail"]) {
       const at = (name: string) => records.filter((r) => r.name === name);
       expect(at(owner).filter((r) => r.type === "TXT").map((r) => r.value)).toEqual(["v=spf1 mx -all"]);
@@ -133,6 +134,7 @@ describe("the seed's lab, wired", () => {
       expect(at(dmarc).map((r) => r.value)).toEqual(["v=DMARC1; p=quarantine; rua=mailto:postmaster@rockylinux.me"]);
       const srv = records.filter((r) => r.type === "SRV" && (owner === "@" ? r.name.split(".").length === 2 : r.name.endsWith(`.${owner}`)));
       expect(srv.map((r) => `${r.name.split(".")[0]} ${r.priority} ${r.value}`).sort()).toEqual([
+        "_autodiscover 0 0 443 mail.rockylinux.me.",
         "_imap 10 1 143 mail.rockylinux.me.",
         "_imaps 0 1 993 mail.rockylinux.me.",
         "_pop3 10 1 110 mail.rockylinux.me.",
@@ -159,7 +161,8 @@ describe("the seed's lab, wired", () => {
         return strings.join("");
       });
     };
-    for (const [domain, owner] of [["rockylinux.me", "mail._domainkey"], ["mail.rockylinux.me", "mail._domainkey.mail"]]) {
+    const signed = [["rockylinux.me", "mail._domainkey"], ["mail.rockylinux.me", "mail._domainkey.mail"], ["other.rockylinux.me", "mail._domainkey.other"]];
+    for (const [domain, owner] of signed) {
       const key = mail.get(`/etc/opendkim/keys/${domain}/mail.private`);
       expect(key).toMatchObject({ owner: "opendkim", group: "opendkim", permissions: "0600" });
       expect(createPrivateKey(key!.content).asymmetricKeyDetails?.modulusLength).toBe(2048);
@@ -172,18 +175,53 @@ describe("the seed's lab, wired", () => {
       );
       expect(mail.get("/etc/opendkim/SigningTable")!.content).toMatch(new RegExp(`^\\*@${domain.replace(/\./g, "\\.")} mail\\._domainkey\\.`, "m"));
     }
-    // Two domains, two different keys; Postfix passes mail through OpenDKIM.
-    expect(new Set(DKIM_KEYS.values()).size).toBe(2);
+    // Two mail domains and an alias domain, three different keys; Postfix passes mail through OpenDKIM.
+    expect(new Set(DKIM_KEYS.values()).size).toBe(3);
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^smtpd_milters = unix:\/var\/spool\/postfix\/opendkim\/opendkim\.sock$/m);
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^milter_default_action = accept$/m);
     // Rspamd filters mail on 25 (deferring it when down), its own domains the mail domains, thresholds the defaults.
     expect(mail.get("/etc/postfix/main.cf")!.content).toMatch(/^inbound_milters = \{ inet:127\.0\.0\.1:11332, default_action=tempfail \}$/m);
-    expect(mail.get("/etc/rspamd/local.d/maps.d/own-domains.map")!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["mail.rockylinux.me", "rockylinux.me"]);
+    expect(mail.get("/etc/rspamd/local.d/maps.d/own-domains.map")!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["mail.rockylinux.me", "other.rockylinux.me", "rockylinux.me"]);
     // The public records are not secret; the keys are.
     expect(await (outputs.mailDnsRecords as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);
     const files = created.find((r) => r.type === "command:local:Command" && r.name === "mail-files")!;
     const script = (await files.inputs.stdin) as Record<string, unknown>;
     expect(script[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
+  });
+
+  test("autoconfig (on by default): the web server's files, its unit, its records and the certificate's names", async () => {
+    const mail = await uploadsOf("mail");
+    const conf = mail.get("/etc/nginx/nginx.conf")!;
+    expect(conf).toMatchObject({ owner: "root", permissions: "0644" });
+    expect(conf.content).toMatch(/^user www-data;$/m);
+    // The container's log, and the certificate Postfix and Dovecot present.
+    expect(conf.content).toMatch(/^error_log stderr warn;$/m);
+    expect(conf.content).toContain("ssl_certificate /etc/ssl/mail/fullchain.pem;");
+    expect(conf.content).toMatch(
+      /server_name mail\.rockylinux\.me autoconfig\.mail\.rockylinux\.me autodiscover\.mail\.rockylinux\.me autoconfig\.rockylinux\.me autodiscover\.rockylinux\.me autoconfig\.other\.rockylinux\.me autodiscover\.other\.rockylinux\.me;/,
+    );
+    // An alias domain is hosted like a mail domain: clients there are configured too.
+    for (const d of ["mail.rockylinux.me", "rockylinux.me", "other.rockylinux.me"]) {
+      expect(mail.get(`/etc/nginx/mail-system/autoconfig/${d}.xml`)?.content).toContain(`<domain>${d}</domain>`);
+    }
+    expect(mail.get("/etc/nginx/mail-system/autodiscover.xml")?.content).toContain("<Server>mail.rockylinux.me</Server>");
+    // nginx in the image, and the health check waits for its port.
+    const image = created.find((r) => r.type === "docker:index/image:Image" && r.name.startsWith("mail"))!;
+    expect((await image.inputs.build).args.PACKAGES.split(" ")).toContain("nginx");
+    const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
+    expect(await container.inputs.envs).toContain("WEB_PORT=443");
+    // The names' A records at the mail server's address.
+    const records = await valueOf(outputs.mailDnsRecords);
+    for (const name of ["autoconfig", "autodiscover", "autoconfig.mail", "autodiscover.mail"]) {
+      expect(records).toContainEqual({ name, type: "A", value: "192.168.100.6" });
+    }
+    // The certificate names them: the script for extra names, the names in its environment and triggers.
+    const { MAIL_NAMES_ISSUE_SCRIPT } = await import("../../components/mailCertificate");
+    const issue = created.find((r) => r.name === "mail-tls-issue")!;
+    const sans = "DNS:autoconfig.mail.rockylinux.me,DNS:autodiscover.mail.rockylinux.me,DNS:autoconfig.rockylinux.me,DNS:autodiscover.rockylinux.me,DNS:autoconfig.other.rockylinux.me,DNS:autodiscover.other.rockylinux.me";
+    expect(issue.inputs.create).toBe(MAIL_NAMES_ISSUE_SCRIPT);
+    expect((await issue.inputs.environment).EXTRA_SANS).toBe(sans);
+    expect(await issue.inputs.triggers).toEqual(["mail.rockylinux.me", "192.168.100.6", 825, sans]);
   });
 
   test("manualRecords lists the delegation, its glue, the DS of the signed zone and the mail server's PTR", async () => {
@@ -277,12 +315,12 @@ describe("the seed's lab, wired", () => {
       ["/usr/local/sbin/mail-system-supervisor", "0755"],
       ["/etc/mail-system/services", "0644"],
     ]);
-    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix)");
+    expect(uploads[1].content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix nginx)");
     expect(container.inputs.entrypoints).toEqual(["/usr/local/sbin/mail-system-supervisor"]);
     // The mail and its queue live on volumes.
     expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"]);
     // Each daemon is started, and reloaded when a file it reads changes, through `docker exec` by container ID.
-    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-health"]) {
+    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-postfix-reload", "mail-nginx", "mail-nginx-reload", "mail-health"]) {
       const c = created.find((r) => r.type === "command:local:Command" && r.name === step)!;
       expect((await c.inputs.environment).CONTAINER).toBe("mail-id");
       expect(c.inputs.create).toContain('docker exec -i "$CONTAINER"');
@@ -316,8 +354,19 @@ describe("the seed's lab, wired", () => {
         "db-user-frank@mail.rockylinux.me",
         "db-user-leeo@mail.rockylinux.me",
         "db-alias-all@mail.rockylinux.me-frank@mail.rockylinux.me",
+        "db-alias-domain-other.rockylinux.me",
       ]),
     );
+    // An alias domain has no virtual_domains row.
+    expect(rows).not.toContain("db-domain-other.rockylinux.me");
+  });
+
+  test("an alias domain is published like a mail domain: MX, SPF and a DKIM key of its own", async () => {
+    const records = await valueOf(outputs.mailDnsRecords);
+    const at = (name: string) => records.filter((r) => r.name === name).map((r) => `${r.type} ${r.value}`);
+    expect(at("other")).toEqual(expect.arrayContaining(["MX mail.rockylinux.me.", "TXT v=spf1 mx -all"]));
+    expect(at("mail._domainkey.other")).toEqual([expect.stringMatching(/^TXT v=DKIM1; k=rsa; p=\S+$/)]);
+    expect(at("mail._domainkey.other")).not.toEqual(at("mail._domainkey.mail"));
   });
 
   test("the configured password is used and hashed with the stored salt; generated ones are secret outputs", async () => {

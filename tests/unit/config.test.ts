@@ -81,14 +81,29 @@ describe("validateConfig", () => {
     expect(off.config).toMatchObject({ spf: "", dmarc: "" });
   });
 
-  test("limits default to DEFAULT_LIMITS; fields set (the CLI gives strings) replace theirs; aliases are not sent from unless aliasSenders", () => {
-    const plain = validateConfig(seed, "dev");
-    expect(plain.config.limits).toEqual(DEFAULT_LIMITS);
-    expect(plain.config.aliasSenders).toBe(false);
-    const own = validateConfig({ ...seed, limits: { authFailures: "5", smtpConnectionsAtOnce: 3 }, aliasSenders: "true" }, "dev");
+  test("limits default to DEFAULT_LIMITS; fields set (the CLI gives strings) replace theirs", () => {
+    expect(validateConfig(seed, "dev").config.limits).toEqual(DEFAULT_LIMITS);
+    const own = validateConfig({ ...seed, limits: { authFailures: "5", smtpConnectionsAtOnce: 3 } }, "dev");
     expect(own.problems).toEqual([]);
     expect(own.config.limits).toEqual({ ...DEFAULT_LIMITS, authFailures: 5, smtpConnectionsAtOnce: 3 });
-    expect(own.config.aliasSenders).toBe(true);
+  });
+
+  test("an alias is not sent as unless it says so (sendAs) or aliasSenders is on and it does not say", () => {
+    const aliases = [
+      { source: "team@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" },
+      { source: "news@mail.rockylinux.me", destination: "frank@mail.rockylinux.me", sendAs: "true" },
+      { source: "info@mail.rockylinux.me", destination: "frank@mail.rockylinux.me", sendAs: false },
+    ];
+    const sendAs = (more: object) => validateConfig({ ...seed, aliases, ...more }, "dev").config.aliases.map((a) => a.sendAs);
+    expect(sendAs({})).toEqual([false, true, false]);
+    expect(sendAs({ aliasSenders: "true" })).toEqual([true, true, false]);
+  });
+
+  test("an alias domain mirrors a mail domain; it is hosted like one but is not one", () => {
+    const own = validateConfig({ ...seed, aliasDomains: [{ domain: "Other.RockyLinux.me", target: "mail.rockylinux.me" }] }, "dev");
+    expect(own.problems).toEqual([]);
+    expect(own.config.aliasDomains).toEqual([{ domain: "other.rockylinux.me", target: "mail.rockylinux.me" }]);
+    expect(own.config.mailDomains).not.toContain("other.rockylinux.me");
   });
 
   test("filtering defaults to DEFAULT_FILTERING; fields set (the CLI gives strings) replace theirs", () => {
@@ -122,7 +137,7 @@ describe("validateConfig", () => {
   test("an alias source \"@domain\" is a catch-all of a served domain, lower-cased", () => {
     const own = validateConfig({ ...seed, aliases: [{ source: "@Mail.RockyLinux.me", destination: "frank@mail.rockylinux.me" }] }, "dev");
     expect(own.problems).toEqual([]);
-    expect(own.config.aliases).toEqual([{ source: "@mail.rockylinux.me", destination: "frank@mail.rockylinux.me" }]);
+    expect(own.config.aliases).toEqual([{ source: "@mail.rockylinux.me", destination: "frank@mail.rockylinux.me", sendAs: false }]);
   });
 
   test("records of the user's own are served beside the program's: types upper-cased, numbers from the CLI's strings", () => {
@@ -157,8 +172,31 @@ describe("validateConfig", () => {
     [{ records: [{ name: "_dmarc.mail", type: "TXT", value: "v=DMARC1; p=none" }] }, "mail-system:records[0]: _dmarc.mail already has the program's v=dmarc1 record"],
     [{ records: [{ name: "@", type: "MX", value: "mail.rockylinux.me.", priority: 2 }] }, "mail-system:records: with the records the program publishes: zone rockylinux.me: record #"],
     [{ records: [{ name: "web", type: "MX", value: "nowhere.rockylinux.me.", priority: 5 }] }, "has no A or AAAA record"],
+    // Where clients look for their settings (autoconfig on by default): another address, a CNAME, another SRV.
+    [{ records: [{ name: "autoconfig", type: "A", value: "192.0.2.80" }] }, "mail-system:records[0]: autoconfig is where mail clients look for their settings, published by the program (mail-system:autoconfig)"],
+    [{ records: [{ name: "autodiscover.mail", type: "CNAME", value: "outlook.example.org." }] }, "mail-system:records[0]: autodiscover.mail is where mail clients look"],
+    [{ records: [{ name: "_autodiscover._tcp", type: "SRV", value: "0 443 mail.example.org.", priority: 0 }] }, "mail-system:records[0]: _autodiscover._tcp is where mail clients look"],
   ])("records %j are reported against their key", (change, expected) => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
+  });
+
+  test("autoconfig is on by default; off, its names are the user's to publish", () => {
+    expect(validateConfig(seed, "dev").config.autoconfig).toBe(true);
+    const records = [{ name: "autoconfig", type: "A", value: "192.0.2.80" }];
+    const off = validateConfig({ ...seed, autoconfig: "false", records }, "dev");
+    expect(off.problems).toEqual([]);
+    expect(off.config.autoconfig).toBe(false);
+    expect(problemsWith({ autoconfig: "maybe" })).toEqual(['mail-system:autoconfig: must be true or false, not "maybe"']);
+  });
+
+  test("with autoconfig, no server may be called autoconfig or autodiscover in a zone whose own domain is served", () => {
+    expect(problemsWith({ mailHost: "autoconfig" })).toEqual([
+      'mail-system:mailHost: "autoconfig" is a name mail clients look their settings up at (mail-system:autoconfig): choose another',
+    ]);
+    expect(problemsWith({ dnsHost: "autodiscover" })).toEqual([expect.stringMatching(/^mail-system:dnsHost: "autodiscover" is a name/)]);
+    expect(problemsWith({ mailHost: "autoconfig", autoconfig: false })).toEqual([]);
+    // autoconfig.mail.<zone> is not mail.<zone>'s business when the zone's own mail is not served.
+    expect(problemsWith({ mailDomains: ["mail.rockylinux.me"], mailHost: "autoconfig", users: [{ email: "a@mail.rockylinux.me" }], aliases: [] })).toEqual([]);
   });
 
   test.each([
@@ -198,6 +236,20 @@ describe("validateConfig", () => {
     [{ aliases: [{ source: "@", destination: "frank@mail.rockylinux.me" }] }, 'mail-system:aliases[0].source: "@" is not a valid e-mail address (or "@domain", a catch-all)'],
     [{ aliases: [{ source: "all@rockylinux.me", destination: "nobody" }] }, 'mail-system:aliases[0].destination: "nobody" is not a valid e-mail address'],
     [{ aliases: [{ source: "x@rockylinux.me", destination: "y@rockylinux.me" }, { source: "x@rockylinux.me", destination: "y@rockylinux.me" }] }, "mail-system:aliases[1]: x@rockylinux.me -> y@rockylinux.me is listed twice"],
+    [{ aliases: [{ source: "@rockylinux.me", destination: "frank@mail.rockylinux.me", sendAs: true }] }, "mail-system:aliases[0].sendAs: a catch-all (@rockylinux.me) cannot be sent as"],
+    [{ aliases: [{ source: "x@rockylinux.me", destination: "frank@mail.rockylinux.me", sendAs: "yes" }] }, 'mail-system:aliases[0].sendAs: must be true or false, not "yes"'],
+    [{ aliasDomains: [{ domain: "other.example.org", target: "mail.rockylinux.me" }] }, 'mail-system:aliasDomains[0].domain: "other.example.org" is not in the zone "rockylinux.me"'],
+    [{ aliasDomains: [{ domain: "mail.rockylinux.me", target: "rockylinux.me" }] }, 'mail-system:aliasDomains[0].domain: "mail.rockylinux.me" is a mail domain (mailDomains): it cannot also be an alias domain'],
+    [{ aliasDomains: [{ domain: "other.rockylinux.me", target: "nowhere.rockylinux.me" }] }, 'mail-system:aliasDomains[0].target: "nowhere.rockylinux.me" is not a mail domain'],
+    [{ aliasDomains: [{ domain: "other.rockylinux.me", target: "Other.rockylinux.me" }] }, 'mail-system:aliasDomains[0].target: "other.rockylinux.me" cannot be an alias of itself'],
+    [{ aliasDomains: [{ domain: "a_b", target: "rockylinux.me" }] }, 'mail-system:aliasDomains[0].domain: "a_b" is not a valid domain name'],
+    [{ aliasDomains: [{ domain: "o.rockylinux.me", target: "rockylinux.me" }, { domain: "O.rockylinux.me", target: "mail.rockylinux.me" }] }, 'mail-system:aliasDomains[1].domain: "o.rockylinux.me" is listed twice'],
+    [{ aliasDomains: [{ domain: "o.rockylinux.me" }] }, "mail-system:aliasDomains[0].target: is required"],
+    [{ aliasDomains: [{ domain: "o.rockylinux.me", target: "rockylinux.me", mirror: true }] }, "mail-system:aliasDomains[0].mirror: is not a known field (domain, target)"],
+    [
+      { aliasDomains: [{ domain: "o.rockylinux.me", target: "mail.rockylinux.me" }], aliases: [{ source: "x@o.rockylinux.me", destination: "frank@mail.rockylinux.me" }] },
+      'mail-system:aliases[0].source: "o.rockylinux.me" is an alias domain of mail.rockylinux.me: its addresses are those of mail.rockylinux.me',
+    ],
     [{ subnet: "192.168.100.0/33" }, 'mail-system:subnet: "192.168.100.0/33" is not an IPv4 subnet'],
     [{ subnet: "192.168.100.7/24" }, "mail-system:subnet: \"192.168.100.7/24\" is not a network address"],
     [{ mailAddress: "10.0.0.6" }, "mail-system:mailAddress: 10.0.0.6 is outside the subnet 192.168.100.0/24"],

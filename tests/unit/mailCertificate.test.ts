@@ -70,3 +70,35 @@ test("the address issue script, run for real: a certificate for the address alon
   expect(leaf.checkPrivateKey(createPrivateKey(key))).toBe(true);
   expect(leaf.ca).toBe(false);
 });
+
+test("extra names (autoconfig): another script, the names in its environment and triggers; none: the inputs stacks had", async () => {
+  const { MailCertificate, MAIL_ISSUE_SCRIPT, MAIL_NAMES_ISSUE_SCRIPT } = await import("../../components/mailCertificate");
+  const withNames = new MailCertificate("named", { hostname: "mail.example.test", address: "10.0.0.6", extraNames: ["autoconfig.example.test", "Autodiscover.example.test"] });
+  await valueOf(withNames.certificate);
+  const named = created.find((r) => r.name === "named-issue");
+  const sans = "DNS:autoconfig.example.test,DNS:autodiscover.example.test";
+  expect(named?.inputs.create).toBe(MAIL_NAMES_ISSUE_SCRIPT);
+  expect(named?.inputs.environment).toEqual({ HOST: "mail.example.test", ADDRESS: "10.0.0.6", DAYS: "825", EXTRA_SANS: sans });
+  expect(named?.inputs.triggers).toEqual(["mail.example.test", "10.0.0.6", 825, sans]);
+  await valueOf(new MailCertificate("unnamed", { hostname: "mail.example.test", address: "10.0.0.6", extraNames: [] }).certificate);
+  const unnamed = created.find((r) => r.name === "unnamed-issue");
+  expect(unnamed?.inputs.create).toBe(MAIL_ISSUE_SCRIPT);
+  expect(unnamed?.inputs.environment).toEqual({ HOST: "mail.example.test", ADDRESS: "10.0.0.6", DAYS: "825" });
+  expect(unnamed?.inputs.triggers).toEqual(["mail.example.test", "10.0.0.6", 825]);
+  expect(() => new MailCertificate("bad", { hostname: "mail.example.test", address: "10.0.0.6", extraNames: ["a b.test"] })).toThrow(
+    'bad: extraNames: "a b.test" is not a DNS name',
+  );
+});
+
+test("the extra names script, run for real: the host, the address and every extra name, verified by its CA; uncoveredNames sees them", () => {
+  const { MAIL_NAMES_ISSUE_SCRIPT, uncoveredNames } = jest.requireActual("../../components/mailCertificate") as typeof import("../../components/mailCertificate");
+  const env = { ...process.env, HOST: "mail.example.test", ADDRESS: "10.0.0.6", DAYS: "1", EXTRA_SANS: "DNS:autoconfig.example.test,DNS:autodiscover.example.test" };
+  const { ca, certificate } = JSON.parse(execFileSync("sh", ["-c", MAIL_NAMES_ISSUE_SCRIPT], { env }).toString()) as { ca: string; certificate: string };
+  const leaf = new X509Certificate(certificate);
+  expect(leaf.subjectAltName).toBe("DNS:mail.example.test, IP Address:10.0.0.6, DNS:autoconfig.example.test, DNS:autodiscover.example.test");
+  expect(leaf.verify(new X509Certificate(ca).publicKey)).toBe(true);
+  // The chain as MailCertificate gives it (leaf, then CA): its first certificate counts.
+  const names = ["mail.example.test", "autoconfig.example.test", "autodiscover.example.test", "autoconfig.other.test"];
+  expect(uncoveredNames(certificate + ca, names)).toEqual(["autoconfig.other.test"]);
+  expect(uncoveredNames("not a certificate", ["mail.example.test"])).toEqual(["mail.example.test"]);
+});

@@ -2,7 +2,7 @@
 // the rendered Postfix and Dovecot configurations listen on, and the records
 // come from one pure function.
 import { generateKeyPairSync } from "crypto";
-import { MAIL_PORTS, mailDnsRecords, mailEndpoints } from "../../components/render/mailRecords";
+import { autoconfigNames, MAIL_PORTS, mailDnsRecords, MailRecordsSpec, mailEndpoints, WEB_PORT } from "../../components/render/mailRecords";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { renderPostfixFiles } from "../../components/render/postfix";
 import { fileAt, seedMailSettings } from "../fixtures/mail";
@@ -43,6 +43,7 @@ test("records: A, then per domain MX, SRV for every port but 25, SPF, DMARC and 
     dmarc: "",
     dkimSelector: "s1",
     dkimKeys: [{ domain: "sub.example.test", publicKey }],
+    autoconfig: false,
   });
   expect(records[0]).toEqual({ name: "mail", type: "A", value: "10.0.0.6" });
   expect(records.filter((r) => r.type === "MX")).toEqual([
@@ -55,4 +56,38 @@ test("records: A, then per domain MX, SRV for every port but 25, SPF, DMARC and 
   expect(records.filter((r) => r.type === "TXT" && r.value.startsWith("v=spf1"))).toHaveLength(2);
   expect(records.filter((r) => r.name.startsWith("_dmarc"))).toEqual([]);
   expect(records.filter((r) => r.name.includes("_domainkey")).map((r) => r.name)).toEqual(["s1._domainkey.sub"]);
+});
+
+const SPEC: MailRecordsSpec = {
+  zone: "example.test",
+  hostLabel: "mail",
+  address: "10.0.0.6",
+  mailDomains: ["example.test", "sub.example.test"],
+  mxPreference: 2,
+  dkimSelector: "mail",
+  dkimKeys: [],
+  autoconfig: true,
+};
+
+test("autoconfig: per domain, autoconfig and autodiscover A records at the server's address and Outlook's SRV to the mail host on 443", () => {
+  const records = mailDnsRecords(SPEC);
+  const web = records.filter((r) => /^(autoconfig|autodiscover|_autodiscover\._tcp)(\.|$)/.test(r.name));
+  expect(web).toEqual([
+    { name: "autoconfig", type: "A", value: "10.0.0.6" },
+    { name: "autodiscover", type: "A", value: "10.0.0.6" },
+    { name: "_autodiscover._tcp", type: "SRV", value: `0 ${WEB_PORT} mail.example.test.`, priority: 0 },
+    { name: "autoconfig.sub", type: "A", value: "10.0.0.6" },
+    { name: "autodiscover.sub", type: "A", value: "10.0.0.6" },
+    { name: "_autodiscover._tcp.sub", type: "SRV", value: "0 443 mail.example.test.", priority: 0 },
+  ]);
+  // The A records are exactly the names the web server answers for and the certificate names.
+  const fqdn = (name: string) => `${name}.example.test`;
+  expect(web.filter((r) => r.type === "A").map((r) => fqdn(r.name))).toEqual(autoconfigNames(SPEC.mailDomains));
+});
+
+test("autoconfig off: none of those records, the others unchanged", () => {
+  const on = mailDnsRecords(SPEC);
+  const off = mailDnsRecords({ ...SPEC, autoconfig: false });
+  expect(off.filter((r) => /autoconfig|autodiscover/.test(r.name))).toEqual([]);
+  expect(on.filter((r) => !/autoconfig|autodiscover/.test(r.name))).toEqual(off);
 });

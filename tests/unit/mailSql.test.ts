@@ -9,6 +9,8 @@ import {
   upsertDomainSql,
   upsertUserSql,
   MAIL_SCHEMA_UPGRADE_SQL,
+  deleteAliasDomainSql,
+  upsertAliasDomainSql,
 } from "../../components/render/mailSql";
 
 const HASH = sha512Crypt("onetestandone", "dEqUVsCirHzV8kHw");
@@ -46,28 +48,37 @@ describe("sqlString", () => {
   });
 });
 
-test("MAIL_SCHEMA_UPGRADE_SQL only adds the quota column, and only where it is missing", () => {
+test("MAIL_SCHEMA_UPGRADE_SQL only adds the quota and send-as columns, and only where they are missing", () => {
   expect(MAIL_SCHEMA_UPGRADE_SQL).not.toMatch(/\b(DROP|TRUNCATE|DELETE FROM|INSERT|UPDATE|MODIFY|CHANGE)\b/i);
-  expect([...MAIL_SCHEMA_UPGRADE_SQL.matchAll(/ALTER TABLE (\w+) ADD COLUMN (\w+)/g)].map((m) => `${m[1]}.${m[2]}`)).toEqual(["virtual_users.quota_bytes"]);
+  expect([...MAIL_SCHEMA_UPGRADE_SQL.matchAll(/ALTER TABLE (\w+) ADD COLUMN (\w+)/g)].map((m) => `${m[1]}.${m[2]}`)).toEqual([
+    "virtual_users.quota_bytes",
+    "virtual_aliases.send_as",
+  ]);
   expect(MAIL_SCHEMA_UPGRADE_SQL).toMatch(/IF\(COUNT\(\*\) = 0, 'ALTER TABLE virtual_users ADD COLUMN quota_bytes BIGINT NULL', 'DO 0'\)/);
+  expect(MAIL_SCHEMA_UPGRADE_SQL).toMatch(/IF\(COUNT\(\*\) = 0, 'ALTER TABLE virtual_aliases ADD COLUMN send_as TINYINT\(1\) NOT NULL DEFAULT 0', 'DO 0'\)/);
+  // The same column definitions as a new database's.
   expect(MAIL_SCHEMA_SQL).toMatch(/quota_bytes BIGINT NULL,/);
+  expect(MAIL_SCHEMA_SQL).toMatch(/send_as TINYINT\(1\) NOT NULL DEFAULT 0,/);
 });
 
 describe("MAIL_SCHEMA_SQL", () => {
   const statements = MAIL_SCHEMA_SQL.split(";").map((s) => s.trim()).filter((s) => s !== "");
 
-  test("creates the seed's three tables, idempotently, InnoDB and utf8mb4", () => {
+  test("creates the seed's three tables and the alias domains', idempotently, InnoDB and utf8mb4", () => {
     expect(statements.map((s) => /^CREATE TABLE IF NOT EXISTS (\w+) \(/.exec(s)?.[1])).toEqual([
       "virtual_domains",
       "virtual_users",
       "virtual_aliases",
+      "virtual_alias_domains",
     ]);
     for (const s of statements) expect(s).toMatch(/\) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci$/);
     expect(MAIL_SCHEMA_SQL).not.toMatch(/\b(DROP|TRUNCATE|ALTER|DELETE FROM|INSERT|UPDATE)\b/i);
   });
 
   test("the seed's columns, foreign keys with ON DELETE CASCADE, and unique keys for upserts", () => {
-    const [domains, users, aliases] = statements;
+    const [domains, users, aliases, aliasDomains] = statements;
+    expect(aliasDomains).toMatch(/UNIQUE KEY \w+ \(name\)/);
+    expect(aliasDomains).toMatch(/FOREIGN KEY \(target_domain_id\) REFERENCES virtual_domains\(id\) ON DELETE CASCADE/);
     expect(domains).toMatch(/name VARCHAR\(50\) NOT NULL/);
     expect(domains).toMatch(/UNIQUE KEY \w+ \(name\)/);
     expect(users).toMatch(/email VARCHAR\(128\) NOT NULL/);
@@ -84,6 +95,19 @@ describe("MAIL_SCHEMA_SQL", () => {
 });
 
 describe("upserts and deletes", () => {
+  test("alias domain: its target's id; deleting it leaves the target", () => {
+    expect(upsertAliasDomainSql("other.rockylinux.me", "mail.rockylinux.me")).toBe(
+      "INSERT INTO virtual_alias_domains (name, target_domain_id) VALUES ('other.rockylinux.me', (SELECT id FROM virtual_domains WHERE name = 'mail.rockylinux.me'))" +
+        " ON DUPLICATE KEY UPDATE target_domain_id = (SELECT id FROM virtual_domains WHERE name = 'mail.rockylinux.me');\n",
+    );
+    expect(deleteAliasDomainSql("other.rockylinux.me")).toBe("DELETE FROM virtual_alias_domains WHERE name = 'other.rockylinux.me';\n");
+    expect(() => upsertAliasDomainSql("a.rockylinux.me", "a.rockylinux.me")).toThrow(/cannot mirror itself/);
+    for (const bad of ["x'; DROP TABLE virtual_users; --", "a..b", `${"a".repeat(50)}.me`]) {
+      expect(() => upsertAliasDomainSql(bad, "rockylinux.me")).toThrow(/is not a DNS name/);
+      expect(() => upsertAliasDomainSql("rockylinux.me", bad)).toThrow(/is not a DNS name/);
+    }
+  });
+
   test("domain", () => {
     expect(upsertDomainSql("rockylinux.me")).toBe(
       "INSERT INTO virtual_domains (name) VALUES ('rockylinux.me') ON DUPLICATE KEY UPDATE id = id;\n",
@@ -127,12 +151,14 @@ describe("upserts and deletes", () => {
     }
   });
 
-  test("alias: one row per (source, destination)", () => {
+  test("alias: one row per (source, destination), which says whether the destination may send as the source", () => {
     const domainId = "(SELECT id FROM virtual_domains WHERE name = 'mail.rockylinux.me')";
     expect(upsertAliasSql("all@mail.rockylinux.me", "frank@mail.rockylinux.me")).toBe(
-      `INSERT INTO virtual_aliases (domain_id, source, destination) VALUES (${domainId}, 'all@mail.rockylinux.me', 'frank@mail.rockylinux.me')` +
-        ` ON DUPLICATE KEY UPDATE domain_id = ${domainId};\n`,
+      `INSERT INTO virtual_aliases (domain_id, source, destination, send_as) VALUES (${domainId}, 'all@mail.rockylinux.me', 'frank@mail.rockylinux.me', 0)` +
+        ` ON DUPLICATE KEY UPDATE domain_id = ${domainId}, send_as = 0;\n`,
     );
+    expect(upsertAliasSql("all@mail.rockylinux.me", "frank@mail.rockylinux.me", true)).toMatch(/, 1\) ON DUPLICATE KEY UPDATE domain_id = .*, send_as = 1;\n$/);
+    expect(() => upsertAliasSql("@mail.rockylinux.me", "frank@mail.rockylinux.me", true)).toThrow(/a catch-all cannot be sent as/);
     expect(deleteAliasSql("all@mail.rockylinux.me", "frank@mail.rockylinux.me")).toBe(
       "DELETE FROM virtual_aliases WHERE source = 'all@mail.rockylinux.me' AND destination = 'frank@mail.rockylinux.me';\n",
     );

@@ -30,13 +30,15 @@ const MAPS = [
   "mysql-virtual-mailbox-maps.cf",
   "mysql-virtual-alias-maps.cf",
   "mysql-virtual-email2email.cf",
+  "mysql-virtual-alias-domains.cf",
+  "mysql-virtual-alias-domain-maps.cf",
   "mysql-sender-login-maps.cf",
 ];
 
 describe("renderPostfixFiles", () => {
   const files = renderPostfixFiles(settings());
 
-  test("renders main.cf, master.cf, the submission header checks and the five maps with their owners and modes", () => {
+  test("renders main.cf, master.cf, the submission header checks and the seven maps with their owners and modes", () => {
     expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
       ["/etc/postfix/main.cf", "root", "root", "0644", false],
       ["/etc/postfix/master.cf", "root", "root", "0644", false],
@@ -62,8 +64,10 @@ describe("renderPostfixFiles", () => {
     expect(p.get("mydestination")).toBe("");
     expect(p.get("virtual_mailbox_domains")).toBe("mysql:/etc/postfix/mysql-virtual-mailbox-domains.cf");
     expect(p.get("virtual_mailbox_maps")).toBe("mysql:/etc/postfix/mysql-virtual-mailbox-maps.cf");
+    expect(p.get("virtual_alias_domains")).toBe("mysql:/etc/postfix/mysql-virtual-alias-domains.cf");
     expect(p.get("virtual_alias_maps")).toBe(
-      "mysql:/etc/postfix/mysql-virtual-alias-maps.cf, mysql:/etc/postfix/mysql-virtual-email2email.cf",
+      "mysql:/etc/postfix/mysql-virtual-alias-maps.cf, mysql:/etc/postfix/mysql-virtual-email2email.cf, " +
+        "mysql:/etc/postfix/mysql-virtual-alias-domain-maps.cf",
     );
     expect(p.get("virtual_transport")).toBe("lmtp:unix:private/dovecot-lmtp");
     expect(p.get("smtpd_sasl_type")).toBe("dovecot");
@@ -182,12 +186,12 @@ describe("renderPostfixFiles", () => {
     expect(q("mysql-virtual-mailbox-maps.cf").get("query")).toBe("SELECT 1 FROM virtual_users WHERE email='%s'");
     expect(q("mysql-virtual-alias-maps.cf").get("query")).toBe("SELECT destination FROM virtual_aliases WHERE source='%s'");
     expect(q("mysql-virtual-email2email.cf").get("query")).toBe("SELECT email FROM virtual_users WHERE email='%s'");
-    // By default a login sends only as itself: an alias's address has no owner, so it is refused.
-    expect(q("mysql-sender-login-maps.cf").get("query")).toBe("SELECT email FROM virtual_users WHERE email='%s'");
-    const withAliases = params(file(renderPostfixFiles(settings({ aliasSenders: true })), "/etc/postfix/mysql-sender-login-maps.cf").content);
-    expect(withAliases.get("query")).toBe(
-      "SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s'",
+    // A login sends as itself, as its address at an alias domain, and as the aliases whose row says so.
+    expect(q("mysql-sender-login-maps.cf").get("query")).toMatch(
+      /^SELECT email FROM virtual_users WHERE email='%s' UNION SELECT destination FROM virtual_aliases WHERE source='%s' AND send_as=1 UNION /,
     );
+    expect(q("mysql-virtual-alias-domains.cf").get("query")).toBe("SELECT 1 FROM virtual_alias_domains WHERE name='%s'");
+    expect(q("mysql-virtual-alias-domain-maps.cf").get("query")).toMatch(/^SELECT CONCAT\('%u@', t\.name\) FROM virtual_alias_domains /);
   });
 
   test("limits: anvil per client address on 25 (defaults, or the given ones); 587/465 count per login through mail-guard", () => {

@@ -107,6 +107,8 @@ const mail = new MailServer("mail", {
   filtering: config.filtering,
   quota: config.quota,
   autoconfig: config.autoconfig,
+  // DANE needs the signed zone: TLSA records are trusted only through DNSSEC.
+  dane: config.dnssec,
 });
 
 const dns = new BindServer("dns", {

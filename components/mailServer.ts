@@ -82,6 +82,13 @@ export interface MailServerArgs {
    * @default true
    */
   readonly autoconfig?: boolean;
+  /**
+   * Whether the zone pins the SMTP server's key for DANE: a TLSA record
+   * (3 1 1) at _25._tcp.<mail host>, following the certificate. Only worth
+   * it in a DNSSEC-signed zone (BindServer's dnssec).
+   * @default false
+   */
+  readonly dane?: boolean;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -310,7 +317,7 @@ export class MailServer extends pulumi.ComponentResource {
         });
       }
     }
-    this.dnsRecords = pulumi.all([this.address, dkim.publicKeys]).apply(([address, dkimKeys]) =>
+    this.dnsRecords = pulumi.all([this.address, dkim.publicKeys, args.certificate]).apply(([address, dkimKeys, certificate]) =>
       mailDnsRecords({
         zone: args.zone,
         hostLabel: args.hostLabel,
@@ -322,6 +329,7 @@ export class MailServer extends pulumi.ComponentResource {
         dkimSelector: dkim.selector,
         dkimKeys,
         autoconfig,
+        ...(args.dane ? { daneCertificate: certificate } : {}),
       }),
     );
     // Known once the server is healthy.

@@ -219,7 +219,7 @@ function integer(value: unknown, min: number, max: number, what: string): number
 
 // ---------------------------------------------------------------- records
 
-const TYPE_ORDER: readonly DnsRecord["type"][] = ["NS", "MX", "A", "AAAA", "CNAME", "SRV", "TXT"];
+const TYPE_ORDER: readonly DnsRecord["type"][] = ["NS", "MX", "A", "AAAA", "CNAME", "SRV", "TLSA", "TXT"];
 
 /** A record checked and put in canonical form. */
 interface Rr {
@@ -304,6 +304,16 @@ function checkRecord(r: DnsRecord, index: number, zoneOrigin: string): Rr {
       const port = integer(Number(fields[1]), 0, 65535, `${label}: SRV port`);
       const target = absoluteHost(fields[2], `${label}: target`);
       return { ...base, target, data: `${priority} ${weight} ${port} ${target}` };
+    }
+    case "TLSA": {
+      // RFC 6698: usage (0-3), selector (0-1), matching type (0 full, 1 SHA-256, 2 SHA-512) and the data in hex.
+      const m = /^\s*([0-3])\s+([01])\s+([0-2])\s+([0-9A-Fa-f]+)\s*$/.exec(r.value);
+      if (!m) throw new Error(`${label}: TLSA value must be "usage selector matching-type hex", e.g. "3 1 1 <SHA-256 in hex>"`);
+      const hexLength = { "1": 64, "2": 128 }[m[3]];
+      if ((hexLength !== undefined && m[4].length !== hexLength) || m[4].length % 2 !== 0) {
+        throw new Error(`${label}: TLSA data has ${m[4].length} hex digits; matching type ${m[3]} needs ${hexLength ?? "an even number"}`);
+      }
+      return { ...base, data: `${m[1]} ${m[2]} ${m[3]} ${m[4].toUpperCase()}` };
     }
     case "TXT": {
       const chunks = txtChunks(r.value);

@@ -2,6 +2,7 @@
 // functions of plain values: MailServer publishes them, the endpoints output
 // lists the ports, and the benchmark's plain-docker baseline builds the same
 // zone from here.
+import { createHash, X509Certificate } from "crypto";
 import { dkimTxtValue } from "./opendkim";
 import { DnsRecord } from "./types";
 
@@ -66,12 +67,42 @@ export interface MailRecordsSpec {
    * autoconfig.<d> and autodiscover.<d> A records and an _autodiscover._tcp SRV.
    */
   readonly autoconfig: boolean;
+  /**
+   * The certificate (PEM; the first one counts) whose key DANE pins with a
+   * TLSA record at _25._tcp.<mail host>; only in a signed zone (a TLSA record
+   * is worth nothing unsigned).
+   */
+  readonly daneCertificate?: string;
+}
+
+/**
+ * How long resolvers keep the TLSA record: short, because a new certificate
+ * (a new name, a new key) changes it in the same `up`, and a sender holding
+ * the old one defers mail to the server until it expires.
+ */
+export const TLSA_TTL = 300;
+
+/**
+ * The TLSA data DANE-EE(3) SPKI(1) SHA-256(1) of a certificate (RFC 7671):
+ * the digest of its public key, which stays valid for any certificate
+ * reissued with the same key, whoever signs it.
+ */
+export function tlsaValue(certificatePem: string): string {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certificatePem);
+  } catch (e) {
+    throw new Error(`DANE: the certificate is not a PEM certificate (${(e as Error).message})`);
+  }
+  const spki = cert.publicKey.export({ type: "spki", format: "der" });
+  return `3 1 1 ${createHash("sha256").update(spki).digest("hex").toUpperCase()}`;
 }
 
 /**
  * The server's A record and, per mail domain, its MX, the SRV records of its
  * services, its DKIM public key (<selector>._domainkey TXT), SPF and DMARC
  * when set, and with autoconfig the names clients ask for their settings;
+ * with DANE the TLSA record of the SMTP server's key;
  * owner names relative to the zone.
  */
 export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
@@ -80,6 +111,7 @@ export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
   const under = (prefix: string, d: string) => (d === m.zone ? prefix : `${prefix}.${relative(d)}`);
   return [
     { name: m.hostLabel, type: "A", value: m.address },
+    ...(m.daneCertificate ? [{ name: `_25._tcp.${m.hostLabel}`, type: "TLSA", value: tlsaValue(m.daneCertificate), ttl: TLSA_TTL } as const] : []),
     ...m.mailDomains.flatMap((d): DnsRecord[] => [
       { name: relative(d), type: "MX", value: `${hostname}.`, priority: m.mxPreference },
       ...SRV.map((s): DnsRecord => ({ name: under(s.service, d), type: "SRV", value: `1 ${MAIL_PORTS[s.port]} ${hostname}.`, priority: s.priority })),

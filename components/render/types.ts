@@ -19,8 +19,8 @@ export interface RenderedFile {
 export interface DnsRecord {
   /** Owner name relative to the zone origin ("@" for the apex, "mail", ...). */
   readonly name: string;
-  readonly type: "A" | "AAAA" | "CNAME" | "MX" | "NS" | "SRV" | "TXT";
-  /** Record data: an address, a target host name (absolute, with the final dot) or TXT text. */
+  readonly type: "A" | "AAAA" | "CNAME" | "MX" | "NS" | "SRV" | "TLSA" | "TXT";
+  /** Record data: an address, a target host name (absolute, with the final dot), TLSA data ("3 1 1 <hex>") or TXT text. */
   readonly value: string;
   /** MX preference or SRV priority. */
   readonly priority?: number;

@@ -42,6 +42,7 @@ const rich: ZoneSpec = {
     { name: "_pop3s._tcp", type: "SRV", priority: 10, value: "1 995 mail.rockylinux.me.", ttl: 3600 },
     { name: "imap", type: "CNAME", value: "mail.rockylinux.me." },
     { name: "mail", type: "AAAA", value: "fd00::6" },
+    { name: "_25._tcp.mail", type: "TLSA", value: "3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6", ttl: 300 },
   ],
 };
 
@@ -118,6 +119,8 @@ test("BIND reads back the TXT values exactly, and every record", async () => {
   // SOA + NS + every input record.
   expect(lines).toHaveLength(2 + rich.records.length);
   expect(lines.find((l) => l.startsWith("_imaps._tcp"))).toMatch(/3600\s+IN\s+SRV\s+0 1 993 mail\.rockylinux\.me\.$/);
+  // (BIND prints long hex in chunks.)
+  expect(lines.find((l) => l.startsWith("_25._tcp.mail"))?.replace(/([0-9A-F]) (?=[0-9A-F]+$)/, "$1")).toMatch(/300\s+IN\s+TLSA\s+3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6$/);
 });
 
 describe("the checkers catch what would break named (so the checks above have teeth)", () => {

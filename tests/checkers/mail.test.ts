@@ -312,6 +312,8 @@ describe("the daemons' own checkers on the rendered files", () => {
       milter_default_action: "accept",
     });
 
+    // Outbound DANE where the receiver's signed zone has TLSA records (dane needs DNSSEC lookups, or Postfix falls back to may with a warning).
+    expect([p.get("smtp_tls_security_level"), p.get("smtp_dns_support_level")]).toEqual(["dane", "dnssec"]);
     // SMTP smuggling (postconf would warn of a parameter this Postfix does not know).
     expect([p.get("smtpd_forbid_bare_newline"), p.get("smtpd_data_restrictions")]).toEqual(["normalize", "reject_unauth_pipelining"]);
     // The TLS policy.

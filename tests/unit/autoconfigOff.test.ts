@@ -4,6 +4,7 @@
 // their CA stays).
 import { generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { testCertificate } from "../fixtures/certificates";
 import { mockResources, valueOf } from "../fixtures/mocks";
 
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
@@ -22,7 +23,7 @@ const created = mockResources((args) => {
         stdout: args.name.endsWith("-serial")
           ? "1700000000"
           : args.name.endsWith("-issue")
-            ? JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: pem("CERTIFICATE", "LEAF"), key: pem("PRIVATE KEY", "KEY") })
+            ? JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: testCertificate("mail-tls-issue"), key: pem("PRIVATE KEY", "KEY") })
             : args.name.startsWith("mail-dkim-")
               ? DKIM_KEY
               : "",

@@ -217,6 +217,9 @@ describe("validation", () => {
     ["wildcard NS", [{ name: "*", type: "NS", value: "dns.rockylinux.me." }], /record #3 .*NS records cannot be at a wildcard name/],
     ["data below a delegation", [{ name: "sub", type: "NS", value: "ns.sub.rockylinux.me." }, A("ns.sub", "10.0.0.1"), A("www.sub", "10.0.0.2")], /record #5 .*below the delegation sub\.rockylinux\.me\./],
     ["unsupported type", [{ name: "www", type: "PTR" as DnsRecord["type"], value: "x." }], /record #3 .*unsupported type "PTR"/],
+    ["TLSA that is not usage selector type hex", [{ name: "_25._tcp.mail", type: "TLSA", value: "3 1 1" }], /record #3 .*TLSA value must be "usage selector matching-type hex"/],
+    ["TLSA usage out of range", [{ name: "_25._tcp.mail", type: "TLSA", value: `4 1 1 ${"ab".repeat(32)}` }], /record #3 .*TLSA value must be/],
+    ["TLSA SHA-256 of the wrong length", [{ name: "_25._tcp.mail", type: "TLSA", value: `3 1 1 ${"ab".repeat(31)}` }], /record #3 .*TLSA data has 62 hex digits; matching type 1 needs 64/],
     ["TXT over 65535 bytes of RDATA", [{ name: "t", type: "TXT", value: "x".repeat(65300) }], /record #3 .*TXT value is too long/],
   ])("%s", (_, records, message) => {
     expect(() => renderZone(withRecords(...records))).toThrow(message);
@@ -453,4 +456,9 @@ describe("a signed zone (DNSSEC)", () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     expect(() => renderBindFiles({ listenAddress: "192.168.100.7", zones: [{ ...seed, signingKey: rsa }] })).toThrow("not an EC P-256 key");
   });
+});
+
+test("a TLSA record: its data with the digest in upper case, its own TTL", () => {
+  const zone = renderZone(withRecords({ name: "_25._tcp.mail", type: "TLSA", value: `3 1 1 ${"ab".repeat(32)}`, ttl: 300 }));
+  expect(recordLines(zone).map((l) => l.split(/\s+/).join(" "))).toContain(`_25._tcp.mail 5M IN TLSA 3 1 1 ${"AB".repeat(32)}`);
 });

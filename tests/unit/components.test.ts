@@ -3,13 +3,14 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { sha512Crypt } from "../../components/passwordHash";
+import { testCertificate } from "../fixtures/certificates";
 import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 // What an issue command prints, different per command (the mail host's, the database's).
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 const certFor = (command: string) => ({
   ca: pem("CERTIFICATE", `CA ${command}`),
-  certificate: pem("CERTIFICATE", `LEAF ${command}`),
+  certificate: testCertificate(command),
   key: pem("PRIVATE KEY", `KEY ${command}`),
 });
 
@@ -124,8 +125,12 @@ describe("the seed's lab, wired", () => {
     // (TXT values longer than 255 bytes are split; the DKIM test below joins them.)
     for (const r of records.filter((x) => x.type !== "TXT" || Buffer.byteLength(x.value) <= 255)) {
       const data = r.type === "TXT" ? `"${r.value}"` : [r.priority, r.value].filter((x) => x !== undefined).join(" ");
-      expect(lines).toContain(`${r.name} IN ${r.type} ${data}`);
+      expect(lines).toContain(`${r.name}${r.ttl === undefined ? "" : ` ${r.ttl / 60}M`} IN ${r.type} ${data}`);
     }
+    // DANE: the TLSA record pins the key of the certificate the mail server presents, for 5 minutes.
+    const { X509Certificate, createHash } = await import("crypto");
+    const spki = new X509Certificate(testCertificate("mail-tls-issue")).publicKey.export({ type: "spki", format: "der" });
+    expect(records).toContainEqual({ name: "_25._tcp.mail", type: "TLSA", value: `3 1 1 ${createHash("sha256").update(spki).digest("hex").toUpperCase()}`, ttl: 300 });
     // Per domain: SPF at the domain, DMARC at _dmarc, the six RFC 6186/8314 services, ManageSieve, Outlook's autodiscover.
     for (const owner of ["@", "mail"]) {
       const at = (name: string) => records.filter((r) => r.name === name);

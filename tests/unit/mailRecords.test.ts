@@ -1,10 +1,12 @@
 // The ports MailServer publishes (endpoints output, SRV records) are the ones
 // the rendered Postfix and Dovecot configurations listen on, and the records
 // come from one pure function.
-import { generateKeyPairSync } from "crypto";
-import { autoconfigNames, MAIL_PORTS, mailDnsRecords, MailRecordsSpec, mailEndpoints, WEB_PORT } from "../../components/render/mailRecords";
+import { execFileSync } from "child_process";
+import { createHash, generateKeyPairSync, X509Certificate } from "crypto";
+import { autoconfigNames, MAIL_PORTS, mailDnsRecords, MailRecordsSpec, mailEndpoints, TLSA_TTL, tlsaValue, WEB_PORT } from "../../components/render/mailRecords";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { renderPostfixFiles } from "../../components/render/postfix";
+import { testCertificate } from "../fixtures/certificates";
 import { fileAt, seedMailSettings } from "../fixtures/mail";
 
 // master.cf names its services as in /etc/services (netbase).
@@ -90,4 +92,29 @@ test("autoconfig off: none of those records, the others unchanged", () => {
   const off = mailDnsRecords({ ...SPEC, autoconfig: false });
   expect(off.filter((r) => /autoconfig|autodiscover/.test(r.name))).toEqual([]);
   expect(on.filter((r) => !/autoconfig|autodiscover/.test(r.name))).toEqual(off);
+});
+
+describe("DANE", () => {
+  const cert = testCertificate("mail.example.test");
+  const spkiSha256 = createHash("sha256").update(new X509Certificate(cert).publicKey.export({ type: "spki", format: "der" })).digest("hex").toUpperCase();
+
+  test("tlsaValue: DANE-EE, SPKI, SHA-256 of the certificate's public key, as openssl computes it", () => {
+    expect(tlsaValue(cert)).toBe(`3 1 1 ${spkiSha256}`);
+    // openssl's own digest of the same key: an implementation other than Node's X509Certificate.
+    const der = execFileSync("sh", ["-c", "openssl x509 -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r"], { input: cert }).toString();
+    expect(der.split(" ")[0].toUpperCase()).toBe(spkiSha256);
+    // A chain counts by its first certificate (the server's).
+    expect(tlsaValue(cert + testCertificate("ca.example.test"))).toBe(`3 1 1 ${spkiSha256}`);
+  });
+
+  test("a certificate that is not one is refused with a clear message", () => {
+    expect(() => tlsaValue("-----BEGIN CERTIFICATE-----\nTEVBRg==\n-----END CERTIFICATE-----\n")).toThrow(/^DANE: the certificate is not a PEM certificate/);
+  });
+
+  test("with a certificate: the TLSA record at _25._tcp.<mail host>, 5 minutes; without: none, the others unchanged", () => {
+    const withDane = mailDnsRecords({ ...SPEC, daneCertificate: cert });
+    expect(withDane.filter((r) => r.type === "TLSA")).toEqual([{ name: "_25._tcp.mail", type: "TLSA", value: `3 1 1 ${spkiSha256}`, ttl: TLSA_TTL }]);
+    expect(TLSA_TTL).toBe(300);
+    expect(withDane.filter((r) => r.type !== "TLSA")).toEqual(mailDnsRecords(SPEC));
+  });
 });

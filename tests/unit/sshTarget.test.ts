@@ -3,11 +3,12 @@
 // reloads, health), the RHEL family as the facts report it, nothing of Docker.
 import * as pulumi from "@pulumi/pulumi";
 import { generateKeyPairSync } from "crypto";
+import { testCertificate } from "../fixtures/certificates";
 import { Created, isSecret, mockResources, valueOf } from "../fixtures/mocks";
 
 const DKIM_PEM = generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
-const CERT = JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: pem("CERTIFICATE", "CERT"), key: pem("PRIVATE KEY", "KEY") });
+const CERT = JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: testCertificate("mail.rockylinux.me"), key: pem("PRIVATE KEY", "KEY") });
 const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
 
 const created = mockResources((args) => {

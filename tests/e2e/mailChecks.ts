@@ -101,6 +101,11 @@ export async function checkMailSystem(
   expect(await validated(zone, "MX")).toMatchObject({ validated: true, answers: [`2 ${mailName}.`] });
   const otherKey = ds.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
   expect(await validated(mailName, "A", otherKey)).toMatchObject({ validated: false, error: expect.stringContaining("matches the DS") });
+  // DANE: the TLSA record of _25._tcp.<mail host>, validated from the DS,
+  // is the digest of the key the server presents after STARTTLS on 25.
+  const dane = await mailClient(lab, "dane", { port: 25, dns: lab.dns, zone, ds });
+  expect(dane).toMatchObject({ ok: true, validated: true, tlsa: [expect.stringMatching(/^3 1 1 [0-9A-F]{64}$/)], match: true });
+  expect(dane.served).toBe((dane.tlsa as string[])[0]);
 
   // No AUTH on 25, nor on 587 before STARTTLS; AUTH after STARTTLS on 587.
   const port25 = await mailClient(lab, "features", { port: 25 });

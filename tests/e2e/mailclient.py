@@ -2,7 +2,8 @@
 """Real mail clients (Python's smtplib, imaplib, poplib) for the end-to-end tests.
 
 dnssec validates an answer of the lab's BIND from the zone's DS record down
-(dnspython's DNSSEC, with the cryptography package), as a resolver would.
+(dnspython's DNSSEC, with the cryptography package), as a resolver would;
+dane checks the key a server presents against its validated TLSA records.
 
 dkim-verify checks a received message's DKIM-Signature with dkimpy (an
 implementation independent of OpenDKIM), fetching the key with dnspython
@@ -354,10 +355,11 @@ def act_managesieve(args):
         sock.close()
 
 
-def act_dnssec(args):
-    """Validates --qname's --qtype records served by --dns as a validating
+def validated(args, qname, qtype):
+    """--qname's --qtype records served by --dns, validated as a validating
     resolver would: a DNSKEY of --zone must match the parent's DS (--ds), sign
-    the zone's DNSKEY set, and through it the answer (dnspython's DNSSEC)."""
+    the zone's DNSKEY set, and through it the answer (dnspython's DNSSEC).
+    Returns (rrset or None, the key tags used, an error or None)."""
     import warnings
 
     warnings.simplefilter("ignore")  # cryptography's deprecation of DSA, which dnspython imports
@@ -371,12 +373,12 @@ def act_dnssec(args):
     import dns.rrset
 
     zone = dns.name.from_text(args.zone)
-    qname = dns.name.from_text(args.qname)
-    qtype = dns.rdatatype.from_text(args.qtype)
+    qname = dns.name.from_text(qname)
+    qtype = dns.rdatatype.from_text(qtype)
 
     def ask(name, rdtype):
         q = dns.message.make_query(name, rdtype, want_dnssec=True)
-        r = dns.query.tcp(q, args.dns, port=args.port, timeout=TIMEOUT)
+        r = dns.query.tcp(q, args.dns, port=53, timeout=TIMEOUT)
         rrset = r.get_rrset(r.answer, name, dns.rdataclass.IN, rdtype)
         sigs = r.get_rrset(r.answer, name, dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
         return rrset, sigs
@@ -384,30 +386,66 @@ def act_dnssec(args):
     ds = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DS, args.ds)
     keys, key_sigs = ask(zone, dns.rdatatype.DNSKEY)
     if keys is None or key_sigs is None:
-        return {"ok": True, "validated": False, "error": "no signed DNSKEY set at %s" % zone}
+        return None, [], "no signed DNSKEY set at %s" % zone
     anchored = [k for k in keys if dns.dnssec.make_ds(zone, k, ds.digest_type) == ds]
     if not anchored:
-        return {"ok": True, "validated": False, "error": "no DNSKEY of %s matches the DS" % zone}
+        return None, [], "no DNSKEY of %s matches the DS" % zone
     answer, sigs = ask(qname, qtype)
     if answer is None or sigs is None:
-        return {"ok": True, "validated": False, "error": "no signed %s %s" % (qname, args.qtype)}
+        return None, [], "no signed %s %s" % (qname, dns.rdatatype.to_text(qtype))
     try:
         # The key set must be signed by a key the DS vouches for; the answer by the key set.
         dns.dnssec.validate(keys, key_sigs, {zone: dns.rrset.from_rdata_list(zone, keys.ttl, anchored)})
         dns.dnssec.validate(answer, sigs, {zone: keys})
     except dns.dnssec.ValidationFailure as e:
-        return {"ok": True, "validated": False, "error": str(e)}
-    return {
-        "ok": True,
-        "validated": True,
-        "keyTags": [dns.dnssec.key_id(k) for k in anchored],
-        "answers": sorted(r.to_text() for r in answer),
-    }
+        return None, [], str(e)
+    return answer, [dns.dnssec.key_id(k) for k in anchored], None
 
+
+def act_dnssec(args):
+    """Validates --qname's --qtype records from the zone's DS down (see validated)."""
+    answer, tags, error = validated(args, args.qname, args.qtype)
+    if error:
+        return {"ok": True, "validated": False, "error": error}
+    return {"ok": True, "validated": True, "keyTags": tags, "answers": sorted(r.to_text() for r in answer)}
+
+
+def act_dane(args):
+    """DANE as a sending MTA checks it (RFC 7672): the TLSA records of
+    _<port>._tcp.<servername>, validated from the zone's DS down, against the
+    key of the certificate the server presents after STARTTLS (no CA check:
+    DANE-EE trusts the key the signed zone names)."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    tlsa, _, error = validated(args, "_%d._tcp.%s" % (args.port, args.servername), "TLSA")
+    if error:
+        return {"ok": True, "validated": False, "error": error}
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    sock = socket.create_connection((args.host, args.port), TIMEOUT)
+    try:
+        refused = starttls(sock, TLS_START[args.port]) if TLS_START[args.port] else None
+        if refused:
+            return {"ok": False, "stage": "starttls", "error": refused}
+        tls = ctx.wrap_socket(sock, server_hostname=args.servername)
+        der = tls.getpeercert(binary_form=True)
+        tls.close()
+    finally:
+        sock.close()
+    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashlib.sha256(spki).hexdigest().upper()
+    records = sorted("%d %d %d %s" % (r.usage, r.selector, r.mtype, r.cert.hex().upper()) for r in tlsa)
+    return {"ok": True, "validated": True, "tlsa": records, "served": "3 1 1 " + digest, "match": ("3 1 1 " + digest) in records}
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve", "dnssec"])
+    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve", "dnssec", "dane"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -424,8 +462,8 @@ def main():
     ap.add_argument("--quota", action="store_true", help="imap: also report GETQUOTAROOT of INBOX")
     ap.add_argument("--script-name", default="", help="managesieve: the script's name")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups and dnssec's queries")
-    ap.add_argument("--zone", default="", help="dnssec: the signed zone")
-    ap.add_argument("--ds", default="", help="dnssec: the zone's DS record at its parent, '<tag> <alg> <digest type> <hex>'")
+    ap.add_argument("--zone", default="", help="dnssec, dane: the signed zone")
+    ap.add_argument("--ds", default="", help="dnssec, dane: the zone's DS record at its parent, '<tag> <alg> <digest type> <hex>'")
     ap.add_argument("--qname", default="", help="dnssec: the name to validate")
     ap.add_argument("--qtype", default="A", help="dnssec: its type")
     ap.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), default="1.2", help="tls: the only version offered")
@@ -434,7 +472,7 @@ def main():
     args = ap.parse_args()
     actions = {
         "features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
-        "tls": act_tls, "managesieve": act_managesieve, "dnssec": act_dnssec,
+        "tls": act_tls, "managesieve": act_managesieve, "dnssec": act_dnssec, "dane": act_dane,
     }
     result = actions[args.action](args)
     json.dump(result, sys.stdout)

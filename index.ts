@@ -14,7 +14,7 @@ import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { userPasswordHash } from "./components/passwordHash";
-import { autoconfigNames } from "./components/render/mailRecords";
+import { autoconfigNames, mtaStsNames } from "./components/render/mailRecords";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
@@ -74,9 +74,10 @@ const db = new MysqlServer("db", {
 const hostedDomains = [...config.mailDomains, ...config.aliasDomains.map((a) => a.domain)];
 
 // With autoconfig, clients fetch their settings from autoconfig.<d> and
-// autodiscover.<d> over HTTPS: the certificate must name those too.
+// autodiscover.<d> over HTTPS, and with MTA-STS senders the policy from
+// mta-sts.<d>: the certificate must name those too.
 const mailHost = `${config.mailHost}.${config.domain}`;
-const webNames = config.autoconfig ? autoconfigNames(hostedDomains) : [];
+const webNames = [...(config.autoconfig ? autoconfigNames(hostedDomains) : []), ...(config.mtaSts ? mtaStsNames(hostedDomains) : [])];
 const uncovered = config.tls ? uncoveredNames(config.tls.certificate, [mailHost, ...webNames]) : [];
 if (uncovered.length > 0) {
   pulumi.log.warn(`mail-system:tlsCertificate does not name ${uncovered.join(", ")}: clients will refuse it there`);
@@ -109,6 +110,8 @@ const mail = new MailServer("mail", {
   autoconfig: config.autoconfig,
   // DANE needs the signed zone: TLSA records are trusted only through DNSSEC.
   dane: config.dnssec,
+  ...(config.mtaSts ? { mtaSts: config.mtaSts } : {}),
+  tlsReportsTo: config.tlsReportsTo,
 });
 
 const dns = new BindServer("dns", {

@@ -2,6 +2,7 @@
 // before any resource exists, so a bad stack fails with every problem listed
 // against the key it concerns instead of half-deploying. The keys are declared
 // once, in configKeys.ts; the rules across keys are in configRules.ts.
+import { MtaStsPolicy } from "./render/mtaSts";
 import { Role, SshHostConfig } from "./configHosts";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName, isConfigKey, ParsedConfig } from "./configKeys";
 import { AliasDomain, MailAlias, MailUser } from "./configMailboxes";
@@ -49,6 +50,10 @@ export interface MailSystemConfig {
   readonly filtering: FilteringSettings;
   /** Whether the mail server tells clients their settings over HTTPS (autoconfig, autodiscover). */
   readonly autoconfig: boolean;
+  /** The MTA-STS policy the mail server publishes; absent: none. */
+  readonly mtaSts?: MtaStsPolicy;
+  /** Where senders report TLS failures (TLS-RPT URIs); empty: no record. */
+  readonly tlsReportsTo: readonly string[];
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -178,6 +183,8 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     limits: c.limits ?? DEFAULT_LIMITS,
     filtering: c.filtering ?? DEFAULT_FILTERING,
     autoconfig: c.autoconfig ?? true,
+    ...(c.mtaSts ? { mtaSts: c.mtaSts } : {}),
+    tlsReportsTo: c.tlsReportsTo ?? [],
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

@@ -18,6 +18,7 @@ import { parseRecords, RECORD_SHAPE, USER_RECORD_TYPES } from "./configRecords";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
 import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
+import { DEFAULT_MTA_STS_MAX_AGE, isTlsRptUri, MAX_MTA_STS_MAX_AGE, MTA_STS_MODES, MtaStsMode, MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, filteringProblems } from "./render/rspamd";
 import { parseSubnet } from "./subnet";
 
@@ -67,6 +68,26 @@ function parseFiltering(value: Readonly<Record<string, unknown>>, report: Report
   const problems = filteringProblems(typed);
   for (const p of problems) report(p.message, `.${p.field}`);
   return problems.length === 0 ? { ...DEFAULT_FILTERING, ...typed } : undefined;
+}
+
+/** `mtaSts`: off when empty; else a mode (required) and a max age in seconds. */
+function parseMtaSts(value: Readonly<Record<string, unknown>>, report: Report): MtaStsPolicy | undefined {
+  if (Object.keys(value).length === 0) return undefined;
+  let problems = 0;
+  const problem = (message: string, part: string) => {
+    problems++;
+    report(message, part);
+  };
+  for (const k of Object.keys(value)) if (k !== "mode" && k !== "maxAge") problem("is not a field of mtaSts (mode, maxAge)", `.${k}`);
+  const mode = value.mode;
+  if (!(MTA_STS_MODES as readonly unknown[]).includes(mode)) problem(`must be one of ${MTA_STS_MODES.join(", ")}, not ${JSON.stringify(mode)}`, ".mode");
+  // The CLI sets path values as strings ("86400").
+  const raw = value.maxAge ?? DEFAULT_MTA_STS_MAX_AGE;
+  const maxAge = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (typeof maxAge !== "number" || !Number.isInteger(maxAge) || maxAge < 86400 || maxAge > MAX_MTA_STS_MAX_AGE) {
+    problem(`must be a whole number of seconds from 86400 (a day) to ${MAX_MTA_STS_MAX_AGE} (a year), not ${JSON.stringify(raw)}`, ".maxAge");
+  }
+  return problems === 0 ? { mode: mode as MtaStsMode, maxAgeSeconds: maxAge as number } : undefined;
 }
 
 export const CONFIG_KEYS = {
@@ -222,6 +243,33 @@ export const CONFIG_KEYS = {
       "records and an _autodiscover._tcp SRV record. The per-stack certificate names those hosts; your " +
       "own (tlsCertificate) must name them too.",
   }),
+  mtaSts: objectKey(
+    {
+      default: {},
+      shape: "{ mode, maxAge? }",
+      description:
+        "MTA-STS (RFC 8461), off when unset: mode enforce (senders deliver only over TLS verified against " +
+        "the public CAs), testing (they deliver anyway and report) or none (withdraws a policy); maxAge in " +
+        `seconds (default ${DEFAULT_MTA_STS_MAX_AGE}, a week). The web server serves the policy at ` +
+        "mta-sts.<domain> for every mail domain, the zone gets its A and _mta-sts TXT records, and the " +
+        "certificate must name mta-sts.<domain> and be publicly trusted for enforce to deliver.",
+    },
+    parseMtaSts,
+  ),
+  tlsReportsTo: listKey(
+    {
+      items: "string",
+      default: [],
+      description:
+        "SMTP TLS reporting (RFC 8460): where sending servers report TLS and MTA-STS/DANE failures, " +
+        "mailto:<address> or https://<url> URIs, published as _smtp._tls.<domain> TXT for every mail " +
+        "domain. Empty: no record.",
+    },
+    (v, report) => {
+      const uris = v.map((u, i) => (typeof u === "string" && isTlsRptUri(u.trim()) ? u.trim() : void report(`must be mailto:<address> or https://<url>, not ${JSON.stringify(u)}`, `[${i}]`)));
+      return uris.every((u) => u !== undefined) ? (uris as string[]) : undefined;
+    },
+  ),
   dnsHost: stringKey({ default: "dns", description: "Host label of the DNS server in the zone (dns -> dns.<domain>)." }, label),
   mailHost: stringKey(
     { default: "mail", description: "Host label of the mail server in the zone (mail -> mail.<domain>); the MX target." },

@@ -6,7 +6,7 @@
 import type { ConfigRule } from "./configRules";
 import { Report } from "./configSchema";
 import { recordProblem, zoneOf, zoneProblem } from "./render/bind";
-import { autoconfigNames, mailDnsRecords } from "./render/mailRecords";
+import { autoconfigNames, mailDnsRecords, mtaStsNames } from "./render/mailRecords";
 import { DnsRecord } from "./render/types";
 
 /** The types a user may add (NS, a delegation, stays with whoever runs the child zone's servers). */
@@ -57,8 +57,8 @@ const owner = (r: DnsRecord) => r.name.toLowerCase();
  * (the DNS and mail servers' A, MX, SRV, SPF, DMARC and DKIM, as they will
  * be published: only key material differs) is one BIND will load: no
  * duplicates, no CNAME beside other records, no second SPF, DMARC or DKIM
- * record where the program publishes one, nothing at the names the program
- * publishes for clients' autoconfiguration.
+ * record where the program publishes one (nor MTA-STS or TLS-RPT), nothing at
+ * the names the program publishes for clients' autoconfiguration or MTA-STS.
  */
 export const recordsFitTheZone: ConfigRule = (c, report) => {
   const zone = c.domain;
@@ -84,19 +84,25 @@ export const recordsFitTheZone: ConfigRule = (c, report) => {
     dkimSelector: c.dkimSelector ?? "mail",
     dkimKeys: served.map((domain) => ({ domain, publicKey: "AAAA" })),
     autoconfig: c.autoconfig ?? true,
+    ...(c.mtaSts ? { mtaSts: c.mtaSts } : {}),
+    ...(c.tlsReportsTo ? { tlsReportsTo: c.tlsReportsTo.filter((u): u is string => u !== undefined) } : {}),
   });
   const user = records as DnsRecord[];
   const relative = (name: string) => (name === zone ? "@" : name.slice(0, -(zone.length + 1)));
   const autoconfigOwners = new Set(
     (c.autoconfig ?? true) ? [...autoconfigNames(served), ...served.map((d) => `_autodiscover._tcp.${d}`)].map(relative) : [],
   );
+  const mtaStsOwners = new Set(c.mtaSts ? mtaStsNames(served).map(relative) : []);
   user.forEach((r, i) => {
     const version = txtVersion(r);
     const theirs = version && managed.find((m) => owner(m) === owner(r) && txtVersion(m) === version);
-    if (theirs) report(`records[${i}]`, `${r.name} already has the program's ${version} record (${theirs.value.slice(0, 40)}...): change it with its own key (spf, dmarc, dkimSelector)`);
+    if (theirs) report(`records[${i}]`, `${r.name} already has the program's ${version} record (${theirs.value.slice(0, 40)}...): change it with its own key (spf, dmarc, dkimSelector, mtaSts, tlsReportsTo)`);
     // Another address there (A beside A is no duplicate to BIND) would send clients elsewhere for their settings.
     if (autoconfigOwners.has(owner(r))) {
       report(`records[${i}]`, `${r.name} is where mail clients look for their settings, published by the program (mail-system:autoconfig); set autoconfig to false to publish your own`);
+    }
+    if (mtaStsOwners.has(owner(r))) {
+      report(`records[${i}]`, `${r.name} is where senders fetch the MTA-STS policy, served by the program (mail-system:mtaSts)`);
     }
   });
   const problem = zoneProblem(zoneOf({ zone, hostLabel: c.dnsHost, address: "192.0.2.7", records: [...managed, ...user] }));

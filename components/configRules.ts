@@ -26,14 +26,19 @@ export const hostLabelsDiffer: ConfigRule = (c, report) => {
   if (c.dnsHost && c.dnsHost === c.mailHost) report("mailHost", `must differ from dnsHost ("${c.dnsHost}")`);
 };
 
-/** With autoconfig, autoconfig.<zone> and autodiscover.<zone> are the web server's names: no server may be called so. */
+/**
+ * With autoconfig, autoconfig.<zone> and autodiscover.<zone> are the web
+ * server's names, and with MTA-STS mta-sts.<zone>: no server may be called so.
+ */
 export const hostLabelsFree: ConfigRule = (c, report) => {
-  if (!(c.autoconfig ?? true) || !c.domain || !servedDomains(c).includes(c.domain)) return;
+  if (!c.domain || !servedDomains(c).includes(c.domain)) return;
+  const taken: [string, string][] = [
+    ...((c.autoconfig ?? true) ? AUTOCONFIG_LABELS.map((l): [string, string] => [l, "a name mail clients look their settings up at (mail-system:autoconfig)"]) : []),
+    ...(c.mtaSts ? [["mta-sts", "where senders fetch the MTA-STS policy (mail-system:mtaSts)"] as [string, string]] : []),
+  ];
   for (const key of ["dnsHost", "mailHost"] as const) {
-    const label = c[key];
-    if (label && (AUTOCONFIG_LABELS as readonly string[]).includes(label)) {
-      report(key, `"${label}" is a name mail clients look their settings up at (mail-system:autoconfig): choose another`);
-    }
+    const why = taken.find(([l]) => l === c[key])?.[1];
+    if (why) report(key, `"${c[key]}" is ${why}: choose another`);
   }
 };
 

@@ -14,6 +14,7 @@ import { SIEVE_DIR } from "./render/dovecot";
 import { renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints, WEB_PORT } from "./render/mailRecords";
+import { MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
@@ -89,6 +90,15 @@ export interface MailServerArgs {
    * @default false
    */
   readonly dane?: boolean;
+  /**
+   * MTA-STS: the policy (mode, max age) the web server serves at
+   * https://mta-sts.<d>/.well-known/mta-sts.txt for every mail domain, with
+   * its mta-sts.<d> A and _mta-sts.<d> TXT records. The certificate must
+   * name mta-sts.<d> and be one senders trust. Absent: none.
+   */
+  readonly mtaSts?: MtaStsPolicy;
+  /** Where senders report TLS failures (RFC 8460; mailto:/https: URIs), published as _smtp._tls.<d> TXT. Absent or empty: none. */
+  readonly tlsReportsTo?: readonly string[];
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -257,6 +267,8 @@ export class MailServer extends pulumi.ComponentResource {
     super("mail-system:index:MailServer", name, {}, opts);
     const hostname = `${args.hostLabel}.${args.zone}`;
     const autoconfig = args.autoconfig ?? true;
+    // nginx runs when it has something to serve: autoconfig, or the MTA-STS policy.
+    const web = autoconfig || args.mtaSts !== undefined;
     const dkim = new DkimKeys(`${name}-dkim`, { domains: args.mailDomains, selector: args.dkimSelector ?? "mail" }, { parent: this });
 
     // The same files in a container and on a host, but for where the daemons log.
@@ -278,18 +290,18 @@ export class MailServer extends pulumi.ComponentResource {
             certificate,
             privateKey,
             container,
-            ...(autoconfig ? { web: { family } } : {}),
+            ...(web ? { web: { family, autoconfig, ...(args.mtaSts ? { mtaSts: args.mtaSts } : {}) } } : {}),
           }),
         );
 
     const spec: ServerSpec = {
       role: "mail",
-      packages: mailPackages(autoconfig),
+      packages: mailPackages(web),
       debconf: MAIL_DEBCONF,
       files: ({ family, container }) => files(family, container),
-      services: mailServices(autoconfig),
+      services: mailServices(web),
       // The health check also waits for the web server's port when there is one.
-      ...(autoconfig ? { healthEnv: both({ WEB_PORT: String(WEB_PORT) }) } : {}),
+      ...(web ? { healthEnv: both({ WEB_PORT: String(WEB_PORT) }) } : {}),
       capabilities: MAIL_CAPABILITIES,
       prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
@@ -330,6 +342,8 @@ export class MailServer extends pulumi.ComponentResource {
         dkimKeys,
         autoconfig,
         ...(args.dane ? { daneCertificate: certificate } : {}),
+        ...(args.mtaSts ? { mtaSts: args.mtaSts } : {}),
+        ...(args.tlsReportsTo ? { tlsReportsTo: args.tlsReportsTo } : {}),
       }),
     );
     // Known once the server is healthy.

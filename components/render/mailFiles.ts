@@ -11,6 +11,7 @@ import { MailServerSettings, renderPostfixFiles } from "./postfix";
 import { hasPemBlock } from "./checks";
 import { FilteringSettings, renderRspamdFiles, RSPAMD } from "./rspamd";
 import { DatabaseConnection, RenderedFile } from "./types";
+import { MtaStsPolicy } from "./mtaSts";
 import { renderWebFiles } from "./web";
 import type { OsFamily } from "../targets/server";
 
@@ -31,8 +32,12 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
   readonly privateKey: string;
   /** In a container (the daemons log to its output) rather than on a host (syslog, units of its own). */
   readonly container: boolean;
-  /** The web server (autoconfig, autodiscover), with the family its account is named for; absent: none. */
-  readonly web?: { readonly family: OsFamily };
+  /**
+   * The web server, with the family its account is named for, whether it
+   * serves the clients' autoconfiguration, and the MTA-STS policy it serves;
+   * absent: none.
+   */
+  readonly web?: { readonly family: OsFamily; readonly autoconfig: boolean; readonly mtaSts?: MtaStsPolicy };
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
@@ -53,7 +58,7 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
     ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog" }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
-    ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls: s.tls, container, family: web.family }) : []),
+    ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls: s.tls, container, ...web }) : []),
     { path: s.tls.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
     { path: s.tls.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
     { path: DATABASE_CA_FILE, content: caCertificate, owner: "root", group: "root", mode: "0644" },

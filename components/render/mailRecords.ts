@@ -3,6 +3,7 @@
 // lists the ports, and the benchmark's plain-docker baseline builds the same
 // zone from here.
 import { createHash, X509Certificate } from "crypto";
+import { MtaStsPolicy, mtaStsTxt, renderMtaStsPolicy, tlsRptTxt } from "./mtaSts";
 import { dkimTxtValue } from "./opendkim";
 import { DnsRecord } from "./types";
 
@@ -17,6 +18,11 @@ export const WEB_PORT = 443;
 
 /** The names mail clients look their settings up at, per mail domain: Thunderbird's autoconfig, Outlook's autodiscover. */
 export const AUTOCONFIG_LABELS = ["autoconfig", "autodiscover"] as const;
+
+/** mta-sts.<d> of every mail domain: where senders fetch its MTA-STS policy (RFC 8461), a name the certificate must hold. */
+export function mtaStsNames(mailDomains: readonly string[]): string[] {
+  return mailDomains.map((d) => `mta-sts.${d}`);
+}
 
 /** autoconfig.<d> and autodiscover.<d> of every mail domain, in that order: the web server's names and the certificate's. */
 export function autoconfigNames(mailDomains: readonly string[]): string[] {
@@ -73,6 +79,10 @@ export interface MailRecordsSpec {
    * is worth nothing unsigned).
    */
   readonly daneCertificate?: string;
+  /** The MTA-STS policy the web server serves: mta-sts.<d> A and _mta-sts.<d> TXT with its id; absent: none. */
+  readonly mtaSts?: MtaStsPolicy;
+  /** Where senders report TLS failures (mailto:/https: URIs): _smtp._tls.<d> TXT; empty or absent: none. */
+  readonly tlsReportsTo?: readonly string[];
 }
 
 /**
@@ -121,6 +131,13 @@ export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
         .filter((k) => k.domain === d)
         .map((k): DnsRecord => ({ name: under(`${m.dkimSelector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
       ...(m.autoconfig ? autoconfigRecords(d, m.address, under, hostname) : []),
+      ...(m.mtaSts
+        ? [
+            { name: under("mta-sts", d), type: "A", value: m.address } as const,
+            { name: under("_mta-sts", d), type: "TXT", value: mtaStsTxt(renderMtaStsPolicy(m.mtaSts, hostname)) } as const,
+          ]
+        : []),
+      ...(m.tlsReportsTo?.length ? [{ name: under("_smtp._tls", d), type: "TXT", value: tlsRptTxt(m.tlsReportsTo) } as const] : []),
     ]),
   ];
 }

@@ -6,7 +6,8 @@
 // the SRV records and the endpoints output come from.
 import type { OsFamily } from "../targets/server";
 import { isDnsName } from "./checks";
-import { autoconfigNames, MAIL_PORTS, WEB_PORT } from "./mailRecords";
+import { autoconfigNames, MAIL_PORTS, mtaStsNames, WEB_PORT } from "./mailRecords";
+import { MtaStsPolicy, renderMtaStsPolicy } from "./mtaSts";
 import { CLIENT_TLS12_CIPHERS } from "./postfix";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
@@ -16,6 +17,7 @@ export const WEB = {
   config: "/etc/nginx/nginx.conf",
   autoconfigDir: "/etc/nginx/mail-system/autoconfig",
   autodiscoverFile: "/etc/nginx/mail-system/autodiscover.xml",
+  mtaStsFile: "/etc/nginx/mail-system/mta-sts.txt",
   pidFile: "/run/nginx.pid",
 } as const;
 
@@ -73,8 +75,15 @@ export function renderAutodiscoverXml(s: { readonly hostname: string }): string 
 export interface WebServerSettings {
   /** The mail host's name: the server clients are told to use, and a name the web server answers for (the _autodiscover._tcp SRV target). */
   readonly hostname: string;
-  /** The mail domains: autoconfig.<d> and autodiscover.<d> are served for each. */
+  /** The mail domains: autoconfig.<d> and autodiscover.<d>, and mta-sts.<d>, are served for each. */
   readonly mailDomains: readonly string[];
+  /**
+   * Whether it serves the clients' autoconfiguration.
+   * @default true
+   */
+  readonly autoconfig?: boolean;
+  /** The MTA-STS policy it serves at mta-sts.<d> (its mx: the mail host); absent: none. */
+  readonly mtaSts?: MtaStsPolicy;
   /** The certificate chain and key (PEM files on the server): the mail host's, which must name every autoconfig name. */
   readonly tls: { readonly certificateFile: string; readonly keyFile: string };
   /** In a container (errors to stderr, requests to stdout: the container's log) or on a host (nginx's own log files). */
@@ -91,9 +100,12 @@ export function renderWebFiles(s: WebServerSettings): RenderedFile[] {
   const hostname = dnsName("hostname", s.hostname);
   if (!Array.isArray(s.mailDomains) || s.mailDomains.length === 0) fail("mailDomains", s.mailDomains, "must list at least one mail domain");
   const domains = [...new Set(s.mailDomains.map((d, i) => dnsName(`mailDomains[${i}]`, d)))];
-  const names = autoconfigNames(domains);
-  // The mail host's own A record would collide with an autoconfig name's.
+  const autoconfig = s.autoconfig ?? true;
+  if (!autoconfig && !s.mtaSts) fail("autoconfig", false, "and no mtaSts: the web server would serve nothing");
+  const names = autoconfig ? autoconfigNames(domains) : [];
+  // The mail host's own A record would collide with an autoconfig or MTA-STS name's.
   if (names.includes(hostname)) fail("hostname", hostname, "is one of the autoconfig names (autoconfig.<d>, autodiscover.<d>)");
+  if (s.mtaSts && mtaStsNames(domains).includes(hostname)) fail("hostname", hostname, "is one of the MTA-STS names (mta-sts.<d>)");
   for (const [what, p] of [["tls.certificateFile", s.tls.certificateFile], ["tls.keyFile", s.tls.keyFile]] as const) {
     if (!PEM_PATH.test(p) || p.split("/").includes("..")) fail(what, p, "must be an absolute path of A-Z a-z 0-9 . _ - /");
   }
@@ -106,16 +118,31 @@ export function renderWebFiles(s: WebServerSettings): RenderedFile[] {
     certificateFile: s.tls.certificateFile,
     keyFile: s.tls.keyFile,
     clientCiphers: CLIENT_TLS12_CIPHERS,
-    domainMap: domains.flatMap((d) => autoconfigNames([d]).map((n) => `        ${n} ${d};`)).join("\n"),
     port: WEB_PORT,
-    serverNames: [hostname, ...names].join(" "),
-    autoconfigDir: WEB.autoconfigDir,
-    autodiscoverFile: WEB.autodiscoverFile,
+    servers: [
+      autoconfig
+        ? renderTemplate("mail/web/autoconfig.conf", {
+            domainMap: domains.flatMap((d) => autoconfigNames([d]).map((n) => `        ${n} ${d};`)).join("\n"),
+            port: WEB_PORT,
+            serverNames: [hostname, ...names].join(" "),
+            autoconfigDir: WEB.autoconfigDir,
+            autodiscoverFile: WEB.autodiscoverFile,
+          })
+        : "",
+      s.mtaSts ? renderTemplate("mail/web/mta-sts.conf", { port: WEB_PORT, serverNames: mtaStsNames(domains).join(" "), policyFile: WEB.mtaStsFile }) : "",
+    ]
+      .filter((x) => x)
+      .join("\n"),
   });
   const file = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: "root", mode: "0644" });
   return [
     file(WEB.config, conf),
-    ...domains.map((domain) => file(`${WEB.autoconfigDir}/${domain}.xml`, renderAutoconfigXml({ domain, hostname }))),
-    file(WEB.autodiscoverFile, renderAutodiscoverXml({ hostname })),
+    ...(autoconfig
+      ? [
+          ...domains.map((domain) => file(`${WEB.autoconfigDir}/${domain}.xml`, renderAutoconfigXml({ domain, hostname }))),
+          file(WEB.autodiscoverFile, renderAutodiscoverXml({ hostname })),
+        ]
+      : []),
+    ...(s.mtaSts ? [file(WEB.mtaStsFile, renderMtaStsPolicy(s.mtaSts, hostname))] : []),
   ];
 }

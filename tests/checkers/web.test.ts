@@ -14,7 +14,8 @@ import * as path from "path";
 import { promisify } from "util";
 import { MAIL_NAMES_ISSUE_SCRIPT } from "../../components/mailCertificate";
 import { MAIL_CAPABILITIES, WEB_SERVICE } from "../../components/mailServer";
-import { autoconfigNames, MAIL_PORTS } from "../../components/render/mailRecords";
+import { autoconfigNames, MAIL_PORTS, mtaStsNames } from "../../components/render/mailRecords";
+import { renderMtaStsPolicy } from "../../components/render/mtaSts";
 import { RenderedFile } from "../../components/render/types";
 import { renderWebFiles, WEB } from "../../components/render/web";
 import { reloadScript } from "../../components/targets/hostScripts";
@@ -44,8 +45,10 @@ const CAPABILITY_NUMBERS: Readonly<Record<string, number>> = {
   CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_NET_BIND_SERVICE: 10, CAP_SYS_CHROOT: 18,
 };
 
+// Served next to the autoconfiguration.
+const MTA_STS = { mode: "enforce", maxAgeSeconds: 604800 } as const;
 const files = (domains: readonly string[]): RenderedFile[] =>
-  renderWebFiles({ hostname: HOST, mailDomains: domains, tls: TLS, container: true, family: "debian" });
+  renderWebFiles({ hostname: HOST, mailDomains: domains, tls: TLS, container: true, family: "debian", mtaSts: MTA_STS });
 
 let dir: string;
 let caFile: string;
@@ -63,7 +66,7 @@ async function step(what: string, r: Promise<{ code: number; output: string }>):
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-check-web-"));
   // The certificate as MailCertificate issues it with autoconfig on.
-  const extra = autoconfigNames([...DOMAINS, LATER]).map((n) => `DNS:${n}`).join(",");
+  const extra = [...autoconfigNames([...DOMAINS, LATER]), ...mtaStsNames(DOMAINS)].map((n) => `DNS:${n}`).join(",");
   const issued = await run("sh", ["-c", MAIL_NAMES_ISSUE_SCRIPT], { env: { ...process.env, HOST, ADDRESS: "127.0.0.1", DAYS: "2", EXTRA_SANS: extra } });
   const pem = JSON.parse(issued.stdout) as { ca: string; certificate: string; key: string };
   caFile = path.join(dir, "ca.pem");
@@ -224,6 +227,14 @@ test("a new mail domain: the files step rewrites nginx's files and its reload st
   expect(await master()).toBe(pidBefore);
   expect(fs.existsSync(caFile)).toBe(true);
   expect((await server.exec(`test -f ${WEB.autoconfigDir}/${LATER}.xml && echo present`)).output).toContain("present");
+}, 60_000);
+
+test.each(DOMAINS)("a sender's request for %s's MTA-STS policy: the rendered policy, text/plain, over verified HTTPS; nothing else there", async (domain) => {
+  const r = await curl(`https://mta-sts.${domain}/.well-known/mta-sts.txt`);
+  expect([r.status, r.headers["content-type"]]).toEqual([200, "text/plain"]);
+  expect(r.body).toBe(renderMtaStsPolicy(MTA_STS, HOST));
+  expect((await curl(`https://mta-sts.${domain}/mail/config-v1.1.xml`)).status).toBe(404);
+  expect((await curl(`https://autoconfig.${domain}/.well-known/mta-sts.txt`)).status).toBe(404);
 }, 60_000);
 
 test("requests are logged to the container's log", async () => {

@@ -4,6 +4,7 @@
 // DNS, alias fan-out, the refusals (wrong password, forged sender, relay),
 // and the clients' autoconfiguration over HTTPS.
 import { execFile } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { Resolver } from "dns/promises";
@@ -17,7 +18,8 @@ import { inbox, Lab, mailClient, waitForMail } from "./clients";
  * The system checkMailSystem expects: zone `zone` and mail.<zone> as mail
  * domains, frank and leeo at mail.<zone> (generated passwords), all@ to both;
  * at <zone>, info@ to leeo and a catch-all to frank; alias.<zone> an alias
- * domain of mail.<zone>.
+ * domain of mail.<zone>; MTA-STS in testing mode, TLS reports to
+ * tls-reports@<zone>.
  */
 export function checkedSystem(zone: string): { users: { email: string }[]; config: Record<string, unknown> } {
   const mailName = `mail.${zone}`;
@@ -35,6 +37,8 @@ export function checkedSystem(zone: string): { users: { email: string }[]; confi
         { source: `@${zone}`, destination: users[0].email },
       ],
       "mail-system:aliasDomains": [{ domain: `alias.${zone}`, target: mailName }],
+      "mail-system:mtaSts": { mode: "testing", maxAge: 86400 },
+      "mail-system:tlsReportsTo": [`mailto:tls-reports@${zone}`],
     },
   };
 }
@@ -187,6 +191,7 @@ export async function checkMailSystem(
   await checkAliasDomain(lab, resolver, zone, name);
   await checkSieve(lab, frank, leeo, name);
   await checkAutoconfig(out, lab, zone, resolver);
+  await checkMtaSts(lab, zone, resolver);
   return { hello, fanout };
 }
 
@@ -242,6 +247,25 @@ async function checkAutoconfig(out: OutputMap, lab: Lab, zone: string, resolver:
   }
   // Nothing else is served.
   expect((await https(lab, `https://autoconfig.${zone}/`)).status).toBe(404);
+}
+
+/**
+ * MTA-STS as a sender fetches it: for each mail domain, the policy over
+ * HTTPS (verified with the stack's CA) at mta-sts.<d>, whose id is in the
+ * _mta-sts TXT record; TLS-RPT's _smtp._tls TXT names the configured address.
+ */
+async function checkMtaSts(lab: Lab, zone: string, resolver: Resolver): Promise<void> {
+  const mailName = `mail.${zone}`;
+  for (const d of [zone, mailName]) {
+    expect(await resolver.resolve4(`mta-sts.${d}`)).toEqual([lab.mail]);
+    const policy = await https(lab, `https://mta-sts.${d}/.well-known/mta-sts.txt`);
+    expect([policy.status, policy.type]).toEqual([200, "text/plain"]);
+    expect(policy.body).toBe(`version: STSv1\r\nmode: testing\r\nmx: ${mailName}\r\nmax_age: 86400\r\n`);
+    const id = createHash("sha256").update(policy.body).digest("hex").slice(0, 20);
+    expect(await resolver.resolveTxt(`_mta-sts.${d}`)).toEqual([[`v=STSv1; id=${id}`]]);
+    expect(await resolver.resolveTxt(`_smtp._tls.${d}`)).toEqual([[`v=TLSRPTv1; rua=mailto:tls-reports@${zone}`]]);
+  }
+  expect((await https(lab, `https://mta-sts.${zone}/`)).status).toBe(404);
 }
 
 /**

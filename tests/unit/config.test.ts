@@ -180,6 +180,32 @@ describe("validateConfig", () => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining([expect.stringContaining(expected)]));
   });
 
+  test("MTA-STS is off by default; on, a mode and a max age (a week by default); TLS reports go where tlsReportsTo says", () => {
+    expect(validateConfig(seed, "dev").config.mtaSts).toBeUndefined();
+    expect(validateConfig(seed, "dev").config.tlsReportsTo).toEqual([]);
+    const on = validateConfig({ ...seed, mtaSts: { mode: "enforce" }, tlsReportsTo: ["mailto:tls@rockylinux.me", " https://reports.example.org/tls "] }, "dev");
+    expect(on.problems).toEqual([]);
+    expect(on.config.mtaSts).toEqual({ mode: "enforce", maxAgeSeconds: 604800 });
+    expect(on.config.tlsReportsTo).toEqual(["mailto:tls@rockylinux.me", "https://reports.example.org/tls"]);
+    // The CLI's path values are strings.
+    expect(validateConfig({ ...seed, mtaSts: { mode: "testing", maxAge: "86400" } }, "dev").config.mtaSts).toEqual({ mode: "testing", maxAgeSeconds: 86400 });
+  });
+
+  test.each([
+    [{ mtaSts: { mode: "strict" } }, ['mail-system:mtaSts.mode: must be one of enforce, testing, none, not "strict"']],
+    [{ mtaSts: { maxAge: 86400 } }, ["mail-system:mtaSts.mode: must be one of enforce, testing, none, not undefined"]],
+    [{ mtaSts: { mode: "enforce", maxAge: 60 } }, ["mail-system:mtaSts.maxAge: must be a whole number of seconds from 86400 (a day) to 31557600 (a year), not 60"]],
+    [{ mtaSts: { mode: "enforce", max_age: 60 } }, ["mail-system:mtaSts.max_age: is not a field of mtaSts (mode, maxAge)"]],
+    [{ mtaSts: "enforce" }, ["mail-system:mtaSts: must be an object: { mode, maxAge? }"]],
+    [{ tlsReportsTo: ["tls@rockylinux.me"] }, ['mail-system:tlsReportsTo[0]: must be mailto:<address> or https://<url>, not "tls@rockylinux.me"']],
+    [{ mtaSts: { mode: "enforce" }, mailHost: "mta-sts" }, ['mail-system:mailHost: "mta-sts" is where senders fetch the MTA-STS policy (mail-system:mtaSts): choose another']],
+    [{ mtaSts: { mode: "enforce" }, records: [{ name: "mta-sts", type: "A", value: "192.0.2.80" }] }, ["mail-system:records[0]: mta-sts is where senders fetch the MTA-STS policy, served by the program (mail-system:mtaSts)"]],
+    [{ mtaSts: { mode: "enforce" }, records: [{ name: "_mta-sts.mail", type: "TXT", value: "v=STSv1; id=1" }] }, [expect.stringContaining("mail-system:records[0]: _mta-sts.mail already has the program's v=stsv1 record")]],
+    [{ tlsReportsTo: ["mailto:tls@rockylinux.me"], records: [{ name: "_smtp._tls", type: "TXT", value: "v=TLSRPTv1; rua=mailto:x@example.org" }] }, [expect.stringContaining("mail-system:records[0]: _smtp._tls already has the program's v=tlsrptv1 record")]],
+  ])("%j is reported against its key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expected);
+  });
+
   test("autoconfig is on by default; off, its names are the user's to publish", () => {
     expect(validateConfig(seed, "dev").config.autoconfig).toBe(true);
     const records = [{ name: "autoconfig", type: "A", value: "192.0.2.80" }];

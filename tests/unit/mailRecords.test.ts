@@ -3,7 +3,8 @@
 // come from one pure function.
 import { execFileSync } from "child_process";
 import { createHash, generateKeyPairSync, X509Certificate } from "crypto";
-import { autoconfigNames, MAIL_PORTS, mailDnsRecords, MailRecordsSpec, mailEndpoints, TLSA_TTL, tlsaValue, WEB_PORT } from "../../components/render/mailRecords";
+import { autoconfigNames, MAIL_PORTS, mailDnsRecords, MailRecordsSpec, mailEndpoints, mtaStsNames, TLSA_TTL, tlsaValue, WEB_PORT } from "../../components/render/mailRecords";
+import { mtaStsTxt, renderMtaStsPolicy } from "../../components/render/mtaSts";
 import { renderDovecotFiles } from "../../components/render/dovecot";
 import { renderPostfixFiles } from "../../components/render/postfix";
 import { testCertificate } from "../fixtures/certificates";
@@ -117,4 +118,20 @@ describe("DANE", () => {
     expect(TLSA_TTL).toBe(300);
     expect(withDane.filter((r) => r.type !== "TLSA")).toEqual(mailDnsRecords(SPEC));
   });
+});
+
+test("MTA-STS and TLS-RPT: per domain mta-sts.<d> A, _mta-sts.<d> with the policy's id, _smtp._tls.<d> with the URIs; neither by default", () => {
+  const mtaSts = { mode: "testing", maxAgeSeconds: 86400 } as const;
+  const records = mailDnsRecords({ ...SPEC, mtaSts, tlsReportsTo: ["mailto:tls@example.test"] });
+  const id = mtaStsTxt(renderMtaStsPolicy(mtaSts, "mail.example.test"));
+  expect(records.filter((r) => /mta-sts|_smtp\._tls/.test(r.name))).toEqual([
+    { name: "mta-sts", type: "A", value: "10.0.0.6" },
+    { name: "_mta-sts", type: "TXT", value: id },
+    { name: "_smtp._tls", type: "TXT", value: "v=TLSRPTv1; rua=mailto:tls@example.test" },
+    { name: "mta-sts.sub", type: "A", value: "10.0.0.6" },
+    { name: "_mta-sts.sub", type: "TXT", value: id },
+    { name: "_smtp._tls.sub", type: "TXT", value: "v=TLSRPTv1; rua=mailto:tls@example.test" },
+  ]);
+  expect(mtaStsNames(SPEC.mailDomains)).toEqual(["mta-sts.example.test", "mta-sts.sub.example.test"]);
+  expect(mailDnsRecords({ ...SPEC, tlsReportsTo: [] }).filter((r) => /mta-sts|_smtp\._tls/.test(r.name))).toEqual([]);
 });

@@ -3,6 +3,7 @@
 // MAIL_PORTS at the mail host; nginx.conf serves them over HTTPS only, for
 // the autoconfig names of every mail domain and the mail host.
 import { MAIL_PORTS, WEB_PORT } from "../../components/render/mailRecords";
+import { renderMtaStsPolicy } from "../../components/render/mtaSts";
 import { CLIENT_TLS12_CIPHERS } from "../../components/render/postfix";
 import { renderAutoconfigXml, renderAutodiscoverXml, renderWebFiles, WEB, WebServerSettings } from "../../components/render/web";
 import { childText, elements, parseXml } from "../fixtures/xml";
@@ -140,6 +141,8 @@ describe("renderWebFiles", () => {
     [{ tls: { certificateFile: "/etc/ssl/mail/cert.pem; include /x", keyFile: "/k.pem" } }, "web server settings: tls.certificateFile"],
     [{ tls: { certificateFile: "/etc/ssl/../cert.pem", keyFile: "/k.pem" } }, "web server settings: tls.certificateFile"],
     [{ family: "arch" as never }, 'web server settings: family "arch" must be "debian" or "rhel"'],
+    [{ autoconfig: false }, "web server settings: autoconfig false and no mtaSts: the web server would serve nothing"],
+    [{ hostname: "mta-sts.example.test", mtaSts: { mode: "enforce" as const, maxAgeSeconds: 86400 } }, 'web server settings: hostname "mta-sts.example.test" is one of the MTA-STS names'],
   ])("refuses %j", (change, message) => {
     expect(() => renderWebFiles({ ...SETTINGS, ...change })).toThrow(message);
   });
@@ -148,4 +151,33 @@ describe("renderWebFiles", () => {
     expect(() => renderAutoconfigXml({ domain: "<x>", hostname: "mail.example.test" })).toThrow('domain "<x>" is not a DNS name');
     expect(() => renderAutodiscoverXml({ hostname: "mail.example.test&" })).toThrow("is not a DNS name");
   });
+});
+
+describe("the MTA-STS policy", () => {
+  const mtaSts = { mode: "enforce", maxAgeSeconds: 604800 } as const;
+
+  test("served at mta-sts.<d>/.well-known/mta-sts.txt as text/plain for every mail domain, next to autoconfig", () => {
+    const files = renderWebFiles({ ...SETTINGS, mtaSts });
+    expect(fileAt(files, WEB.mtaStsFile)).toMatchObject({ owner: "root", mode: "0644", content: renderMtaStsPolicy(mtaSts, "mail.example.test") });
+    const conf = fileAt(files, WEB.config).content;
+    const block = conf.slice(conf.indexOf("# MTA-STS"));
+    expect(/server_name (.*);/.exec(block)?.[1]).toBe("mta-sts.example.test mta-sts.sub.example.test");
+    expect(block).toMatch(/location = \/\.well-known\/mta-sts\.txt \{\s*types \{ \}\s*default_type text\/plain;\s*alias \/etc\/nginx\/mail-system\/mta-sts\.txt;\s*\}/);
+    // The autoconfiguration is still there.
+    expect(conf).toContain("location = /mail/config-v1.1.xml {");
+  });
+
+  test("without autoconfig: the policy alone, no autoconfig files or names", () => {
+    const files = renderWebFiles({ ...SETTINGS, autoconfig: false, mtaSts });
+    expect(files.map((f) => f.path)).toEqual([WEB.config, WEB.mtaStsFile]);
+    const conf = fileAt(files, WEB.config).content;
+    expect(conf).not.toMatch(/server_name .*auto|\$mail_domain|location = \/mail\//);
+    expect([...conf.matchAll(/^\s*listen\s+(.*);$/gm)].map((m) => m[1])).toEqual([`${WEB_PORT} ssl default_server`, `${WEB_PORT} ssl`]);
+  });
+
+  test("without it (the default): no policy, no mta-sts names", () => {
+    expect(files().map((f) => f.path)).not.toContain(WEB.mtaStsFile);
+    expect(fileAt(files(), WEB.config).content).not.toContain("mta-sts");
+  });
+  const files = () => renderWebFiles(SETTINGS);
 });

@@ -5,33 +5,17 @@
 import { generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { testCertificate } from "../fixtures/certificates";
-import { mockResources, valueOf } from "../fixtures/mocks";
+import { mockResources, providerAnswers, valueOf } from "../fixtures/mocks";
 
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
 const DKIM_KEY = (generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string).trimEnd();
 
-const created = mockResources((args) => {
-  switch (args.type) {
-    case "docker:index/image:Image":
-      return { repoDigest: `sha256:${"0".repeat(64)}` };
-    case "random:index/randomPassword:RandomPassword":
-      return { result: `pw-${args.name}` };
-    case "random:index/randomString:RandomString":
-      return { result: "SaltSaltSaltSalt" };
-    case "command:local:Command":
-      return {
-        stdout: args.name.endsWith("-serial")
-          ? "1700000000"
-          : args.name.endsWith("-issue")
-            ? JSON.stringify({ ca: pem("CERTIFICATE", "CA"), certificate: testCertificate("mail-tls-issue"), key: pem("PRIVATE KEY", "KEY") })
-            : args.name.startsWith("mail-dkim-")
-              ? DKIM_KEY
-              : "",
-      };
-    default:
-      return {};
-  }
-});
+const created = mockResources(
+  providerAnswers(
+    () => ({ ca: pem("CERTIFICATE", "CA"), certificate: testCertificate("mail-tls-issue"), key: pem("PRIVATE KEY", "KEY") }),
+    () => DKIM_KEY,
+  ),
+);
 
 let outputs: typeof import("../../index");
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { sha512Crypt } from "../../components/passwordHash";
 import { testCertificate } from "../fixtures/certificates";
-import { isSecret, mockResources, valueOf } from "../fixtures/mocks";
+import { isSecret, mockResources, providerAnswers, valueOf } from "../fixtures/mocks";
 
 // What an issue command prints, different per command (the mail host's, the database's).
 const pem = (label: string, body: string) => `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
@@ -25,37 +25,8 @@ function dkimKeyFor(commandName: string): string {
   return DKIM_KEYS.get(commandName)!;
 }
 
-// What the providers would answer: the container's address on its network,
-// an image digest, generated passwords, the commands' output.
-const created = mockResources((args) => {
-  switch (args.type) {
-    case "docker:index/container:Container":
-      return {
-        networkDatas: (args.inputs.networksAdvanced ?? []).map((n: { name: string; ipv4Address: string }) => ({
-          networkName: n.name,
-          ipAddress: n.ipv4Address,
-        })),
-      };
-    case "docker:index/image:Image":
-      return { repoDigest: `sha256:${"0".repeat(64)}` };
-    case "random:index/randomPassword:RandomPassword":
-      return { result: `pw-${args.name}` };
-    case "random:index/randomString:RandomString":
-      return { result: "SaltSaltSaltSalt" };
-    case "command:local:Command":
-      return {
-        stdout: args.name.endsWith("-serial")
-          ? "1700000000"
-          : args.name.endsWith("-issue")
-            ? JSON.stringify(certFor(args.name))
-            : args.name.startsWith("mail-dkim-")
-              ? dkimKeyFor(args.name)
-              : "",
-      };
-    default:
-      return {};
-  }
-});
+// What the providers would answer, the issued certificates and DKIM keys per command.
+const created = mockResources(providerAnswers(certFor, dkimKeyFor));
 
 type Upload = { file: string; content: string; owner: string; group: string; permissions: string };
 /** The files the server's files script writes into its container (path, owner, group, mode, content). */

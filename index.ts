@@ -104,6 +104,8 @@ const mail = new MailServer("mail", {
   spf: config.spf,
   dmarc: config.dmarc,
   dkimSelector: config.dkimSelector,
+  dkimPublishedSelectors: config.dkimPublishedSelectors,
+  dkimRolloverWaitSeconds: config.dkimRolloverWaitSeconds,
   limits: config.limits,
   filtering: config.filtering,
   quota: config.quota,

@@ -75,6 +75,10 @@ export interface MailSystemConfig {
   readonly dmarc: string;
   /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. */
   readonly dkimSelector: string;
+  /** DKIM selectors published but not signing (a rollover's next or previous key). */
+  readonly dkimPublishedSelectors: readonly string[];
+  /** Seconds a new DKIM key is published before it signs. */
+  readonly dkimRolloverWaitSeconds: number;
   /** The user's own records in the zone, served beside the program's. */
   readonly records: readonly DnsRecord[];
 }
@@ -198,6 +202,8 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     spf: c.spf ?? "",
     dmarc: (c.dmarc ?? "").replaceAll("{zone}", domain),
     dkimSelector: c.dkimSelector ?? "",
+    dkimPublishedSelectors: (c.dkimPublishedSelectors ?? []).filter((s) => s !== c.dkimSelector),
+    dkimRolloverWaitSeconds: (c.dkimRolloverWait ?? 24) * 3600,
     records: (c.records ?? []).filter((r) => r !== undefined),
   };
 }

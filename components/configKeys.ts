@@ -380,11 +380,38 @@ export const CONFIG_KEYS = {
       default: "mail",
       description:
         "DKIM selector: outgoing mail from logged-in users is signed with one RSA 2048 key per mail " +
-        "domain, published as TXT at <dkimSelector>._domainkey.<domain>. A single DNS label; changing it " +
-        "makes new keys.",
+        "domain, published as TXT at <dkimSelector>._domainkey.<domain>. A single DNS label. To roll " +
+        "keys over, publish the new selector first (dkimPublishedSelectors), then make it dkimSelector " +
+        "and keep the old one published until mail it signed has been read.",
     },
     // One label of <selector>._domainkey.<domain>.
     label,
+  ),
+  dkimPublishedSelectors: listKey(
+    {
+      items: "string",
+      default: [],
+      description:
+        "DKIM selectors whose keys are made and published but do not sign: the next key of a rollover " +
+        "before it signs, the previous one while mail it signed may still be verified. Removing one " +
+        "deletes its keys and records.",
+    },
+    (v, report) => {
+      const labels = v.map((s, i) =>
+        typeof s === "string" && isDnsLabel(s.trim().toLowerCase()) ? s.trim().toLowerCase() : void report(`${JSON.stringify(s)} is not a single DNS label`, `[${i}]`),
+      );
+      return labels.every((l) => l !== undefined) ? (labels as string[]) : undefined;
+    },
+  ),
+  dkimRolloverWait: stringKey(
+    {
+      default: "24",
+      description:
+        "Hours a new DKIM key is published before it signs: after dkimSelector changes to a newer key, " +
+        "each domain signs with its previous key until then (pulumi up says until when; the first up " +
+        "after it switches). 0 signs at once.",
+    },
+    (v, report) => (/^\d{1,4}$/.test(v) && Number(v) <= 8760 ? Number(v) : void report(`must be a whole number of hours from 0 to 8760, not ${JSON.stringify(v)}`)),
   ),
   dnssec: booleanKey({
     default: true,

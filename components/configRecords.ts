@@ -82,7 +82,9 @@ export const recordsFitTheZone: ConfigRule = (c, report) => {
     spf: c.spf,
     dmarc: c.dmarc?.replaceAll("{zone}", zone),
     dkimSelector: c.dkimSelector ?? "mail",
-    dkimKeys: served.map((domain) => ({ domain, publicKey: "AAAA" })),
+    dkimKeys: served.flatMap((domain) =>
+      [...new Set([c.dkimSelector ?? "mail", ...(c.dkimPublishedSelectors ?? [])])].map((selector) => ({ domain, selector, publicKey: "AAAA" })),
+    ),
     autoconfig: c.autoconfig ?? true,
     ...(c.mtaSts ? { mtaSts: c.mtaSts } : {}),
     ...(c.tlsReportsTo ? { tlsReportsTo: c.tlsReportsTo.filter((u): u is string => u !== undefined) } : {}),

@@ -58,6 +58,16 @@ export interface MailServerArgs {
   /** DKIM selector: each mail domain's key is published at <selector>._domainkey.<domain>. Default "mail". */
   readonly dkimSelector?: string;
   /**
+   * DKIM selectors whose keys are published but do not sign (DkimKeys).
+   * @default []
+   */
+  readonly dkimPublishedSelectors?: readonly string[];
+  /**
+   * Seconds a new DKIM key is published before it signs (DkimKeys).
+   * @default 86400
+   */
+  readonly dkimRolloverWaitSeconds?: number;
+  /**
    * Abuse limits: per client address on 25, per login on 587/465, failed
    * logins per client address.
    * @default DEFAULT_LIMITS (components/render/mailGuard.ts)
@@ -269,7 +279,16 @@ export class MailServer extends pulumi.ComponentResource {
     const autoconfig = args.autoconfig ?? true;
     // nginx runs when it has something to serve: autoconfig, or the MTA-STS policy.
     const web = autoconfig || args.mtaSts !== undefined;
-    const dkim = new DkimKeys(`${name}-dkim`, { domains: args.mailDomains, selector: args.dkimSelector ?? "mail" }, { parent: this });
+    const dkim = new DkimKeys(
+      `${name}-dkim`,
+      {
+        domains: args.mailDomains,
+        selector: args.dkimSelector ?? "mail",
+        ...(args.dkimPublishedSelectors ? { publishedSelectors: args.dkimPublishedSelectors } : {}),
+        ...(args.dkimRolloverWaitSeconds !== undefined ? { rolloverWaitSeconds: args.dkimRolloverWaitSeconds } : {}),
+      },
+      { parent: this },
+    );
 
     // The same files in a container and on a host, but for where the daemons log.
     const files = (family: OsFamily, container: boolean) =>

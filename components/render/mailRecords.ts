@@ -65,9 +65,13 @@ export interface MailRecordsSpec {
   /** SPF and DMARC TXT values; empty publishes none. */
   readonly spf?: string;
   readonly dmarc?: string;
-  /** The DKIM selector and each domain's public key (base64 SPKI DER, as DkimKeys gives it). */
+  /**
+   * The DKIM selector and each domain's public keys (base64 SPKI DER, as
+   * DkimKeys gives them), each at its own selector if it has one (a
+   * rollover publishes two), else at dkimSelector.
+   */
   readonly dkimSelector: string;
-  readonly dkimKeys: readonly { readonly domain: string; readonly publicKey: string }[];
+  readonly dkimKeys: readonly { readonly domain: string; readonly publicKey: string; readonly selector?: string }[];
   /**
    * Whether the server answers clients' autoconfiguration (the web server):
    * autoconfig.<d> and autodiscover.<d> A records and an _autodiscover._tcp SRV.
@@ -129,7 +133,7 @@ export function mailDnsRecords(m: MailRecordsSpec): DnsRecord[] {
       ...(m.dmarc ? [{ name: under("_dmarc", d), type: "TXT", value: m.dmarc } as const] : []),
       ...m.dkimKeys
         .filter((k) => k.domain === d)
-        .map((k): DnsRecord => ({ name: under(`${m.dkimSelector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
+        .map((k): DnsRecord => ({ name: under(`${k.selector ?? m.dkimSelector}._domainkey`, d), type: "TXT", value: dkimTxtValue(k.publicKey) })),
       ...(m.autoconfig ? autoconfigRecords(d, m.address, under, hostname) : []),
       ...(m.mtaSts
         ? [

@@ -14,10 +14,12 @@ export interface DkimDomainKey {
   domain: string;
   /** The private key (PEM, PKCS#8 or PKCS#1). */
   privateKey: string;
+  /** Its selector, when not the settings' (a domain in a rollover signs with another). */
+  selector?: string;
 }
 
 export interface OpendkimSettings {
-  /** Selector of every key: the record is <selector>._domainkey.<domain>. */
+  /** Selector of every key without its own: the record is <selector>._domainkey.<domain>. */
   selector: string;
   keys: DkimDomainKey[];
   /** Log to syslog (a host) rather than only report start-up errors on stderr (a container). Default false. */
@@ -79,6 +81,7 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
   if (keys.length === 0) fail("no mail domain to sign for");
   const seen = new Set<string>();
   for (const k of keys) {
+    if (k.selector !== undefined && !isDkimSelector(k.selector)) fail(`selector ${JSON.stringify(k.selector)} of ${k.domain} is not a DNS label (a-z, 0-9, '-')`);
     if (!isDnsName(k.domain, { minLabels: 2 }) || !isLowerCase(k.domain)) fail(`domain ${JSON.stringify(k.domain)} is not a lower-case DNS name`);
     if (seen.has(k.domain)) fail(`domain ${k.domain} is listed twice`);
     seen.add(k.domain);
@@ -87,8 +90,10 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
     if (type !== "rsa") fail(`the key of ${k.domain} is ${type}, not RSA`);
   }
   // Longest domain first: a more specific domain never falls to a shorter one.
-  const ordered = [...keys].sort((a, b) => b.domain.length - a.domain.length || a.domain.localeCompare(b.domain));
-  const keyName = (d: string) => `${selector}._domainkey.${d}`;
+  const ordered = [...keys]
+    .sort((a, b) => b.domain.length - a.domain.length || a.domain.localeCompare(b.domain))
+    .map((k) => ({ ...k, selector: k.selector ?? selector }));
+  const keyName = (k: { domain: string; selector: string }) => `${k.selector}._domainkey.${k.domain}`;
   const table = (file: string, lines: string[]) => renderTemplate(`mail/templates/${file}`, { entries: lines.join("\n") });
   const root = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: "root", mode: "0644" });
   return [
@@ -103,12 +108,12 @@ export function renderOpendkimFiles(settings: OpendkimSettings): RenderedFile[] 
         pidFile: OPENDKIM_PATHS.pidFile,
       }),
     ),
-    root(OPENDKIM_PATHS.keyTable, table("opendkim-KeyTable", ordered.map((k) => `${keyName(k.domain)} ${k.domain}:${selector}:${dkimKeyPath(k.domain, selector)}`))),
-    root(OPENDKIM_PATHS.signingTable, table("opendkim-SigningTable", ordered.map((k) => `*@${k.domain} ${keyName(k.domain)}`))),
+    root(OPENDKIM_PATHS.keyTable, table("opendkim-KeyTable", ordered.map((k) => `${keyName(k)} ${k.domain}:${k.selector}:${dkimKeyPath(k.domain, k.selector)}`))),
+    root(OPENDKIM_PATHS.signingTable, table("opendkim-SigningTable", ordered.map((k) => `*@${k.domain} ${keyName(k)}`))),
     root(OPENDKIM_PATHS.trustedHosts, table("opendkim-TrustedHosts", ["127.0.0.1", "::1", "localhost"])),
     ...ordered.map(
       (k): RenderedFile => ({
-        path: dkimKeyPath(k.domain, selector),
+        path: dkimKeyPath(k.domain, k.selector),
         content: k.privateKey.endsWith("\n") ? k.privateKey : `${k.privateKey}\n`,
         owner: "opendkim",
         group: "opendkim",

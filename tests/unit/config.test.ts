@@ -329,6 +329,17 @@ describe("validateConfig: target ssh", () => {
     expect(validateConfig({ ...seed, purgeMailOnDestroy: "true" }, "dev").config.purgeMailOnDestroy).toBe(true);
   });
 
+  test("DKIM rollover: published selectors (lower-cased, the signing one left out) and a wait in hours", () => {
+    const { config, problems } = validateConfig({ ...seed, dkimSelector: "s2", dkimPublishedSelectors: ["Mail", "s2"], dkimRolloverWait: "48" }, "dev");
+    expect(problems).toEqual([]);
+    expect([config.dkimSelector, config.dkimPublishedSelectors, config.dkimRolloverWaitSeconds]).toEqual(["s2", ["mail"], 48 * 3600]);
+    expect(validateConfig(seed, "dev").config.dkimRolloverWaitSeconds).toBe(86400);
+    expect(validateConfig({ ...seed, dkimPublishedSelectors: ["a.b"], dkimRolloverWait: "soon" }, "dev").problems).toEqual([
+      { key: "mail-system:dkimPublishedSelectors[0]", message: '"a.b" is not a single DNS label' },
+      { key: "mail-system:dkimRolloverWait", message: 'must be a whole number of hours from 0 to 8760, not "soon"' },
+    ]);
+  });
+
   test("the zone is signed (DNSSEC) unless dnssec is false", () => {
     expect(validateConfig(seed, "dev").config.dnssec).toBe(true);
     expect(validateConfig({ ...seed, dnssec: "false" }, "dev").config.dnssec).toBe(false);

@@ -81,6 +81,16 @@ describe("renderOpendkimFiles", () => {
     expect(other.has("/etc/opendkim/keys/rockylinux.me/s2026.private")).toBe(true);
   });
 
+  test("a domain in a rollover signs with its own key's selector; the others keep the settings' one", () => {
+    const files = byPath(renderOpendkimFiles({ selector: "s2", keys: [{ ...KEYS[0], selector: "mail" }, KEYS[1]] }));
+    const signing = files.get("/etc/opendkim/SigningTable")!.content;
+    expect(signing).toContain(`*@${KEYS[0].domain} mail._domainkey.${KEYS[0].domain}`);
+    expect(signing).toContain(`*@${KEYS[1].domain} s2._domainkey.${KEYS[1].domain}`);
+    expect(files.has(`/etc/opendkim/keys/${KEYS[0].domain}/mail.private`)).toBe(true);
+    expect(files.has(`/etc/opendkim/keys/${KEYS[1].domain}/s2.private`)).toBe(true);
+    expect(() => renderOpendkimFiles({ selector: "s2", keys: [{ ...KEYS[0], selector: "A_B" }] })).toThrow(/selector "A_B" of .* is not a DNS label/);
+  });
+
   test.each([
     [{ selector: "a.b" }, /selector "a.b" is not a DNS label/],
     [{ selector: "_x" }, /selector "_x" is not a DNS label/],

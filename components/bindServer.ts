@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { PACKAGES } from "./packages";
-import { bindPaths, renderBindFiles, zoneContentHash, zoneOf } from "./render/bind";
+import { acmeDelegations, bindPaths, renderBindFiles, zoneContentHash, zoneOf } from "./render/bind";
 import { zoneSigningKey } from "./render/dnssec";
 import { DnsRecord } from "./render/types";
 import { Capability, perFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
@@ -28,6 +28,19 @@ export interface BindServerArgs {
    * @default false
    */
   readonly dnssec?: boolean;
+  /**
+   * ACME DNS-01 through this server: a zone at _acme-challenge.<name> for
+   * each name, delegated from the zone, in which the key may change TXT
+   * records only (RFC 2136 updates signed with TSIG). Absent: none.
+   */
+  readonly acmeUpdates?: {
+    /** Host names a certificate is asked for (inside the zone). */
+    readonly names: readonly string[];
+    /** The TSIG key's name. */
+    readonly keyName: string;
+    /** Its HMAC-SHA256 secret, base64. */
+    readonly secret: pulumi.Input<string>;
+  };
 }
 
 // Prints a PKCS#8 PEM EC P-256 private key (DNSSEC algorithm 13) on stdout.
@@ -39,10 +52,17 @@ const ZONE_KEY_SCRIPT = "set -eu\nopenssl genpkey -algorithm EC -pkeyopt ec_para
  * by named's user: named reads them after dropping root, and one it cannot
  * read would leave its zone unserved rather than stop named.
  */
-export function namedCheck(p: { checkconf: string; namedConf: string; user: string }): string {
+export function namedCheck(p: { checkconf: string; namedConf: string; user: string; group: string; acmeZoneFilePrefix: string; acmeZoneSeed: string }): string {
+  const prefix = p.acmeZoneFilePrefix.replace(/[./]/g, (c) => `\\${c}`);
   return [
     // The package's own named.conf is a working (recursive) server: never start that one.
     `grep -qs '^// Rendered by mail-system' ${p.namedConf} || { echo "named: ${p.namedConf} is missing or empty, or not the one mail-system rendered" >&2; exit 1; }`,
+    // An ACME challenge zone named has not seen yet starts from the seed; one it
+    // has is named's own (its journal follows the file) and is left alone.
+    `${p.checkconf} -p ${p.namedConf} | sed -n 's/^[[:space:]]*file "\\(${prefix}[^"]*\\)";$/\\1/p' | while read -r f; do`,
+    // (chmod before chown: a file root no longer owns needs CAP_FOWNER.)
+    `  [ -e "$f" ] || { cp ${p.acmeZoneSeed} "$f" && chmod 0644 "$f" && chown ${p.user}:${p.group} "$f"; } || exit 1`,
+    "done",
     `${p.checkconf} -z ${p.namedConf} >&2`,
     `${p.checkconf} -p ${p.namedConf} | sed -n 's/^[[:space:]]*file "\\(\\/.*\\)";$/\\1/p' | while read -r f; do`,
     `  runuser -u ${p.user} -- test -r "$f" || { echo "named: $f is not readable by the ${p.user} user" >&2; exit 1; }`,
@@ -94,9 +114,13 @@ export class BindServer extends pulumi.ComponentResource {
     super("mail-system:index:BindServer", name, {}, opts);
     const hostname = `${args.hostLabel}.${args.zone}`;
 
+    // The challenge zones' delegations are records of the zone like any other.
+    const delegations = args.acmeUpdates ? acmeDelegations(args.zone, `${hostname}.`, args.acmeUpdates.names) : [];
     const zone = pulumi
       .all([args.address, args.records])
-      .apply(([address, records]) => zoneOf({ zone: args.zone, hostLabel: args.hostLabel, address, records }));
+      .apply(([address, records]) => zoneOf({ zone: args.zone, hostLabel: args.hostLabel, address, records: [...records, ...delegations] }));
+    const acmeUpdates = args.acmeUpdates;
+    const acmeSecret = acmeUpdates ? pulumi.secret(acmeUpdates.secret) : undefined;
 
     // Seconds since the epoch at the time the content last changed: a new
     // content hash replaces this resource, which reads the clock again.
@@ -124,8 +148,13 @@ export class BindServer extends pulumi.ComponentResource {
       role: "dns",
       packages: PACKAGES.dns,
       files: ({ family }) =>
-        pulumi.all([args.address, zone, this.serial, signingKey]).apply(([address, z, serial, key]) =>
-          renderBindFiles({ listenAddress: address, zones: [{ ...z, serial, ...(key ? { signingKey: key } : {}) }], layout: family }),
+        pulumi.all([args.address, zone, this.serial, signingKey, acmeSecret]).apply(([address, z, serial, key, secret]) =>
+          renderBindFiles({
+            listenAddress: address,
+            zones: [{ ...z, serial, ...(key ? { signingKey: key } : {}) }],
+            layout: family,
+            ...(acmeUpdates && secret ? { acmeUpdates: { keyName: acmeUpdates.keyName, secret, names: [...acmeUpdates.names] } } : {}),
+          }),
         ),
       services: NAMED_SERVICES,
       capabilities: NAMED_CAPABILITIES,

@@ -53,7 +53,26 @@ export interface BindSettings {
   responsesPerSecond?: number;
   /** Clients RRL never limits (address match list); default ["localhost", "localnets"]. */
   rateLimitExempt?: string[];
+  /**
+   * ACME DNS-01: a zone of its own at _acme-challenge.<name> for each name,
+   * in which the TSIG key may add and remove TXT records (RFC 2136) and
+   * nothing else. The zones above must delegate them (acmeDelegations).
+   */
+  acmeUpdates?: AcmeUpdateSettings;
 }
+
+/** Who may answer ACME's DNS-01 challenges, and for which names. */
+export interface AcmeUpdateSettings {
+  /** The TSIG key's name, e.g. "mail-system-acme" (no final dot). */
+  keyName: string;
+  /** Its HMAC-SHA256 secret, base64. */
+  secret: string;
+  /** Host names (no final dot) a certificate is asked for, each inside one of the zones. */
+  names: string[];
+}
+
+/** The TSIG algorithm of the ACME update key (RFC 8945's recommended one). */
+export const ACME_TSIG_ALGORITHM = "hmac-sha256";
 
 /**
  * 10 identical answers a second per client network. An authoritative server
@@ -83,6 +102,10 @@ interface LayoutInfo {
   zoneFile(origin: string): string;
   /** Whether named knows dnssec-policy (9.16 on); RHEL 8's 9.11 has auto-dnssec only. */
   dnssecPolicy: boolean;
+  /** Where named may write: dynamic zones and their journals. */
+  dynamicDir: string;
+  /** Root's configuration directory, readable by named's group (keys, the challenge zones' seed). */
+  confDir: string;
 }
 
 // debian: /etc/bind/named.conf and /var/lib/bind/db.<zone>, root:bind 0644.
@@ -103,6 +126,8 @@ const LAYOUTS: Readonly<Record<BindLayout, LayoutInfo>> = {
     mode: "0644",
     zoneFile: (origin) => `db.${origin}`,
     dnssecPolicy: true,
+    dynamicDir: "/var/lib/bind",
+    confDir: "/etc/bind",
   },
   // RHEL 8 (the seed's Rocky 8) ships /usr/sbin/named-checkconf; later
   // Fedora-family packages keep a copy there next to /usr/bin's.
@@ -117,6 +142,8 @@ const LAYOUTS: Readonly<Record<BindLayout, LayoutInfo>> = {
     mode: "0640",
     zoneFile: (origin) => `${origin}.zone`,
     dnssecPolicy: false,
+    dynamicDir: "/var/named/dynamic",
+    confDir: "/etc/named",
   },
 };
 
@@ -172,9 +199,84 @@ export function bindPaths(layout: BindLayout): {
   group: string;
   checkconf: string;
   service: string;
+  acmeZoneFilePrefix: string;
+  acmeZoneSeed: string;
 } {
   const { namedConf, zoneDir, user, group, checkconf, service } = layoutInfo(layout);
-  return { namedConf, zoneDir, user, group, checkconf, service };
+  return { namedConf, zoneDir, user, group, checkconf, service, ...acmePaths(layoutInfo(layout)) };
+}
+
+/**
+ * Where the ACME challenge zones' files are: named writes them (and their
+ * journals), so the program only seeds a missing one, from the seed file it
+ * renders (namedCheck); rewriting one named has updated would break its journal.
+ */
+function acmePaths(layout: LayoutInfo): { acmeZoneFilePrefix: string; acmeZoneSeed: string } {
+  return { acmeZoneFilePrefix: `${layout.dynamicDir}/acme.`, acmeZoneSeed: `${layout.confDir}/mail-system-acme.seed` };
+}
+
+/** The name of the zone (and delegation) that holds a name's DNS-01 answers. */
+export const acmeChallengeName = (host: string): string => `_acme-challenge.${host.toLowerCase()}`;
+
+/**
+ * The NS records delegating each name's challenge zone from `zone` to its
+ * own server `nameserver` (absolute): without them resolvers asking the
+ * zone's servers would not look below (the same server answers both).
+ */
+export function acmeDelegations(zone: string, nameserver: string, names: readonly string[]): DnsRecord[] {
+  const o = zone.toLowerCase();
+  return names.map((n) => {
+    const h = n.toLowerCase();
+    if (h !== o && !h.endsWith(`.${o}`)) throw new Error(`acme: ${JSON.stringify(n)} is not inside the zone ${o}`);
+    return { name: acmeChallengeName(h).slice(0, -(o.length + 1)), type: "NS" as const, value: nameserver };
+  });
+}
+
+/** named.conf's key statement, the challenge zones' stanzas and their files (the key's: secret). */
+function acmeUpdateFiles(a: AcmeUpdateSettings, zones: readonly CheckedZone[], layout: LayoutInfo): { files: RenderedFile[]; key: string; stanzas: string[] } {
+  const keyName = checkLabels(a.keyName, HOST_LABEL, "acmeUpdates.keyName");
+  if (typeof a.secret !== "string" || !/^[A-Za-z0-9+/]{22,}={0,2}$/.test(a.secret) || Buffer.from(a.secret, "base64").length < 16) {
+    throw new Error("acmeUpdates.secret must be base64 of at least 16 bytes");
+  }
+  if (!Array.isArray(a.names) || a.names.length === 0) throw new Error("acmeUpdates.names: at least one name is needed");
+  const names = [...new Set(a.names.map((n) => checkLabels(n, HOST_LABEL, "acmeUpdates.names")))].sort(compareText);
+  // Each inside a zone served here (the deepest), whose SOA and NS the challenge zone takes.
+  const parentOf = (n: string) =>
+    zones.filter((z) => n === z.origin || n.endsWith(`.${z.origin}`)).sort((x, y) => y.origin.length - x.origin.length)[0];
+  const paths = acmePaths(layout);
+  const first = parentOf(names[0]);
+  if (!first) throw new Error(`acmeUpdates.names: ${names[0]} is not inside a zone this server serves`);
+  const stanzas = names.map((n) => {
+    if (!parentOf(n)) throw new Error(`acmeUpdates.names: ${n} is not inside a zone this server serves`);
+    const zone = acmeChallengeName(n);
+    return [
+      "",
+      `zone "${zone}" IN {`,
+      "	type master;",
+      `	// ACME DNS-01 answers for ${n}: key ${keyName} may add and remove TXT records here, nothing else.`,
+      `	file "${paths.acmeZoneFilePrefix}${zone}.db";`,
+      `	update-policy { grant ${keyName}. zonesub TXT; };`,
+      "};",
+    ].join("\n");
+  });
+  // Every challenge zone starts as this: SOA and NS of the first name's zone, no TXT.
+  const seed = [
+    "; Rendered by mail-system: the start of each ACME challenge zone (named then keeps it).",
+    "$TTL 60",
+    `@ IN SOA ${first.mname} ${first.rname} 1 3600 600 86400 60`,
+    `@ IN NS ${first.mname}`,
+    "",
+  ].join("\n");
+  const key = `key "${keyName}." {\n\talgorithm ${ACME_TSIG_ALGORITHM};\n\tsecret "${a.secret}";\n};\n`;
+  const keyFile = `${layout.confDir}/mail-system-acme.key`;
+  return {
+    files: [
+      { path: keyFile, content: `// Rendered by mail-system: the key that answers ACME challenges.\n${key}`, owner: "root", group: layout.group, mode: "0640", secret: true },
+      { path: paths.acmeZoneSeed, content: seed, owner: "root", group: layout.group, mode: "0644" },
+    ],
+    key: `// The key the mail server's ACME client signs its updates with (a file of its own: it is secret).\ninclude "${keyFile}";\n`,
+    stanzas,
+  };
 }
 
 // ---------------------------------------------------------------- names
@@ -607,6 +709,11 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     // (Without its final newline: the template of named.conf adds one.)
     stanzas.push(renderTemplate("dns/templates/zone.conf", { origin: o, file: zonePath, signing: signing?.stanza ?? "" }).replace(/\n$/, ""));
   }
+  const acme = s.acmeUpdates ? acmeUpdateFiles(s.acmeUpdates, zones.map(({ z }) => checkZone(z)), layout) : undefined;
+  if (acme) {
+    files.push(...acme.files);
+    stanzas.push(...acme.stanzas);
+  }
   const signed = zones.some(({ z }) => z.signingKey !== undefined);
   const listenOn = [...new Set(["127.0.0.1", s.listenAddress])].map((a) => `${a};`).join(" ");
   const conf = renderTemplate("dns/templates/named.conf", {
@@ -615,7 +722,7 @@ export function renderBindFiles(s: BindSettings): RenderedFile[] {
     listenOn,
     allowQuery: allowQuery.map((e) => `${matchElement(e)};`).join(" "),
     rateLimit: rps === 0 ? "\t// Response-rate limiting is off (responsesPerSecond 0).\n" : renderRateLimit(rps, exempt),
-    policies: signed && layout.dnssecPolicy ? DNSSEC_POLICY : "",
+    policies: (signed && layout.dnssecPolicy ? DNSSEC_POLICY : "") + (acme?.key ?? ""),
     zones: stanzas.join(""),
   });
   return [file(layout.namedConf, conf), ...files];

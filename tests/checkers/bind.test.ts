@@ -384,3 +384,58 @@ delv @127.0.0.1 -a /tmp/anchor.conf +root=rockylinux.me ${name} A`);
     }
   });
 });
+
+describe("ACME challenge zones (RFC 2136 with TSIG), live (a container without a network: clients on 127.0.0.1)", () => {
+  const secret = Buffer.from("mail-system acme test key, 32 b").toString("base64");
+  const acmeUpdates = { keyName: "mail-system-acme", secret, names: ["mail.rockylinux.me", "autoconfig.rockylinux.me"] };
+  const render = (z: ZoneSpec) => renderBindFiles({ listenAddress: "127.0.0.1", zones: [z], acmeUpdates });
+  const delegated = (z: ZoneSpec): ZoneSpec => ({
+    ...z,
+    records: [...z.records, ...acmeUpdates.names.map((n) => ({ name: `_acme-challenge.${n.split(".")[0]}`, type: "NS" as const, value: "dns.rockylinux.me." }))],
+  });
+  /** nsupdate with the given key ("" for none): its output and exit code. */
+  const update = (s: ServerContainer, key: string, commands: string) =>
+    s.exec(`printf '%s\\n' 'server 127.0.0.1' ${commands
+      .split("\n")
+      .map((c) => `'${c}'`)
+      .join(" ")} 'send' | nsupdate ${key ? `-y 'hmac-sha256:${key}'` : ""} 2>&1`);
+  const txt = (s: ServerContainer, name: string) => s.exec(`dig +norec +short @127.0.0.1 ${name} TXT`);
+
+  test("the key adds and removes TXT at _acme-challenge names only; updates survive a re-render of the zone", async () => {
+    const server = await ServerContainer.create(image, "dns");
+    const key = `mail-system-acme:${secret}`;
+    try {
+      await server.setUp(render(delegated(seed)), 60);
+      // The key file is root's and named's group's only: it holds the secret.
+      expect((await server.exec("stat -c '%U:%G %a' /etc/bind/mail-system-acme.key")).output.trim()).toBe("root:bind 640");
+      const added = await update(server, key, "update add _acme-challenge.mail.rockylinux.me. 60 TXT \"token-1\"");
+      expect(added.code).toBe(0);
+      expect((await txt(server, "_acme-challenge.mail.rockylinux.me")).output.trim()).toBe('"token-1"');
+      // No key, a wrong key, another type or a name outside the challenge zones: refused.
+      const noKey = await update(server, "", "update add _acme-challenge.mail.rockylinux.me. 60 TXT \"x\"");
+      expect(noKey.output).toMatch(/REFUSED/);
+      const wrong = Buffer.from("another key, not the program's!!").toString("base64");
+      expect((await update(server, `mail-system-acme:${wrong}`, "update add _acme-challenge.mail.rockylinux.me. 60 TXT \"x\"")).output).toMatch(/BADSIG|tsig verify failure|REFUSED/i);
+      expect((await update(server, key, "update add _acme-challenge.mail.rockylinux.me. 60 HINFO \"pc\" \"linux\"")).output).toMatch(/REFUSED/);
+      expect((await update(server, key, "update add www.rockylinux.me. 60 A 10.0.0.1")).output).toMatch(/REFUSED|NOTAUTH/);
+      expect((await server.exec("dig +norec +short @127.0.0.1 www.rockylinux.me A")).output.trim()).toBe("");
+
+      // The program writes the parent zone again (a new serial and record) and
+      // reloads: the challenge zone keeps what named was told.
+      const changed: ZoneSpec = { ...seed, serial: seed.serial + 1, records: [...seed.records, { name: "www", type: "A", value: "192.168.100.8" }] };
+      for (const r of [await server.writeFiles(render(delegated(changed))), await server.startServices()]) expect(r).toMatchObject({ code: 0 });
+      expect((await server.exec("dig +norec +short @127.0.0.1 www.rockylinux.me A")).output.trim()).toBe("192.168.100.8");
+      expect((await txt(server, "_acme-challenge.mail.rockylinux.me")).output.trim()).toBe('"token-1"');
+      // A restart replays the journal.
+      expect((await server.exec(`${SUPERVISOR_PATH} ctl restart named && sleep 1 && dig +norec +short @127.0.0.1 _acme-challenge.mail.rockylinux.me TXT`)).output).toContain('"token-1"');
+      const removed = await update(server, key, "update delete _acme-challenge.mail.rockylinux.me. TXT \"token-1\"");
+      expect(removed.code).toBe(0);
+      expect((await txt(server, "_acme-challenge.mail.rockylinux.me")).output.trim()).toBe("");
+      // The second name has a zone of its own.
+      expect((await update(server, key, "update add _acme-challenge.autoconfig.rockylinux.me. 60 TXT \"token-2\"")).code).toBe(0);
+      expect((await txt(server, "_acme-challenge.autoconfig.rockylinux.me")).output.trim()).toBe('"token-2"');
+    } finally {
+      await server.remove();
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { userPasswordHash } from "./components/passwordHash";
+import { ACME } from "./components/render/acme";
 import { autoconfigNames, mtaStsNames } from "./components/render/mailRecords";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
@@ -82,6 +83,15 @@ const uncovered = config.tls ? uncoveredNames(config.tls.certificate, [mailHost,
 if (uncovered.length > 0) {
   pulumi.log.warn(`mail-system:tlsCertificate does not name ${uncovered.join(", ")}: clients will refuse it there`);
 }
+// With ACME the per-stack certificate below is served only until the CA's
+// first arrives, for the same key (so the TLSA record holds for both). For
+// dns-01 the program's BIND takes the challenges' TXT records, signed with a
+// TSIG key made once and kept in state.
+const certificateNames = [mailHost, ...webNames];
+const acmeTsigSecret =
+  config.acme?.challenge === "dns-01"
+    ? new random.RandomPassword("acme-tsig", { length: 44, special: false }).result.apply((p) => Buffer.from(p).toString("base64"))
+    : undefined;
 const certificate = new MailCertificate("mail-tls", {
   hostname: mailHost,
   address: config.mailAddress,
@@ -114,6 +124,9 @@ const mail = new MailServer("mail", {
   dane: config.dnssec,
   ...(config.mtaSts ? { mtaSts: config.mtaSts } : {}),
   tlsReportsTo: config.tlsReportsTo,
+  ...(config.acme
+    ? { acme: { settings: config.acme, names: certificateNames, ...(acmeTsigSecret ? { nameserver: config.dnsAddress, tsigSecret: acmeTsigSecret } : {}) } }
+    : {}),
 });
 
 const dns = new BindServer("dns", {
@@ -124,7 +137,14 @@ const dns = new BindServer("dns", {
   // The mail server's records, then the user's own (mail-system:records).
   records: mail.dnsRecords.apply((records) => [...records, ...config.records]),
   dnssec: config.dnssec,
+  ...(acmeTsigSecret ? { acmeUpdates: { names: certificateNames, keyName: ACME.keyName, secret: acmeTsigSecret } } : {}),
 });
+
+// The CA's first certificate, once the DNS server takes the challenges.
+const acmeCertificate = config.acme ? mail.obtainAcmeCertificate({ dependsOn: [dns] }) : undefined;
+// Whom clients trust for the served certificate: the ACME CA's root (a
+// public one: the system's, ""), else the per-stack CA.
+const trustedCa = config.acme ? pulumi.output(config.acme.rootCertificate ?? "") : certificate.caCertificate;
 
 // The deploy succeeds only when mail works: the first user sends to
 // themselves on 587 and finds the message over IMAPS.
@@ -133,13 +153,13 @@ const roundTrip = new MailRoundTrip(
   {
     host: mail.address,
     servername: mail.hostname,
-    caCertificate: certificate.caCertificate,
+    caCertificate: trustedCa,
     user: users[0].email,
     password: users[0].password,
     triggers: [mail.serverId, db.serverId, users[0].passwordHash],
   },
   // After every row, file and record exists (a component waits for its children).
-  { dependsOn: [db, mail, dns] },
+  { dependsOn: [db, mail, dns, ...(acmeCertificate ? [acmeCertificate] : [])] },
 );
 
 export const dnsServer = dns.address;
@@ -147,7 +167,7 @@ export const mailServer = mail.address;
 export const mailHostname = mail.hostname;
 export const zoneSerial = dns.serial;
 export const deployCheck = roundTrip.result;
-export const caCertificate = certificate.caCertificate;
+export const caCertificate = trustedCa;
 export const endpoints = mail.endpoints;
 /** The records the mail server puts in the zone (A, MX, SRV, SPF, DMARC, DKIM, autoconfig). */
 export const mailDnsRecords = mail.dnsRecords;

@@ -3,6 +3,7 @@
 // against the key it concerns instead of half-deploying. The keys are declared
 // once, in configKeys.ts; the rules across keys are in configRules.ts.
 import { MtaStsPolicy } from "./render/mtaSts";
+import { AcmeSettings } from "./render/acme";
 import { Role, SshHostConfig } from "./configHosts";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName, isConfigKey, ParsedConfig } from "./configKeys";
 import { AliasDomain, MailAlias, MailUser } from "./configMailboxes";
@@ -54,6 +55,8 @@ export interface MailSystemConfig {
   readonly mtaSts?: MtaStsPolicy;
   /** Where senders report TLS failures (TLS-RPT URIs); empty: no record. */
   readonly tlsReportsTo: readonly string[];
+  /** Certificates from an ACME CA; absent: the per-stack CA's, or tls. */
+  readonly acme?: AcmeSettings;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -189,6 +192,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     autoconfig: c.autoconfig ?? true,
     ...(c.mtaSts ? { mtaSts: c.mtaSts } : {}),
     tlsReportsTo: c.tlsReportsTo ?? [],
+    ...(c.acme ? { acme: c.acme } : {}),
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

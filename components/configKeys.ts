@@ -20,6 +20,7 @@ import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
 import { DEFAULT_MTA_STS_MAX_AGE, isTlsRptUri, MAX_MTA_STS_MAX_AGE, MTA_STS_MODES, MtaStsMode, MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, filteringProblems } from "./render/rspamd";
+import { acmeProblems, acmeSettings, AcmeSettings, DEFAULT_ACME_CHECK_SECONDS } from "./render/acme";
 import { parseSubnet } from "./subnet";
 
 /** The project's root directory, against which relative paths in the configuration resolve. */
@@ -88,6 +89,17 @@ function parseMtaSts(value: Readonly<Record<string, unknown>>, report: Report): 
     problem(`must be a whole number of seconds from 86400 (a day) to ${MAX_MTA_STS_MAX_AGE} (a year), not ${JSON.stringify(raw)}`, ".maxAge");
   }
   return problems === 0 ? { mode: mode as MtaStsMode, maxAgeSeconds: maxAge as number } : undefined;
+}
+
+/** `acme`: off when empty; else the CA's directory and the account's address, with the challenge and schedule. */
+function parseAcme(value: Readonly<Record<string, unknown>>, report: Report): AcmeSettings | undefined {
+  if (Object.keys(value).length === 0) return undefined;
+  // The CLI sets path values as strings ("43200").
+  const raw = value.checkSeconds;
+  const typed = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? { ...value, checkSeconds: Number(raw) } : value;
+  const problems = acmeProblems(typed);
+  for (const p of problems) report(p.message, `.${p.field}`);
+  return problems.length === 0 ? acmeSettings(typed) : undefined;
 }
 
 export const CONFIG_KEYS = {
@@ -255,6 +267,24 @@ export const CONFIG_KEYS = {
         "certificate must name mta-sts.<domain> and be publicly trusted for enforce to deliver.",
     },
     parseMtaSts,
+  ),
+  acme: objectKey(
+    {
+      default: {},
+      shape: "{ directory, email, challenge?, serverCaCertificate?, rootCertificate?, checkSeconds? }",
+      description:
+        "Certificates from an ACME CA (e.g. Let's Encrypt), off when unset (the per-stack CA's then). directory: " +
+        "the CA's directory URL; email: the account's contact; challenge: dns-01 (default: answered by the " +
+        "program's own BIND through a TSIG key it makes, in zones at _acme-challenge.<name> that the key may " +
+        "change TXT records in and nothing else) or http-01 (lego answers on port 80 of the mail server). " +
+        "The certificate names the mail host and the autoconfig/MTA-STS hosts, for the server's own key (the " +
+        "TLSA record stays valid across renewals). mail-acme on the mail server renews it when a third of its " +
+        `lifetime is left, looking every checkSeconds (default ${DEFAULT_ACME_CHECK_SECONDS}), and reloads ` +
+        "Postfix, Dovecot and nginx; a failed renewal keeps the certificate served and makes the health check " +
+        "fail with the reason. serverCaCertificate: the CA of the directory's HTTPS certificate, and " +
+        "rootCertificate: the root its certificates chain to (the deploy check trusts it), for a private or test CA.",
+    },
+    parseAcme,
   ),
   tlsReportsTo: listKey(
     {

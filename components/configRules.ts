@@ -132,6 +132,11 @@ export const tlsPair: ConfigRule = (c, report) => {
   if (certificate !== privateKey) report(certificate ? "tlsPrivateKey" : "tlsCertificate", "tlsCertificate and tlsPrivateKey go together");
 };
 
+/** One certificate source: the ACME CA's, or your own (the key is the server's own with ACME). */
+export const acmeOrOwnCertificate: ConfigRule = (c, report) => {
+  if (c.acme && c.tlsCertificate !== "") report("acme", "and tlsCertificate exclude each other: the ACME CA's certificate is for the server's own key; unset one");
+};
+
 /** Every rule, in the order their problems are reported. */
 export const CONFIG_RULES: readonly ConfigRule[] = [
   hostLabelsDiffer,
@@ -144,5 +149,6 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   addressesDistinct,
   sshHostsHaveKeys,
   tlsPair,
+  acmeOrOwnCertificate,
   recordsFitTheZone,
 ];

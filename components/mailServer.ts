@@ -18,7 +18,8 @@ import { MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
-import { both, Capability, OsFamily, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { both, Capability, OsFamily, PlacedServer, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
+import { ACME, AcmeSettings } from "./render/acme";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -109,6 +110,21 @@ export interface MailServerArgs {
   readonly mtaSts?: MtaStsPolicy;
   /** Where senders report TLS failures (RFC 8460; mailto:/https: URIs), published as _smtp._tls.<d> TXT. Absent or empty: none. */
   readonly tlsReportsTo?: readonly string[];
+  /**
+   * Certificates from an ACME CA: mail-acme on the server asks for one of
+   * `privateKey` naming `names`, serves it and renews it on a schedule
+   * (reloading Postfix, Dovecot and the web server); `certificate` is served
+   * until the first arrives (obtainAcmeCertificate). Absent: `certificate`
+   * is served.
+   */
+  readonly acme?: {
+    readonly settings: AcmeSettings;
+    /** The names the certificate must cover, the server's host name first. */
+    readonly names: readonly string[];
+    /** dns-01: the DNS server that takes the updates, and the TSIG secret (base64) BindServer's acmeUpdates has. */
+    readonly nameserver?: pulumi.Input<string>;
+    readonly tsigSecret?: pulumi.Input<string>;
+  };
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -249,6 +265,22 @@ export const MAIL_CAPABILITIES: readonly Capability[] = [
 export const MAIL_DEBCONF: readonly string[] = ["postfix postfix/main_mailer_type select No configuration"];
 
 /** The mail server's own account and directories (files/mail/accounts.sh, as the hosts run it). */
+/**
+ * mail-acme (components/render/acme.ts), first: before the daemons start it
+ * makes sure the chain they serve exists. Restarted when its files, or the
+ * key or bootstrap chain under /etc/ssl/mail/, change.
+ */
+export const ACME_SERVICE: ServiceSpec = {
+  id: "mail-acme",
+  unit: both("mail-acme"),
+  reads: readsUnder(ACME.program, ACME.config, ACME.serverCa, ACME.systemdUnit, ACME.initScript, "/etc/ssl/mail/"),
+  onChange: "restart",
+  container: { run: `${ACME.program} prepare && exec ${ACME.program} loop` },
+};
+
+/** The daemons that serve the certificate, as mail-acme reloads them. */
+const TLS_UNITS = (web: boolean) => ["postfix", "dovecot", ...(web ? [WEB_SERVICE.unit.debian] : [])];
+
 export const MAIL_PREPARE = {
   apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
   revert: `sh -s delete <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
@@ -272,6 +304,10 @@ export class MailServer extends pulumi.ComponentResource {
   readonly location: pulumi.Output<string>;
   /** Changes whenever the server is replaced or reconfigured. */
   readonly serverId: pulumi.Output<string>;
+  private readonly server: PlacedServer;
+  private readonly resourceName: string;
+  /** What a new first certificate is asked for on (names, CA, challenge, account, key); undefined without ACME. */
+  private readonly acmeTriggers?: pulumi.Input<unknown>[];
 
   constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mail-system:index:MailServer", name, {}, opts);
@@ -290,11 +326,22 @@ export class MailServer extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // mail-acme's settings, its secret (the DNS update key) kept secret.
+    const acmeArgs = args.acme;
+    const acmeClient = acmeArgs
+      ? pulumi.all([acmeArgs.nameserver, pulumi.secret(acmeArgs.tsigSecret)]).apply(([nameserver, tsigSecret]) => ({
+          acme: acmeArgs.settings,
+          names: acmeArgs.names,
+          ...(nameserver ? { nameserver } : {}),
+          ...(tsigSecret ? { tsigSecret } : {}),
+        }))
+      : undefined;
+
     // The same files in a container and on a host, but for where the daemons log.
     const files = (family: OsFamily, container: boolean) =>
       pulumi
-        .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys])
-        .apply(([address, database, certificate, privateKey, dkimKeys]) =>
+        .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys, acmeClient])
+        .apply(([address, database, certificate, privateKey, dkimKeys, acme]) =>
           renderMailServerFiles({
             hostname,
             domain: args.zone,
@@ -310,26 +357,33 @@ export class MailServer extends pulumi.ComponentResource {
             privateKey,
             container,
             ...(web ? { web: { family, autoconfig, ...(args.mtaSts ? { mtaSts: args.mtaSts } : {}) } } : {}),
+            ...(acme ? { acme: { ...acme, reloadUnits: TLS_UNITS(web) } } : {}),
           }),
         );
 
     const spec: ServerSpec = {
       role: "mail",
-      packages: mailPackages(web),
+      packages: mailPackages(web, acmeArgs !== undefined),
       debconf: MAIL_DEBCONF,
       files: ({ family, container }) => files(family, container),
-      services: mailServices(web),
-      // The health check also waits for the web server's port when there is one.
-      ...(web ? { healthEnv: both({ WEB_PORT: String(WEB_PORT) }) } : {}),
+      services: acmeArgs ? [ACME_SERVICE, ...mailServices(web)] : mailServices(web),
+      // The health check also waits for the web server's port when there is
+      // one, and reads mail-acme's status when it runs.
+      ...(web || acmeArgs ? { healthEnv: both({ ...(web ? { WEB_PORT: String(WEB_PORT) } : {}), ...(acmeArgs ? { ACME_STATUS: ACME.status } : {}) }) } : {}),
       capabilities: MAIL_CAPABILITIES,
       prepare: MAIL_PREPARE,
       dataDirectories: ["/var/mail/vhosts"],
       // Mail accepted but not yet delivered (a remote server down, LMTP busy);
       // what Rspamd learnt (Bayes, in Redis) and its own state.
-      stateDirectories: ["/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"],
+      // The ACME account and the CA's certificate, so a new container serves
+      // it at once and does not ask the CA again.
+      stateDirectories: ["/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd", ...(acmeArgs ? [ACME.state] : [])],
       deleteDataOnDestroy: args.purgeMailOnDestroy ?? false,
     };
     const server = args.target.place(name, spec, args.address, this);
+    this.server = server;
+    this.resourceName = name;
+    this.acmeTriggers = acmeArgs ? [acmeArgs.names.join(" "), acmeArgs.settings.directory, acmeArgs.settings.challenge, acmeArgs.settings.email, args.certificate] : undefined;
 
     this.address = pulumi.output(args.address);
     this.hostname = pulumi.output(hostname);
@@ -375,5 +429,18 @@ export class MailServer extends pulumi.ComponentResource {
       location: this.location,
       serverId: this.serverId,
     });
+  }
+
+  /**
+   * Has mail-acme get the server's first certificate from the ACME CA now,
+   * failing the deploy with the CA's answer when it cannot (later renewals
+   * are mail-acme's alone: nothing in state follows them, so an `up` after
+   * one changes nothing). Again only when the names, CA, challenge, account
+   * or key change. `opts.dependsOn` must hold what answers the challenge
+   * (the DNS server with its challenge zones).
+   */
+  obtainAcmeCertificate(opts?: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    if (!this.acmeTriggers) throw new Error(`${this.resourceName}: obtainAcmeCertificate needs the acme argument`);
+    return this.server.exec(`${this.resourceName}-acme-certificate`, [ACME.program, "ensure"], { apply: "", replaceOn: this.acmeTriggers }, { parent: this, ...opts });
   }
 }

@@ -65,10 +65,16 @@ export const RHEL_REPOSITORIES: Readonly<Record<string, { readonly file: string;
 };
 
 /** The mail server's packages, without the web server when it serves no autoconfiguration. */
-export function mailPackages(autoconfig: boolean): PackageGroups {
+export function mailPackages(autoconfig: boolean, acme = false): PackageGroups {
   const keep = (family: keyof PackageGroups) => PACKAGES.mail[family].map((g) => g.filter((p) => autoconfig || p !== WEB_PACKAGE[family]));
-  return { debian: keep("debian"), rhel: keep("rhel") };
+  // The ACME client only where the certificate comes from an ACME CA (Debian's
+  // package; on RHEL from EPEL, untested here).
+  const withAcme = (groups: readonly (readonly string[])[]) => (acme ? [...groups.slice(0, -1), [...groups[groups.length - 1], ACME_PACKAGE]] : groups);
+  return { debian: withAcme(keep("debian")), rhel: withAcme(keep("rhel")) };
 }
+
+/** The ACME client mail-acme drives (components/render/acme.ts). */
+export const ACME_PACKAGE = "lego";
 
 /** The build argument of a role's image: its debian packages. */
 export function imagePackages(role: keyof typeof PACKAGES): string {

@@ -13,6 +13,7 @@ import { FilteringSettings, renderRspamdFiles, RSPAMD } from "./rspamd";
 import { DatabaseConnection, RenderedFile } from "./types";
 import { MtaStsPolicy } from "./mtaSts";
 import { renderWebFiles } from "./web";
+import { ACME, AcmeClientSettings, renderAcmeFiles } from "./acme";
 import type { OsFamily } from "../targets/server";
 
 /** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
@@ -38,14 +39,23 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
    * absent: none.
    */
   readonly web?: { readonly family: OsFamily; readonly autoconfig: boolean; readonly mtaSts?: MtaStsPolicy };
+  /**
+   * Certificates from an ACME CA (mail-acme): the daemons serve the chain it
+   * keeps (ACME.served) for the same key, and `certificate` is only the one
+   * served until the CA's first arrives. Absent: `certificate` is served.
+   */
+  readonly acme?: Omit<AcmeClientSettings, "keyFile" | "bootstrapChain" | "host">;
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, web, ...rest } = s;
+  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, web, acme, ...rest } = s;
+  // With ACME the daemons serve mail-acme's chain; the rendered one is its bootstrap.
+  const tls = acme ? { ...s.tls, certificateFile: ACME.served } : s.tls;
   if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
   const { caCertificate, ...credentials } = database;
   const settings: MailServerSettings = {
     ...rest,
+    tls,
     // The renderers get the CA as a file on the server.
     database: { ...credentials, caFile: DATABASE_CA_FILE },
     milters: [opendkimMilter()],
@@ -58,7 +68,8 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
     ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog" }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
-    ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls: s.tls, container, ...web }) : []),
+    ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls, container, ...web }) : []),
+    ...(acme ? renderAcmeFiles({ ...acme, keyFile: s.tls.keyFile, bootstrapChain: s.tls.certificateFile, host: !container }) : []),
     { path: s.tls.certificateFile, content: certificate, owner: "root", group: "root", mode: "0644" },
     { path: s.tls.keyFile, content: privateKey, owner: "root", group: "root", mode: "0600", secret: true },
     { path: DATABASE_CA_FILE, content: caCertificate, owner: "root", group: "root", mode: "0644" },

@@ -22,3 +22,17 @@ if [ -n "${WEB_PORT:-}" ]; then
   timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' port "$WEB_PORT" 2>/dev/null ||
     { echo "the web server ($WEB_PORT) does not accept connections" >&2; exit 1; }
 fi
+# mail-acme, where the certificate comes from an ACME CA: its last attempt
+# failed (the CA unreachable, a challenge refused), or what is served has
+# expired. The old certificate keeps serving; this makes it seen.
+if [ -n "${ACME_STATUS:-}" ] && [ -r "$ACME_STATUS" ]; then
+  state="$(sed -n 's/^state=//p' "$ACME_STATUS")"
+  if [ "$state" = failed ]; then
+    echo "certificate renewal failed at $(date -u -d "@$(sed -n 's/^at=//p' "$ACME_STATUS")" '+%F %T UTC'): $(sed -n 's/^message=//p' "$ACME_STATUS")" >&2
+    exit 1
+  fi
+fi
+if [ -n "${ACME_STATUS:-}" ] && [ -r "${ACME_STATUS%/*}/fullchain.pem" ] && ! openssl x509 -in "${ACME_STATUS%/*}/fullchain.pem" -noout -checkend 0 >/dev/null; then
+  echo "the served certificate has expired ($(openssl x509 -in "${ACME_STATUS%/*}/fullchain.pem" -noout -enddate | cut -d= -f2))" >&2
+  exit 1
+fi

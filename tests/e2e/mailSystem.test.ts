@@ -11,6 +11,7 @@ import { NAMED_CAPABILITIES } from "../../components/bindServer";
 import { MAIL_CAPABILITIES } from "../../components/mailServer";
 import { DB_CAPABILITIES } from "../../components/mysqlServer";
 import { Capability } from "../../components/targets/server";
+import { checkAcme } from "./acme";
 import { mailClient, waitForMail } from "./clients";
 import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
 import { changesOf, docker, dockerLab, freeSubnet, log, sh, toPathConfig, uniqueName, withStack } from "./lab";
@@ -138,6 +139,9 @@ test("pulumi up gives working, secure mail; adding a user touches only that user
       expect(await txt("mail")).toEqual([]);
       expect(await txt("s2026")).toHaveLength(1);
       expect(await docker("ps", "-q", "--no-trunc", "--filter", `label=mail-system.stack=${name}`)).toBe(containersBefore);
+
+      // Certificates from an ACME CA (Pebble), renewed by the server itself.
+      await checkAcme(stack, lab, async () => ((await stack.outputs()).servers.value as Record<string, string>).mail, `${net}.1`, zone);
     });
 
     // destroy (done by withStack) left nothing of the stack behind.

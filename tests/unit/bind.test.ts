@@ -280,6 +280,8 @@ describe("bindPaths", () => {
       group: "bind",
       checkconf: "/usr/bin/named-checkconf",
       service: "named",
+      acmeZoneFilePrefix: "/var/lib/bind/acme.",
+      acmeZoneSeed: "/etc/bind/mail-system-acme.seed",
     });
   });
   test("rhel", () => {
@@ -290,6 +292,8 @@ describe("bindPaths", () => {
       group: "named",
       checkconf: "/usr/sbin/named-checkconf",
       service: "named",
+      acmeZoneFilePrefix: "/var/named/dynamic/acme.",
+      acmeZoneSeed: "/etc/named/mail-system-acme.seed",
     });
   });
   test("unknown layout", () => {

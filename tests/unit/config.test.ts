@@ -191,6 +191,28 @@ describe("validateConfig", () => {
     expect(validateConfig({ ...seed, mtaSts: { mode: "testing", maxAge: "86400" } }, "dev").config.mtaSts).toEqual({ mode: "testing", maxAgeSeconds: 86400 });
   });
 
+  test("ACME is off by default; on, the directory and contact, dns-01 and a check every 12 h unless said otherwise", () => {
+    expect(validateConfig(seed, "dev").config.acme).toBeUndefined();
+    const on = validateConfig({ ...seed, acme: { directory: "https://acme-v02.api.letsencrypt.org/directory", email: "postmaster@rockylinux.me" } }, "dev");
+    expect(on.problems).toEqual([]);
+    expect(on.config.acme).toEqual({ directory: "https://acme-v02.api.letsencrypt.org/directory", email: "postmaster@rockylinux.me", challenge: "dns-01", checkSeconds: 43200 });
+    // The CLI's path values are strings.
+    const http = validateConfig({ ...seed, acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", challenge: "http-01", checkSeconds: "60" } }, "dev");
+    expect(http.config.acme).toMatchObject({ challenge: "http-01", checkSeconds: 60 });
+  });
+
+  test.each([
+    [{ acme: { directory: "http://ca.example.org/dir", email: "a@rockylinux.me" } }, [expect.stringMatching(/^mail-system:acme\.directory: must be the CA's https:\/\/ directory URL/)]],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "nobody" } }, ['mail-system:acme.email: must be the account\'s contact address, not "nobody"']],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", challenge: "tls-alpn-01" } }, ['mail-system:acme.challenge: must be one of dns-01, http-01, not "tls-alpn-01"']],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", checkSeconds: 1 } }, ["mail-system:acme.checkSeconds: must be a whole number of seconds from 5 to 86400 (a day), not 1"]],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", rootCertificate: "not a PEM" } }, ["mail-system:acme.rootCertificate: must be a PEM certificate"]],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", server: "x" } }, [expect.stringContaining("mail-system:acme.server: is not a field of acme")]],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me" }, tlsCertificate: "x", tlsPrivateKey: "y" }, [expect.stringContaining("mail-system:acme: and tlsCertificate exclude each other")]],
+  ])("acme %j is reported against its key", (change, expected) => {
+    expect(problemsWith(change)).toEqual(expect.arrayContaining(expected));
+  });
+
   test.each([
     [{ mtaSts: { mode: "strict" } }, ['mail-system:mtaSts.mode: must be one of enforce, testing, none, not "strict"']],
     [{ mtaSts: { maxAge: 86400 } }, ["mail-system:mtaSts.mode: must be one of enforce, testing, none, not undefined"]],

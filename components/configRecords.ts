@@ -106,6 +106,10 @@ export const recordsFitTheZone: ConfigRule = (c, report) => {
     if (mtaStsOwners.has(owner(r))) {
       report(`records[${i}]`, `${r.name} is where senders fetch the MTA-STS policy, served by the program (mail-system:mtaSts)`);
     }
+    // With ACME's dns-01 the program delegates every _acme-challenge name: nothing of yours may be there.
+    if (c.acme?.challenge === "dns-01" && /(^|\.)_acme-challenge(\.|$)/.test(owner(r))) {
+      report(`records[${i}]`, `${r.name} is where the ACME CA checks the program's answers (mail-system:acme, dns-01): the program delegates it`);
+    }
   });
   const problem = zoneProblem(zoneOf({ zone, hostLabel: c.dnsHost, address: "192.0.2.7", records: [...managed, ...user] }));
   if (problem) report("records", `with the records the program publishes: ${problem}`);

@@ -68,7 +68,8 @@ export const RHEL_REPOSITORIES: Readonly<Record<string, { readonly file: string;
 export function mailPackages(autoconfig: boolean, acme = false): PackageGroups {
   const keep = (family: keyof PackageGroups) => PACKAGES.mail[family].map((g) => g.filter((p) => autoconfig || p !== WEB_PACKAGE[family]));
   // The ACME client only where the certificate comes from an ACME CA (Debian's
-  // package; on RHEL from EPEL, untested here).
+  // package; RHEL hosts are asked for a package of the same name, untested
+  // here: it must come from a repository the host has, e.g. EPEL's where it carries one).
   const withAcme = (groups: readonly (readonly string[])[]) => (acme ? [...groups.slice(0, -1), [...groups[groups.length - 1], ACME_PACKAGE]] : groups);
   return { debian: withAcme(keep("debian")), rhel: withAcme(keep("rhel")) };
 }

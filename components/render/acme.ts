@@ -155,9 +155,11 @@ export function renderAcmeFiles(s: AcmeClientSettings): RenderedFile[] {
           ["RFC2136_TSIG_SECRET", s.tsigSecret as string],
           ["RFC2136_TTL", "60"],
           ["RFC2136_PROPAGATION_TIMEOUT", "120"],
-          ["RFC2136_POLLING_INTERVAL", "2"],
-          // lego solves one name after another, waiting this long between them (60 s by default).
-          ["RFC2136_SEQUENCE_INTERVAL", "1"],
+          // The program's own BIND applies an update at once: lego need not
+          // wait long for it (nor 60 s between names, its default for DNS
+          // providers that take a while).
+          ["RFC2136_POLLING_INTERVAL", "1"],
+          ["RFC2136_SEQUENCE_INTERVAL", "0"],
         ] as [string, string][])
       : []),
   ];

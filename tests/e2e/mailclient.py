@@ -50,6 +50,30 @@ class NamedSMTP_SSL(smtplib.SMTP_SSL):
         return self.context.wrap_socket(sock, server_hostname=self._servername)
 
 
+class NamedIMAP4_SSL(imaplib.IMAP4_SSL):
+    """IMAP over implicit TLS that verifies the certificate against a given name, not the address dialled."""
+
+    def __init__(self, servername, *args, **kwargs):
+        self._servername = servername
+        super().__init__(*args, **kwargs)
+
+    def _create_socket(self, timeout):
+        sock = imaplib.IMAP4._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self._servername)
+
+
+class NamedPOP3_SSL(poplib.POP3_SSL):
+    """POP3 over implicit TLS that verifies the certificate against a given name, not the address dialled."""
+
+    def __init__(self, servername, *args, **kwargs):
+        self._servername = servername
+        super().__init__(*args, **kwargs)
+
+    def _create_socket(self, timeout):
+        sock = poplib.POP3._create_socket(self, timeout)
+        return self.context.wrap_socket(sock, server_hostname=self._servername)
+
+
 def smtp(args):
     """An SMTP session: implicit TLS on 465, STARTTLS on 587 (and on 25 with --starttls)."""
     if args.port == 465:
@@ -118,7 +142,7 @@ def act_send(args):
 def act_imap(args):
     """Subjects in INBOX over IMAPS (993) or IMAP+STARTTLS (143); or the login failure."""
     if args.port == 993:
-        m = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
+        m = NamedIMAP4_SSL(args.servername, args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
     else:
         m = imaplib.IMAP4(args.host, args.port, timeout=TIMEOUT)
         caps_plain = sorted(m.capabilities)
@@ -128,6 +152,7 @@ def act_imap(args):
                 return {"ok": True, "capabilities": caps_plain, "note": "logged in without TLS"}
             except imaplib.IMAP4.error as e:
                 return {"ok": False, "stage": "auth", "capabilities": caps_plain, "error": str(e)}
+        m.host = args.servername  # the name STARTTLS verifies the certificate against
         m.starttls(ssl_context=tls_context(args))
     try:
         m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
@@ -168,7 +193,7 @@ def act_dkim_verify(args):
             return None
         return b"".join(b"".join(r.strings) for r in answer)
 
-    m = imaplib.IMAP4_SSL(args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
+    m = NamedIMAP4_SSL(args.servername, args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
     try:
         m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
     except imaplib.IMAP4.error as e:
@@ -204,7 +229,7 @@ def act_dkim_verify(args):
 
 def act_pop3(args):
     """Subjects in the mailbox over POP3S (995)."""
-    p = poplib.POP3_SSL(args.host, args.port, context=tls_context(args), timeout=TIMEOUT)
+    p = NamedPOP3_SSL(args.servername, args.host, args.port, context=tls_context(args), timeout=TIMEOUT)
     try:
         p.user(args.user)
         p.pass_(os.environ.get("MAIL_PASSWORD", ""))

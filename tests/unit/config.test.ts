@@ -209,6 +209,7 @@ describe("validateConfig", () => {
     [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", rootCertificate: "not a PEM" } }, ["mail-system:acme.rootCertificate: must be a PEM certificate"]],
     [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me", server: "x" } }, [expect.stringContaining("mail-system:acme.server: is not a field of acme")]],
     [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me" }, tlsCertificate: "x", tlsPrivateKey: "y" }, [expect.stringContaining("mail-system:acme: and tlsCertificate exclude each other")]],
+    [{ acme: { directory: "https://ca.example.org/dir", email: "a@rockylinux.me" }, records: [{ name: "_acme-challenge.mail", type: "TXT", value: "x" }] }, ["mail-system:records[0]: _acme-challenge.mail is where the ACME CA checks the program's answers (mail-system:acme, dns-01): the program delegates it"]],
   ])("acme %j is reported against its key", (change, expected) => {
     expect(problemsWith(change)).toEqual(expect.arrayContaining(expected));
   });

@@ -7,6 +7,8 @@
 #                      the CA's for these names, key and CA; fails when it cannot
 #   mail-acme loop     the service: every ACME_CHECK_SECONDS, renews once a
 #                      third of the certificate's lifetime is left
+#   mail-acme renew    renews now, due or not (after changing the challenge,
+#                      or to test the CA); a failure is recorded as the loop's
 #   mail-acme status   prints the last attempt's outcome
 # The key is the server's own and stays: a renewal changes no TLSA record. A
 # failed renewal leaves the served certificate in place and says so in the
@@ -118,11 +120,13 @@ issue() {
 }
 
 # One look: renew when the served certificate is not the CA's for what is
-# wanted, or due. A failure keeps the served one and is recorded.
+# wanted, or due, or when forced (the first argument). A failure keeps the
+# served one and is recorded.
 check() {
   LAST_ERROR=""
-  if current && ! due; then
-    set_status ok "serving the CA's certificate"
+  if [ "${1:-}" != force ] && current && ! due; then
+    # A failed renewal stays in the status (and the health check) until one succeeds.
+    grep -qsx 'state=failed' "$ACME_STATUS" || set_status ok "serving the CA's certificate"
     return 0
   fi
   if issue; then
@@ -150,6 +154,12 @@ case "${1:-}" in
     echo "mail-acme: could not get a certificate for $ACME_NAMES from $ACME_DIRECTORY: ${LAST_ERROR:-see the log}" >&2
     exit 1
     ;;
+  renew)
+    exec 9>"$lock"
+    flock 9
+    prepare
+    check force
+    ;;
   loop)
     while :; do
       (
@@ -164,7 +174,7 @@ case "${1:-}" in
     cat "$ACME_STATUS" 2>/dev/null || echo "state=none"
     ;;
   *)
-    echo "usage: mail-acme prepare|ensure|loop|status" >&2
+    echo "usage: mail-acme prepare|ensure|renew|loop|status" >&2
     exit 2
     ;;
 esac

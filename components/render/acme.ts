@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { X509Certificate } from "crypto";
-import { FILES_DIR, renderTemplate } from "./template";
+import { jobPaths, renderJobFiles } from "./job";
+import { FILES_DIR } from "./template";
 import { RenderedFile } from "./types";
 
 export const ACME_CHALLENGES = ["dns-01", "http-01"] as const;
@@ -99,9 +100,7 @@ export const ACME = {
   state: "/var/lib/mail-acme",
   served: "/var/lib/mail-acme/fullchain.pem",
   status: "/var/lib/mail-acme/status",
-  systemdUnit: "/etc/systemd/system/mail-acme.service",
-  initScript: "/etc/init.d/mail-acme",
-  pidFile: "/run/mail-acme.pid",
+  ...jobPaths("mail-acme"),
   /** The TSIG key's name in BIND. */
   keyName: "mail-system-acme",
 } as const;
@@ -165,13 +164,18 @@ export function renderAcmeFiles(s: AcmeClientSettings): RenderedFile[] {
   ];
   const config = `# Rendered by mail-system: mail-acme's settings (secret: the DNS update key).\n${env.map(([k, v]) => `${k}=${shq(v)}`).join("\n")}\n`;
   const root = (p: string, content: string, mode: string, secret = false): RenderedFile => ({ path: p, content, owner: "root", group: "root", mode, ...(secret ? { secret } : {}) });
-  const values = { program: ACME.program };
   return [
     root(ACME.program, fs.readFileSync(path.join(FILES_DIR, "mail", "acme", "mail-acme.sh"), "utf8"), "0755"),
     root(ACME.config, config, "0600", true),
     ...(a.serverCaCertificate ? [root(ACME.serverCa, a.serverCaCertificate, "0644")] : []),
     ...(s.host
-      ? [root(ACME.systemdUnit, renderTemplate("mail/acme/mail-acme.service", values), "0644"), root(ACME.initScript, renderTemplate("mail/acme/mail-acme.init", { ...values, pidFile: ACME.pidFile }), "0755")]
+      ? renderJobFiles({
+          name: "mail-acme",
+          description: "the mail server's certificate from an ACME CA, renewed before it expires",
+          program: ACME.program,
+          // Before the daemons start: the chain they serve exists.
+          before: ["postfix", "dovecot", "nginx"],
+        })
       : []),
   ];
 }

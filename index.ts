@@ -60,6 +60,10 @@ const users = config.users.map((u) => {
   return { email: u.email, password, passwordHash, quotaBytes: u.quotaBytes };
 });
 
+// Backups: each server's snapshots under <zone>-<role>, the same for every
+// stack of the zone, so a new stack restores what an old one backed up.
+const backupFor = (role: "db" | "mail") => (config.backup ? { backup: { settings: config.backup, snapshotHost: `${config.domain}-${role}` } } : {});
+
 const db = new MysqlServer("db", {
   target,
   address: config.dbAddress,
@@ -68,6 +72,7 @@ const db = new MysqlServer("db", {
   users,
   aliases: config.aliases,
   aliasDomains: config.aliasDomains,
+  ...backupFor("db"),
 });
 
 // An alias domain is a mail domain to the world (MX, SPF, DMARC, a DKIM key
@@ -127,6 +132,7 @@ const mail = new MailServer("mail", {
   ...(config.acme
     ? { acme: { settings: config.acme, names: certificateNames, ...(acmeTsigSecret ? { nameserver: config.dnsAddress, tsigSecret: acmeTsigSecret } : {}) } }
     : {}),
+  ...backupFor("mail"),
 });
 
 const dns = new BindServer("dns", {
@@ -182,3 +188,7 @@ export const manualRecords = pulumi
   );
 /** Where each server is: its container's name (docker) or user@host (ssh). */
 export const servers = { dns: dns.location, db: db.location, mail: mail.location };
+/** Where backups go and under which snapshot hosts; `npm run backup -- snapshots` lists them. */
+export const backup = config.backup
+  ? { repository: config.backup.repository, snapshotHosts: { db: `${config.domain}-db`, mail: `${config.domain}-mail` }, intervalMinutes: config.backup.intervalMinutes }
+  : undefined;

@@ -4,6 +4,7 @@
 // once, in configKeys.ts; the rules across keys are in configRules.ts.
 import { MtaStsPolicy } from "./render/mtaSts";
 import { AcmeSettings } from "./render/acme";
+import { BackupSettings } from "./render/backup";
 import { Role, SshHostConfig } from "./configHosts";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, ConfigKeyName, isConfigKey, ParsedConfig } from "./configKeys";
 import { AliasDomain, MailAlias, MailUser } from "./configMailboxes";
@@ -57,6 +58,8 @@ export interface MailSystemConfig {
   readonly tlsReportsTo: readonly string[];
   /** Certificates from an ACME CA; absent: the per-stack CA's, or tls. */
   readonly acme?: AcmeSettings;
+  /** Backups with restic (mail-system:backup); absent: none. */
+  readonly backup?: BackupSettings;
   /** The lab network and the three servers' addresses on it. */
   readonly subnet: string;
   /** The subnet's gateway: the Docker host's address on the lab network. */
@@ -193,6 +196,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     ...(c.mtaSts ? { mtaSts: c.mtaSts } : {}),
     tlsReportsTo: c.tlsReportsTo ?? [],
     ...(c.acme ? { acme: c.acme } : {}),
+    ...(c.backup ? { backup: c.backup } : {}),
     subnet: c.subnet?.cidr ?? "",
     gateway: c.subnet ? gatewayOf(c.subnet) : "",
     // With target ssh the servers listen on their hosts' addresses.

@@ -20,6 +20,7 @@ import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
 import { DEFAULT_MTA_STS_MAX_AGE, isTlsRptUri, MAX_MTA_STS_MAX_AGE, MTA_STS_MODES, MtaStsMode, MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, filteringProblems } from "./render/rspamd";
+import { backupProblems, backupSettings, BackupSettings, DEFAULT_BACKUP_INTERVAL_MINUTES, DEFAULT_BACKUP_RETENTION } from "./render/backup";
 import { acmeProblems, acmeSettings, AcmeSettings, DEFAULT_ACME_CHECK_SECONDS } from "./render/acme";
 import { parseSubnet } from "./subnet";
 
@@ -91,12 +92,28 @@ function parseMtaSts(value: Readonly<Record<string, unknown>>, report: Report): 
   return problems === 0 ? { mode: mode as MtaStsMode, maxAgeSeconds: maxAge as number } : undefined;
 }
 
+/** The CLI sets path values as strings ("60"): whole numbers among them become numbers. */
+const numbers = (value: Readonly<Record<string, unknown>>, fields: readonly string[]): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fields.includes(k) && typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v]));
+
+/** `backup`: off when empty; else the repository and its password, with the schedule and retention. */
+function parseBackup(value: Readonly<Record<string, unknown>>, report: Report): BackupSettings | undefined {
+  if (Object.keys(value).length === 0) return undefined;
+  const keep = value.keep;
+  const typed = numbers(
+    { ...value, ...(typeof keep === "object" && keep !== null && !Array.isArray(keep) ? { keep: numbers(keep as Record<string, unknown>, ["daily", "weekly", "monthly"]) } : {}) },
+    ["intervalMinutes", "staleMinutes"],
+  );
+  const problems = backupProblems(typed);
+  for (const p of problems) report(p.message, `.${p.field}`);
+  return problems.length === 0 ? backupSettings(typed) : undefined;
+}
+
 /** `acme`: off when empty; else the CA's directory and the account's address, with the challenge and schedule. */
 function parseAcme(value: Readonly<Record<string, unknown>>, report: Report): AcmeSettings | undefined {
   if (Object.keys(value).length === 0) return undefined;
   // The CLI sets path values as strings ("43200").
-  const raw = value.checkSeconds;
-  const typed = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? { ...value, checkSeconds: Number(raw) } : value;
+  const typed = numbers(value, ["checkSeconds"]);
   const problems = acmeProblems(typed);
   for (const p of problems) report(p.message, `.${p.field}`);
   return problems.length === 0 ? acmeSettings(typed) : undefined;
@@ -285,6 +302,24 @@ export const CONFIG_KEYS = {
         "rootCertificate: the root its certificates chain to (the deploy check trusts it), for a private or test CA.",
     },
     parseAcme,
+  ),
+  backup: objectKey(
+    {
+      default: {},
+      shape: "{ repository, password, intervalMinutes?, staleMinutes?, keep?, sftp?, environment? }",
+      description:
+        "Encrypted, deduplicated backups with restic, off when unset. repository: an absolute path (with " +
+        "Docker a directory of the engine's machine, mounted into the servers; over SSH each host's own), " +
+        "sftp:user@host:/path (with sftp: { privateKey, knownHosts }), or an s3:/rest:/b2:/azure:/gs:/swift: " +
+        "URL with its credentials in environment (secret); password: the repository's (a secret, kept " +
+        "outside the stack too: without it nothing restores). The mail server backs up the maildirs, the " +
+        "queue, the DKIM keys, the certificates and the filter's state, the database server a dump of the " +
+        `mail database, every intervalMinutes (default ${DEFAULT_BACKUP_INTERVAL_MINUTES}), keeping ` +
+        `keep: { daily, weekly, monthly } snapshots (default ${DEFAULT_BACKUP_RETENTION.daily}, ${DEFAULT_BACKUP_RETENTION.weekly}, ` +
+        `${DEFAULT_BACKUP_RETENTION.monthly}). Health fails when the last success is older than staleMinutes ` +
+        "(default twice the interval and an hour). Restore with npm run backup -- restore.",
+    },
+    parseBackup,
   ),
   tlsReportsTo: listKey(
     {

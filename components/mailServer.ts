@@ -20,6 +20,9 @@ import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, Capability, OsFamily, PlacedServer, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 import { ACME, AcmeSettings } from "./render/acme";
+import { MAIL_BACKUP_PATHS } from "./render/backup";
+import { OPENDKIM_PATHS } from "./render/opendkim";
+import { ServerBackupArgs, withBackup } from "./serverBackup";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -125,6 +128,12 @@ export interface MailServerArgs {
     readonly nameserver?: pulumi.Input<string>;
     readonly tsigSecret?: pulumi.Input<string>;
   };
+  /**
+   * Backups with restic (mail-backup): the maildirs, the queue, the DKIM
+   * keys, the certificates and the filter's state, on a schedule, into the
+   * settings' repository under the snapshot host name. Absent: none.
+   */
+  readonly backup?: ServerBackupArgs;
 }
 
 /** files/mail/accounts.sh: the vmail account and /var/mail/vhosts (images run it at build time). */
@@ -361,7 +370,7 @@ export class MailServer extends pulumi.ComponentResource {
           }),
         );
 
-    const spec: ServerSpec = {
+    const spec: ServerSpec = withBackup({
       role: "mail",
       packages: mailPackages(web, acmeArgs !== undefined),
       debconf: MAIL_DEBCONF,
@@ -379,7 +388,20 @@ export class MailServer extends pulumi.ComponentResource {
       // it at once and does not ask the CA again.
       stateDirectories: ["/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd", ...(acmeArgs ? [ACME.state] : [])],
       deleteDataOnDestroy: args.purgeMailOnDestroy ?? false,
-    };
+    }, args.backup, {
+      // What a new server needs to be this one again; Dovecot's indexes are
+      // in the maildirs and rebuilt on a restore.
+      paths: [
+        MAIL_BACKUP_PATHS.maildirs,
+        ...MAIL_BACKUP_PATHS.queue,
+        OPENDKIM_PATHS.keyDir,
+        path.dirname(TLS.keyFile),
+        "/var/lib/rspamd",
+        "/var/lib/redis",
+        ...(acmeArgs ? [ACME.state] : []),
+      ],
+      mailRoot: MAIL_BACKUP_PATHS.maildirs,
+    });
     const server = args.target.place(name, spec, args.address, this);
     this.server = server;
     this.resourceName = name;

@@ -31,6 +31,7 @@ import {
 } from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
 import { PACKAGES } from "./packages";
+import { ServerBackupArgs, withBackup } from "./serverBackup";
 import { Capability, ServerScripts, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailboxRow {
@@ -62,6 +63,12 @@ export interface MysqlServerArgs {
    * @default "mailrl" (the seed's)
    */
   readonly appUser?: string;
+  /**
+   * Backups with restic (mail-backup): a dump of the mail database, made on
+   * this server (one transaction: consistent without stopping anything) on
+   * the settings' schedule. Absent: none.
+   */
+  readonly backup?: ServerBackupArgs;
   /** Mail domains (virtual_domains rows). */
   readonly domains: readonly string[];
   /** Mailboxes (virtual_users rows). */
@@ -135,7 +142,7 @@ export class MysqlServer extends pulumi.ComponentResource {
 
     // For the address the mail server connects to (the one it listens on).
     const tls = new AddressCertificate(`${name}-tls`, { address: args.address }, { parent: this });
-    const spec: ServerSpec = {
+    const spec: ServerSpec = withBackup({
       role: "db",
       packages: PACKAGES.db,
       files: ({ family }) =>
@@ -148,7 +155,7 @@ export class MysqlServer extends pulumi.ComponentResource {
       capabilities: DB_CAPABILITIES,
       prepare: DB_PREPARE,
       dataDirectories: ["/var/lib/mysql"],
-    };
+    }, args.backup, { paths: [], database: databaseName });
     const server = args.target.place(name, spec, args.address, this);
 
     // Everything in the server goes through its own client (root over the

@@ -157,7 +157,11 @@ export class DockerServer implements PlacedServer {
           { file: SUPERVISOR_PATH, content: fs.readFileSync(path.join(FILES_DIR, "common", "supervisor.sh"), "utf8"), permissions: "0755" },
           { file: SERVICES_MANIFEST, content: servicesManifest(spec.services), permissions: "0644" },
         ],
-        volumes: this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: volumeDirs[i] })),
+        volumes: [
+          ...this.volumes.map((v, i) => ({ volumeName: v.name, containerPath: volumeDirs[i] })),
+          // Docker makes a missing directory (root's, 0755); mail-backup narrows it to 0700.
+          ...(spec.machineDirectories ?? []).map((dir) => ({ hostPath: dir, containerPath: dir })),
+        ],
         healthcheck: {
           tests: ["CMD", healthcheckPath(spec.role)],
           interval: `${health.intervalSeconds}s`,

@@ -120,6 +120,13 @@ export interface ServerSpec {
    */
   readonly stateDirectories?: readonly string[];
   /**
+   * Directories of the machine itself that outlive the server and every
+   * stack (a local backup repository): on a host they are its own; a
+   * container gets the Docker engine machine's directory of the same path
+   * mounted. Nothing the program does deletes them.
+   */
+  readonly machineDirectories?: readonly string[];
+  /**
    * Whether destroying the server deletes the data in dataDirectories. Default:
    * yes for a container's volumes, no for a host's directories (they may hold
    * more than this program put there). The mail server says so explicitly.

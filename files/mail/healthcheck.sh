@@ -36,3 +36,8 @@ if [ -n "${ACME_STATUS:-}" ] && [ -r "${ACME_STATUS%/*}/fullchain.pem" ] && ! op
   echo "the served certificate has expired ($(openssl x509 -in "${ACME_STATUS%/*}/fullchain.pem" -noout -enddate | cut -d= -f2))" >&2
   exit 1
 fi
+# mail-backup, where backups are on: the last success is too old (the
+# repository unreachable, a wrong password, a full disk); it says since when.
+if [ -n "${BACKUP_PROGRAM:-}" ]; then
+  "$BACKUP_PROGRAM" health || exit 1
+fi

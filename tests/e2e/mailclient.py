@@ -175,6 +175,64 @@ def act_imap(args):
     return {"ok": True, "subjects": subjects, **({"quota": quota} if args.quota else {})}
 
 
+def imap_login(args):
+    m = NamedIMAP4_SSL(args.servername, args.host, args.port, ssl_context=tls_context(args), timeout=TIMEOUT)
+    m.login(args.user, os.environ.get("MAIL_PASSWORD", ""))
+    return m
+
+
+def by_subject(m):
+    """The selected folder's messages: subject -> UID."""
+    _, data = m.uid("SEARCH", None, "ALL")
+    found = {}
+    for uid in data[0].split():
+        _, parts = m.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        found[email.message_from_bytes(parts[0][1]).get("Subject", "")] = uid
+    return found
+
+
+def act_arrange(args):
+    """Over IMAPS, as a mail user would: creates folders, sets flags on INBOX
+    messages by subject, moves messages by subject into a folder. --arrange is
+    JSON: {"create": [folder], "flags": {subject: [flag]}, "move": {subject: folder}}."""
+    plan = json.loads(args.arrange)
+    m = imap_login(args)
+    for folder in plan.get("create", []):
+        m.create(folder)
+        m.subscribe(folder)
+    m.select("INBOX")
+    uids = by_subject(m)
+    for subject, flags in plan.get("flags", {}).items():
+        typ, _ = m.uid("STORE", uids[subject], "+FLAGS", "(%s)" % " ".join(flags))
+        assert typ == "OK", subject
+    for subject, folder in plan.get("move", {}).items():
+        typ, _ = m.uid("COPY", uids[subject], folder)
+        assert typ == "OK", subject
+        m.uid("STORE", uids[subject], "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    return {"ok": True}
+
+
+def act_mailbox_state(args):
+    """Every folder (subscribed or not) with its messages' subjects and flags, over IMAPS."""
+    m = imap_login(args)
+    _, listed = m.list()
+    state = {}
+    for line in listed:
+        name = line.decode().rsplit(' "." ', 1)[-1].strip().strip('"')
+        m.select('"%s"' % name, readonly=True)
+        messages = []
+        for subject, uid in sorted(by_subject(m).items()):
+            _, data = m.uid("FETCH", uid, "(FLAGS)")
+            flags = sorted(f.decode() for f in imaplib.ParseFlags(data[0]) if f != b"\\Recent")
+            messages.append({"subject": subject, "flags": flags})
+        state[name] = messages
+    _, subscribed = m.lsub()
+    m.logout()
+    return {"ok": True, "folders": state, "subscribed": sorted(l.decode().rsplit(' "." ', 1)[-1].strip().strip('"') for l in subscribed if l)}
+
+
 def act_dkim_verify(args):
     """Fetches the newest INBOX message with --subject over IMAPS and verifies its DKIM-Signature."""
     import dkim  # dkimpy; imported here so the other actions need only the standard library
@@ -470,7 +528,7 @@ def act_dane(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("action", choices=["features", "send", "imap", "pop3", "dkim-verify", "tls", "managesieve", "dnssec", "dane"])
+    ap.add_argument("action", choices=["features", "send", "imap", "arrange", "mailbox-state", "pop3", "dkim-verify", "tls", "managesieve", "dnssec", "dane"])
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ca", required=True)
@@ -484,6 +542,7 @@ def main():
     ap.add_argument("--body", default="")
     ap.add_argument("--header", action="append", help="send: one more header, 'Name: value' (repeatable)")
     ap.add_argument("--mailbox", default="INBOX", help="imap: the folder to list")
+    ap.add_argument("--arrange", default="{}", help="arrange: JSON {create: [folder], flags: {subject: [flag]}, move: {subject: folder}}")
     ap.add_argument("--quota", action="store_true", help="imap: also report GETQUOTAROOT of INBOX")
     ap.add_argument("--script-name", default="", help="managesieve: the script's name")
     ap.add_argument("--dns", default="", help="DNS server for dkim-verify's key lookups and dnssec's queries")
@@ -496,7 +555,7 @@ def main():
     ap.add_argument("--anonymous", action="store_true", help="tls: do not check the certificate")
     args = ap.parse_args()
     actions = {
-        "features": act_features, "send": act_send, "imap": act_imap, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
+        "features": act_features, "send": act_send, "imap": act_imap, "arrange": act_arrange, "mailbox-state": act_mailbox_state, "pop3": act_pop3, "dkim-verify": act_dkim_verify,
         "tls": act_tls, "managesieve": act_managesieve, "dnssec": act_dnssec, "dane": act_dane,
     }
     result = actions[args.action](args)

@@ -125,8 +125,8 @@ run() {
       snapshot="$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' <<<"$summary")"
       added="$(summary_number data_added "$summary")"
       total="$(summary_number total_bytes_processed "$summary")"
-      set_status ok "backed up ${total:-0} bytes, ${added:-0} new" "${snapshot:0:8}" "${added:-0}" "${total:-0}"
-      say "snapshot ${snapshot:0:8} of ${paths[*]}: ${total:-0} bytes, ${added:-0} of them new"
+      set_status ok "snapshot ${snapshot:0:8}: ${total:-0} bytes backed up, ${added:-0} bytes added to the repository" "${snapshot:0:8}" "${added:-0}" "${total:-0}"
+      say "snapshot ${snapshot:0:8} of ${paths[*]}: ${total:-0} bytes, ${added:-0} bytes added to the repository"
       forget
       return 0
     fi
@@ -236,10 +236,13 @@ restore() {
   printf '%s\n' "$report"
   [ ${#dry[@]} -gt 0 ] && return 0
   # Dovecot indexes what it finds; the quota counts it.
+  local failed=0
   while IFS= read -r u; do
     [ -n "$u" ] || continue
-    doveadm force-resync -u "$u" '*' && doveadm quota recalc -u "$u" 2>/dev/null
+    doveadm force-resync -u "$u" '*' || { say "doveadm force-resync failed for $u: its restored mail shows once Dovecot next syncs the folders"; failed=1; }
+    doveadm quota recalc -u "$u" || say "doveadm quota recalc failed for $u"
   done <"$staging/restored"
+  return "$failed"
 }
 
 case "${1:-}" in

@@ -121,6 +121,7 @@ const mail = new MailServer("mail", {
   dkimSelector: config.dkimSelector,
   dkimPublishedSelectors: config.dkimPublishedSelectors,
   dkimRolloverWaitSeconds: config.dkimRolloverWaitSeconds,
+  dkimKeys: config.dkimKeys.map((k) => ({ ...k, privateKey: pulumi.secret(k.privateKey) })),
   limits: config.limits,
   filtering: config.filtering,
   quota: config.quota,

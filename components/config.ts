@@ -85,6 +85,8 @@ export interface MailSystemConfig {
   readonly dkimPublishedSelectors: readonly string[];
   /** Seconds a new DKIM key is published before it signs. */
   readonly dkimRolloverWaitSeconds: number;
+  /** DKIM keys given rather than made (PEM secret), each with its selector. */
+  readonly dkimKeys: readonly { readonly domain: string; readonly selector: string; readonly privateKey: string }[];
   /** The user's own records in the zone, served beside the program's. */
   readonly records: readonly DnsRecord[];
 }
@@ -212,6 +214,7 @@ function assemble(c: ParsedConfig, target: MailSystemConfig["target"]): MailSyst
     dkimSelector: c.dkimSelector ?? "",
     dkimPublishedSelectors: (c.dkimPublishedSelectors ?? []).filter((s) => s !== c.dkimSelector),
     dkimRolloverWaitSeconds: (c.dkimRolloverWait ?? 24) * 3600,
+    dkimKeys: (c.dkimKeys ?? []).filter((k) => k !== undefined).map((k) => ({ domain: k.domain, selector: k.selector ?? c.dkimSelector ?? "mail", privateKey: k.privateKey })),
     records: (c.records ?? []).filter((r) => r !== undefined),
   };
 }

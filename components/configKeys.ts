@@ -16,6 +16,7 @@ import {
 } from "./configMailboxes";
 import { parseRecords, RECORD_SHAPE, USER_RECORD_TYPES } from "./configRecords";
 import { booleanKey, ConfigKey, listKey, objectKey, PROJECT, Report, stringKey } from "./configSchema";
+import { createPrivateKey } from "crypto";
 import { isDnsLabel, isDomainName, isIPv4, parseSize } from "./render/checks";
 import { DEFAULT_LIMITS, LIMIT_NAMES, limitProblems, MailLimits } from "./render/mailGuard";
 import { DEFAULT_MTA_STS_MAX_AGE, isTlsRptUri, MAX_MTA_STS_MAX_AGE, MTA_STS_MODES, MtaStsMode, MtaStsPolicy } from "./render/mtaSts";
@@ -90,6 +91,46 @@ function parseMtaSts(value: Readonly<Record<string, unknown>>, report: Report): 
     problem(`must be a whole number of seconds from 86400 (a day) to ${MAX_MTA_STS_MAX_AGE} (a year), not ${JSON.stringify(raw)}`, ".maxAge");
   }
   return problems === 0 ? { mode: mode as MtaStsMode, maxAgeSeconds: maxAge as number } : undefined;
+}
+
+/** A DKIM key given in the configuration rather than made by the program. */
+export interface GivenDkimKey {
+  readonly domain: string;
+  /** Absent: mail-system:dkimSelector. */
+  readonly selector?: string;
+  /** PEM; secret. */
+  readonly privateKey: string;
+}
+
+/** `dkimKeys`: each entry a domain, maybe a selector, and an RSA key of at least 1024 bits. */
+function parseDkimKeys(list: readonly unknown[], report: Report): (GivenDkimKey | undefined)[] {
+  return list.map((entry, i) => {
+    const at = (message: string, part = "") => report(message, `[${i}]${part}`);
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) return void at("must be an object { domain, selector?, privateKey }");
+    const e = entry as Record<string, unknown>;
+    for (const k of Object.keys(e)) if (!["domain", "selector", "privateKey"].includes(k)) at("is not a field (domain, selector, privateKey)", `.${k}`);
+    const domain = typeof e.domain === "string" ? e.domain.trim().toLowerCase() : "";
+    if (!isDomainName(domain)) at(`${JSON.stringify(e.domain)} is not a domain name`, ".domain");
+    const selector = typeof e.selector === "string" ? e.selector.trim().toLowerCase() : undefined;
+    if (e.selector !== undefined && (selector === undefined || !isDnsLabel(selector))) at(`${JSON.stringify(e.selector)} is not a single DNS label`, ".selector");
+    const problem = rsaKeyProblem(e.privateKey);
+    if (problem) at(problem, ".privateKey");
+    if (!isDomainName(domain) || (e.selector !== undefined && !isDnsLabel(selector ?? "")) || problem) return undefined;
+    return { domain, ...(selector ? { selector } : {}), privateKey: e.privateKey as string };
+  });
+}
+
+/** Why a value is not an RSA private key DKIM can sign with, or undefined. */
+function rsaKeyProblem(pem: unknown): string | undefined {
+  if (typeof pem !== "string") return "is required: the RSA private key in PEM";
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType !== "rsa") return `is a ${key.asymmetricKeyType} key: DKIM here signs with RSA (rsa-sha256)`;
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    return bits < 1024 ? `is ${bits} bits: receivers ignore RSA keys under 1024 bits (RFC 8301)` : undefined;
+  } catch {
+    return "is not a PEM private key";
+  }
 }
 
 /** The CLI sets path values as strings ("60"): whole numbers among them become numbers. */
@@ -467,6 +508,18 @@ export const CONFIG_KEYS = {
       );
       return labels.every((l) => l !== undefined) ? (labels as string[]) : undefined;
     },
+  ),
+  dkimKeys: listKey(
+    {
+      items: "object",
+      default: [],
+      description:
+        "DKIM keys to sign with instead of keys the program makes: { domain, selector?, privateKey } " +
+        "(an RSA private key in PEM, set as a secret; selector defaults to dkimSelector), such as the keys " +
+        "npm run backup -- dkim-keys takes from a backup into a new stack, or an old server's. The zone " +
+        "publishes their public keys, and they sign at once: their records are the ones receivers know.",
+    },
+    parseDkimKeys,
   ),
   dkimRolloverWait: stringKey(
     {

@@ -138,6 +138,21 @@ export const acmeOrOwnCertificate: ConfigRule = (c, report) => {
 };
 
 /** Every rule, in the order their problems are reported. */
+/** A given DKIM key is for a domain the server signs for, with a selector it publishes, once. */
+export const dkimKeysServed: ConfigRule = (c, report) => {
+  const domains = [...servedDomains(c), ...(c.aliasDomains ?? []).filter(defined).map((a) => a.domain)];
+  const selectors = [c.dkimSelector ?? "mail", ...(c.dkimPublishedSelectors ?? [])];
+  const seen = new Set<string>();
+  (c.dkimKeys ?? []).forEach((k, i) => {
+    if (!k) return;
+    const selector = k.selector ?? c.dkimSelector ?? "mail";
+    if (!domains.includes(k.domain)) report(`dkimKeys[${i}].domain`, `"${k.domain}" is not a domain the server signs for (${domains.join(", ")})`);
+    else if (!selectors.includes(selector)) report(`dkimKeys[${i}].selector`, `"${selector}" is neither dkimSelector nor in dkimPublishedSelectors`);
+    else if (seen.has(`${k.domain} ${selector}`)) report(`dkimKeys[${i}]`, `gives a second key for ${selector}._domainkey.${k.domain}`);
+    seen.add(`${k.domain} ${selector}`);
+  });
+};
+
 export const CONFIG_RULES: readonly ConfigRule[] = [
   hostLabelsDiffer,
   hostLabelsFree,
@@ -150,5 +165,6 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   sshHostsHaveKeys,
   tlsPair,
   acmeOrOwnCertificate,
+  dkimKeysServed,
   recordsFitTheZone,
 ];

@@ -11,6 +11,7 @@
 // `rolloverWaitSeconds` in the zone (render/dkimRollover.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { createPrivateKey } from "crypto";
 import { dkimSigningSelector } from "./render/dkimRollover";
 import { dkimPublicKey, isDkimSelector } from "./render/opendkim";
 
@@ -33,6 +34,13 @@ export interface DkimKeysArgs {
    * @default 86400
    */
   readonly rolloverWaitSeconds?: number;
+  /**
+   * Keys given rather than made (a backup's, an old server's): used for
+   * their domain and selector instead of a new key, and signing at once,
+   * since their records are the ones receivers already know.
+   * @default []
+   */
+  readonly given?: readonly { readonly domain: string; readonly selector: string; readonly privateKey: pulumi.Input<string> }[];
 }
 
 /** One domain's key pair. */
@@ -66,6 +74,12 @@ export class DkimKeys extends pulumi.ComponentResource {
     this.selector = args.selector;
     const generated = args.domains.flatMap((domain) =>
       selectors.map((selector) => {
+        const given = args.given?.find((g) => g.domain === domain && g.selector === selector);
+        if (given) {
+          // PKCS#8 like the made ones, so the files and records have one form.
+          const pem = pulumi.secret(pulumi.output(given.privateKey).apply((k) => createPrivateKey(k).export({ type: "pkcs8", format: "pem" }).toString()));
+          return { domain, selector, pem, publishedAt: pulumi.output("0") };
+        }
         // A new selector (or domain) means a new key; nothing else replaces it.
         const triggers = [domain, selector];
         const key = new command.local.Command(

@@ -72,6 +72,11 @@ export interface MailServerArgs {
    */
   readonly dkimRolloverWaitSeconds?: number;
   /**
+   * DKIM keys given rather than made (DkimKeys' given).
+   * @default []
+   */
+  readonly dkimKeys?: readonly { readonly domain: string; readonly selector: string; readonly privateKey: pulumi.Input<string> }[];
+  /**
    * Abuse limits: per client address on 25, per login on 587/465, failed
    * logins per client address.
    * @default DEFAULT_LIMITS (components/render/mailGuard.ts)
@@ -331,6 +336,7 @@ export class MailServer extends pulumi.ComponentResource {
         selector: args.dkimSelector ?? "mail",
         ...(args.dkimPublishedSelectors ? { publishedSelectors: args.dkimPublishedSelectors } : {}),
         ...(args.dkimRolloverWaitSeconds !== undefined ? { rolloverWaitSeconds: args.dkimRolloverWaitSeconds } : {}),
+        ...(args.dkimKeys ? { given: args.dkimKeys } : {}),
       },
       { parent: this },
     );
@@ -401,6 +407,7 @@ export class MailServer extends pulumi.ComponentResource {
         ...(acmeArgs ? [ACME.state] : []),
       ],
       mailRoot: MAIL_BACKUP_PATHS.maildirs,
+      dkimKeyDir: OPENDKIM_PATHS.keyDir,
     });
     const server = args.target.place(name, spec, args.address, this);
     this.server = server;

@@ -22,6 +22,8 @@ export interface BackupContent {
   readonly database?: string;
   /** The maildirs' root, which `mail-backup restore` restores into. */
   readonly mailRoot?: string;
+  /** The DKIM signing keys' directory, which `mail-backup dkim-keys` reads from a snapshot. */
+  readonly dkimKeyDir?: string;
 }
 
 /** mail-backup under the service manager: restarted when its files change. */

@@ -5,6 +5,11 @@
 //   snapshots              each server's snapshots in the repository
 //   status                 each server's last backup (and whether health calls it stale)
 //   run                    backs up now (database first, then mail)
+//   dkim-keys [--snapshot ID]
+//                          puts the DKIM signing keys of a snapshot into the
+//                          stack's configuration (mail-system:dkimKeys,
+//                          secret): the next `pulumi up` signs with them and
+//                          publishes their records, as the old stack did
 //   restore [--user A]... [--snapshot ID] [--dry-run] [--overwrite] [--database]
 //                          mail into the live maildirs (a message already
 //                          there is kept unless --overwrite); with --database
@@ -19,7 +24,7 @@ import { BACKUP } from "../components/render/backup";
 
 type Role = "db" | "mail";
 const USAGE =
-  "usage: npm run backup -- snapshots|status|run|restore --stack <stack> [--user <address>]... [--snapshot <id>] [--dry-run] [--overwrite] [--database]";
+  "usage: npm run backup -- snapshots|status|run|dkim-keys|restore --stack <stack> [--user <address>]... [--snapshot <id>] [--dry-run] [--overwrite] [--database]";
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`backup: ${message}\n`);
@@ -44,7 +49,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { command: argv[0] ?? "", stack: "", users: [], dryRun: false, overwrite: false, database: false };
-  if (!["snapshots", "status", "run", "restore"].includes(o.command)) fail(USAGE);
+  if (!["snapshots", "status", "run", "dkim-keys", "restore"].includes(o.command)) fail(USAGE);
   for (let i = 1; i < argv.length; i++) {
     const value = () => argv[++i] ?? fail(`${argv[i - 1]} needs a value\n${USAGE}`);
     switch (argv[i]) {
@@ -58,7 +63,8 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (!o.stack) fail(`--stack is required\n${USAGE}`);
-  if (o.command !== "restore" && (o.users.length || o.snapshot || o.dryRun || o.overwrite || o.database)) fail(`only restore takes options\n${USAGE}`);
+  if (o.command !== "restore" && (o.users.length || o.dryRun || o.overwrite || o.database)) fail(`only restore takes these options\n${USAGE}`);
+  if (o.snapshot !== undefined && !["restore", "dkim-keys"].includes(o.command)) fail(`--snapshot is for restore and dkim-keys\n${USAGE}`);
   if (o.users.length && o.database) fail("--database restores the whole database: it does not go with --user");
   return o;
 }
@@ -93,6 +99,27 @@ function runnerFor(stack: string): { run: (role: Role, argv: string[]) => SpawnS
   return { run, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The snapshot's DKIM keys into the stack's configuration, replacing mail-system:dkimKeys (the keys never printed). */
+function adoptDkimKeys(o: Options, run: (role: Role, argv: string[]) => SpawnSyncReturns<string>): number {
+  const r = run("mail", [BACKUP.program, "dkim-keys", ...(o.snapshot ? ["--snapshot", o.snapshot] : [])]);
+  if (r.error || r.status !== 0) fail(`reading the DKIM keys from the snapshot failed (exit ${r.status})`, 1);
+  const keys = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { domain: string; selector: string; privateKey: string });
+  if (keys.length === 0) fail("the snapshot holds no DKIM keys", 1);
+  const set = (key: string, value: string, secret = false) =>
+    pulumi(["config", "set", "--stack", o.stack, "--path", ...(secret ? ["--secret"] : ["--plaintext"]), `mail-system:dkimKeys${key}`, "--", value]);
+  spawnSync("pulumi", ["config", "rm", "--stack", o.stack, "mail-system:dkimKeys"], { encoding: "utf8" });
+  keys.forEach((k, i) => {
+    set(`[${i}].domain`, k.domain);
+    set(`[${i}].selector`, k.selector);
+    set(`[${i}].privateKey`, k.privateKey, true);
+  });
+  process.stdout.write(
+    `set ${keys.length} DKIM key(s) in stack ${o.stack}'s mail-system:dkimKeys (${keys.map((k) => `${k.selector}._domainkey.${k.domain}`).join(", ")}); ` +
+      "run pulumi up to sign with them and publish their records\n",
+  );
+  return 0;
+}
+
 function main(): number {
   const o = parseArgs(process.argv.slice(2));
   const { run, cleanup } = runnerFor(o.stack);
@@ -115,6 +142,8 @@ function main(): number {
         }).every(Boolean) ? 0 : 1;
       case "run":
         return step("db", ["run"]) && step("mail", ["run"]) ? 0 : 1;
+      case "dkim-keys":
+        return adoptDkimKeys(o, run);
       default: {
         const common = [...(o.snapshot ? ["--snapshot", o.snapshot] : []), ...(o.dryRun ? ["--dry-run"] : [])];
         if (o.database && !step("db", ["restore", ...common])) return 1;

@@ -198,6 +198,8 @@ export interface BackupClientSettings {
   readonly database?: string;
   /** The mail server: maildirs restored under this root. */
   readonly mailRoot?: string;
+  /** The mail server: where the DKIM signing keys are (<dir>/<domain>/<selector>.private), for `mail-backup dkim-keys`. */
+  readonly dkimKeyDir?: string;
   /** A host (its systemd unit and init script are written) rather than a container (the supervisor runs it). */
   readonly host: boolean;
 }
@@ -237,6 +239,7 @@ export function renderBackupFiles(s: BackupClientSettings): RenderedFile[] {
     ["BACKUP_KEEP_MONTHLY", String(b.keep.monthly)],
     ...(s.database ? ([["BACKUP_DATABASE", s.database]] as [string, string][]) : []),
     ...(s.mailRoot ? ([["BACKUP_MAIL_ROOT", s.mailRoot], ["BACKUP_RESTORE_MAILDIRS", BACKUP.restoreMaildirs]] as [string, string][]) : []),
+    ...(s.dkimKeyDir ? ([["BACKUP_DKIM_KEYS", s.dkimKeyDir]] as [string, string][]) : []),
     ...(b.sftp ? ([["BACKUP_SFTP_COMMAND", sftpCommand(b.repository)]] as [string, string][]) : []),
     ...Object.entries(b.environment),
   ];

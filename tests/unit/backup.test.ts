@@ -2,6 +2,7 @@
 // settings' checks, what mail-backup is given on each server, and how a
 // server's spec changes with backups on.
 import * as pulumi from "@pulumi/pulumi";
+import { generateKeyPairSync } from "crypto";
 import { BACKUP, backupProblems, backupSettings, MAIL_BACKUP_PATHS, renderBackupFiles, sftpParts } from "../../components/render/backup";
 import { BACKUP_SERVICE, withBackup } from "../../components/serverBackup";
 import { validateConfig } from "../../components/config";
@@ -80,6 +81,31 @@ describe("backup settings", () => {
       expect.stringMatching(/^mail-system:backup\.repository: must be an absolute path/),
       expect.stringMatching(/^mail-system:backup\.password: is required/),
     ]);
+  });
+});
+
+describe("mail-system:dkimKeys", () => {
+  const seed = { domain: "rockylinux.me", users: [{ email: "a@rockylinux.me" }] };
+  const pem = (bits: number, type: "rsa" | "ed25519" = "rsa") =>
+    (type === "rsa" ? generateKeyPairSync("rsa", { modulusLength: bits }) : generateKeyPairSync("ed25519")).privateKey.export({ type: "pkcs8", format: "pem" }) as string;
+
+  test("a key for a served domain takes dkimSelector when it names none", () => {
+    const key = pem(1024);
+    const r = validateConfig({ ...seed, dkimSelector: "s1", dkimKeys: [{ domain: "RockyLinux.me", privateKey: key }] }, "dev");
+    expect(r.problems).toEqual([]);
+    expect(r.config.dkimKeys).toEqual([{ domain: "rockylinux.me", selector: "s1", privateKey: key }]);
+  });
+
+  test.each([
+    [[{ domain: "rockylinux.me", privateKey: "nope" }], "mail-system:dkimKeys[0].privateKey: is not a PEM private key"],
+    [[{ domain: "rockylinux.me", privateKey: pem(0, "ed25519") }], "mail-system:dkimKeys[0].privateKey: is a ed25519 key: DKIM here signs with RSA (rsa-sha256)"],
+    [[{ domain: "rockylinux.me", privateKey: pem(512) }], "mail-system:dkimKeys[0].privateKey: is 512 bits: receivers ignore RSA keys under 1024 bits (RFC 8301)"],
+    [[{ domain: "example.org", privateKey: pem(1024) }], 'mail-system:dkimKeys[0].domain: "example.org" is not a domain the server signs for (rockylinux.me)'],
+    [[{ domain: "rockylinux.me", selector: "old", privateKey: pem(1024) }], 'mail-system:dkimKeys[0].selector: "old" is neither dkimSelector nor in dkimPublishedSelectors'],
+    [[{ domain: "rockylinux.me", privateKey: pem(1024) }, { domain: "rockylinux.me", selector: "mail", privateKey: pem(1024) }], "mail-system:dkimKeys[1]: gives a second key for mail._domainkey.rockylinux.me"],
+    [[{ domain: "rockylinux.me", key: "x", privateKey: pem(1024) }], "mail-system:dkimKeys[0].key: is not a field (domain, selector, privateKey)"],
+  ])("%# is reported with its key", (dkimKeys, message) => {
+    expect(validateConfig({ ...seed, dkimKeys }, "dev").problems.map((p) => `${p.key}: ${p.message}`)).toEqual([message]);
   });
 });
 

@@ -55,3 +55,18 @@ test("the private keys are secret, the public ones not; a selector that is not a
   expect(await (k.publicKeys as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(false);
   expect(() => new DkimKeys("e", { domains: ["example.test"], selector: "mail", publishedSelectors: ["Not_A_Label"] })).toThrow('DKIM selector "Not_A_Label" is not a DNS label');
 });
+
+test("a given key (a backup's) is used for its domain and selector instead of a new one, in PKCS#8, and signs at once", async () => {
+  // An old server's key in PKCS#1 ("BEGIN RSA PRIVATE KEY"), as opendkim-genkey writes them.
+  const pair = generateKeyPairSync("rsa", { modulusLength: 1024 });
+  const pkcs1 = pair.privateKey.export({ type: "pkcs1", format: "pem" }) as string;
+  const k = await keysOf("g", { domains: ["example.test", "other.test"], selector: "s2", publishedSelectors: ["mail"], given: [{ domain: "example.test", selector: "s2", privateKey: pkcs1 }] });
+  // No key made for it (nor its published time); the other domain's keys are made as before.
+  expect(created.filter((r) => r.name.startsWith("g-example.test-s2"))).toEqual([]);
+  expect(created.some((r) => r.name === "g-other.test-s2")).toBe(true);
+  const signing = k.privateKeys.find((p) => p.domain === "example.test")!;
+  // Published "long ago": it signs although the made key of mail was published before this run.
+  expect(signing.selector).toBe("s2");
+  expect(signing.privateKey).toBe(pair.privateKey.export({ type: "pkcs8", format: "pem" }));
+  expect(k.publicKeys.find((p) => p.domain === "example.test" && p.selector === "s2")!.publicKey).toBe(dkimPublicKey(pkcs1));
+});

@@ -13,6 +13,8 @@
 #                          is older than BACKUP_STALE_SECONDS
 #   mail-backup status     the last run's outcome
 #   mail-backup snapshots  this server's snapshots (restic's arguments follow)
+#   mail-backup dkim-keys  mail: the DKIM signing keys of a snapshot
+#                          (--snapshot ID), one JSON object a line
 #   mail-backup restore    mail: maildirs into the live ones, the live copy of
 #                          a message winning (mail-restore-maildirs);
 #                          database: the dump loaded into the database.
@@ -245,6 +247,29 @@ restore() {
   return "$failed"
 }
 
+# The DKIM signing keys in a snapshot (<dir>/<domain>/<selector>.private), one
+# JSON object a line, for a new stack to sign with (mail-system:dkimKeys).
+dkim_keys() {
+  local snapshot=latest staging
+  if [ "${1:-}" = --snapshot ]; then snapshot="${2:?--snapshot needs an ID}"; fi
+  [[ "$snapshot" =~ ^(latest|[0-9a-f]{8,64})$ ]] || { say "dkim-keys: $snapshot is not a snapshot ID"; return 2; }
+  [ -n "${BACKUP_DKIM_KEYS:-}" ] || { say "dkim-keys: this server keeps no DKIM keys"; return 2; }
+  open_repository || return 1
+  staging="$(mktemp -d "$BACKUP_STATE/keys.XXXXXX")"
+  # shellcheck disable=SC2064 # the path is fixed now
+  trap "rm -rf '$staging'" EXIT
+  rs restore "$snapshot" --host "$BACKUP_HOST" --target "$staging" --include "$BACKUP_DKIM_KEYS" >/dev/null || return 1
+  python3 - "$staging$BACKUP_DKIM_KEYS" <<'KEYS'
+import json, os, sys
+root = sys.argv[1]
+for domain in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+    for name in sorted(os.listdir(os.path.join(root, domain))):
+        if name.endswith(".private"):
+            with open(os.path.join(root, domain, name)) as f:
+                print(json.dumps({"domain": domain, "selector": name[: -len(".private")], "privateKey": f.read()}))
+KEYS
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   ensure)
@@ -279,6 +304,10 @@ case "${1:-}" in
     shift
     rs snapshots --host "$BACKUP_HOST" "$@"
     ;;
+  dkim-keys)
+    shift
+    dkim_keys "$@"
+    ;;
   restore)
     shift
     exec 9>"$lock"
@@ -286,7 +315,7 @@ case "${1:-}" in
     restore "$@"
     ;;
   *)
-    echo "usage: mail-backup ensure|run|loop|health|status|snapshots|restore" >&2
+    echo "usage: mail-backup ensure|run|loop|health|status|snapshots|dkim-keys|restore" >&2
     exit 2
     ;;
 esac

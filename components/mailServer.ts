@@ -22,7 +22,7 @@ import { both, Capability, OsFamily, PlacedServer, ServerSpec, ServerTarget, Ser
 import { ACME, AcmeSettings } from "./render/acme";
 import { MAIL_BACKUP_PATHS } from "./render/backup";
 import { OPENDKIM_PATHS } from "./render/opendkim";
-import { ServerBackupArgs, withBackup } from "./serverBackup";
+import { ensureBackupRepository, ServerBackupArgs, withBackup } from "./serverBackup";
 
 export interface MailServerArgs {
   /** Where the server runs: a container or a host over SSH. */
@@ -410,6 +410,7 @@ export class MailServer extends pulumi.ComponentResource {
       dkimKeyDir: OPENDKIM_PATHS.keyDir,
     });
     const server = args.target.place(name, spec, args.address, this);
+    ensureBackupRepository(server, name, args.backup, this);
     this.server = server;
     this.resourceName = name;
     this.acmeTriggers = acmeArgs ? [acmeArgs.names.join(" "), acmeArgs.settings.directory, acmeArgs.settings.challenge, acmeArgs.settings.email, args.certificate] : undefined;

@@ -31,7 +31,7 @@ import {
 } from "./render/dbServer";
 import { DatabaseConnection } from "./render/types";
 import { PACKAGES } from "./packages";
-import { ServerBackupArgs, withBackup } from "./serverBackup";
+import { ensureBackupRepository, ServerBackupArgs, withBackup } from "./serverBackup";
 import { Capability, ServerScripts, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
 
 export interface MailboxRow {
@@ -157,6 +157,7 @@ export class MysqlServer extends pulumi.ComponentResource {
       dataDirectories: ["/var/lib/mysql"],
     }, args.backup, { paths: [], database: databaseName });
     const server = args.target.place(name, spec, args.address, this);
+    ensureBackupRepository(server, name, args.backup, this);
 
     // Everything in the server goes through its own client (root over the
     // unix socket), in the container or on the host: the database, the

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BACKUP, BackupSettings, localRepository, renderBackupFiles } from "./render/backup";
 import { RenderedFile } from "./render/types";
-import { both, OsFamily, PerFamily, ServerSpec, ServiceSpec } from "./targets/server";
+import { both, OsFamily, PerFamily, PlacedServer, ServerSpec, ServiceSpec } from "./targets/server";
 
 /** A server's backups: the stack's settings and the snapshots' host name. */
 export interface ServerBackupArgs {
@@ -35,13 +35,32 @@ export const BACKUP_SERVICE: ServiceSpec = {
   container: { run: `${BACKUP.program} prepare && exec ${BACKUP.program} loop` },
 };
 
-/** restic, and ssh for an sftp: repository (RHEL's restic is EPEL's). */
-function backupPackages(packages: PerFamily<readonly (readonly string[])[]>, sftp: boolean): PerFamily<readonly (readonly string[])[]> {
+/**
+ * restic (RHEL's is EPEL's), and ssh for sftp: repositories, whichever the
+ * repository: moving it to another host changes no image.
+ */
+function backupPackages(packages: PerFamily<readonly (readonly string[])[]>): PerFamily<readonly (readonly string[])[]> {
   const rhelEpel = packages.rhel.some((g) => g.includes("epel-release"));
   return {
-    debian: [...packages.debian, ["restic", ...(sftp ? ["openssh-client"] : [])]],
-    rhel: [...packages.rhel, ...(rhelEpel ? [] : [["epel-release"]]), ["restic", ...(sftp ? ["openssh-clients"] : [])]],
+    debian: [...packages.debian, ["restic", "openssh-client"]],
+    rhel: [...packages.rhel, ...(rhelEpel ? [] : [["epel-release"]]), ["restic", "openssh-clients"]],
   };
+}
+
+/**
+ * Has mail-backup open the repository once the server is up (making it when
+ * there is none), failing the deploy with the reason when it cannot (a
+ * wrong password, an unreachable host, a host key that does not match).
+ * Again when the repository or the password changes.
+ */
+export function ensureBackupRepository(server: PlacedServer, name: string, backup: ServerBackupArgs | undefined, parent: pulumi.Resource): pulumi.CustomResource | undefined {
+  if (!backup) return undefined;
+  return server.exec(
+    `${name}-backup-repository`,
+    [BACKUP.program, "ensure"],
+    { apply: "", replaceOn: [backup.settings.repository, pulumi.secret(backup.settings.password)] },
+    { parent },
+  );
 }
 
 /** `spec` with mail-backup backing up `content`, or `spec` itself without backups. */
@@ -56,7 +75,7 @@ export function withBackup(spec: ServerSpec, backup: ServerBackupArgs | undefine
   const healthEnv = (family: OsFamily) => ({ ...(spec.healthEnv?.[family] ?? {}), BACKUP_PROGRAM: BACKUP.program });
   return {
     ...spec,
-    packages: backupPackages(spec.packages, backup.settings.sftp !== undefined),
+    packages: backupPackages(spec.packages),
     files,
     services: [...spec.services, BACKUP_SERVICE],
     healthEnv: { debian: healthEnv("debian"), rhel: healthEnv("rhel") },

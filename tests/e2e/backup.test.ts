@@ -11,7 +11,8 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ClientResult, Lab, mailClient, send, waitForMail } from "./clients";
-import { changesOf, docker, log } from "./lab";
+import { changesOf, docker, log, replaceConfig, sh } from "./lab";
+import { buildSshHostImage, SSH_HOST_IMAGE } from "./sshHosts";
 import { openStack, SharedStack } from "./sharedStack";
 
 jest.setTimeout(30 * 60_000);
@@ -115,6 +116,46 @@ long("backups that restore into a new stack", () => {
     expect(dry.stdout).toMatch(/would load the dump of mailserver \(\d+ bytes, [1-9]\d* INSERT statements\)/);
     expect(restoreReport(dry.stdout)).toMatchObject({ dryRun: true, copied: 0, skipped: 6, replaced: 0 });
     expect(await mailboxState(lab, alice)).toEqual(before[alice]);
+  });
+
+  test("backups to an SFTP repository on another host, its host key pinned: a wrong key fails the deploy, the right one backs up", async () => {
+    const s = first!;
+    await buildSshHostImage();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-sftp-"));
+    const host = `${s.name}-sftp`;
+    const address = `${s.net}.20`;
+    try {
+      await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "backup@mail-system-test", "-f", path.join(dir, "key")]);
+      const publicKey = fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim();
+      await docker("run", "-d", "--name", host, "--network", `${s.name}-net`, "--ip", address, "--env", `AUTHORIZED_KEY=${publicKey}`, SSH_HOST_IMAGE);
+      let hostKey = "";
+      for (let i = 0; i < 60 && !hostKey; i++) {
+        hostKey = (await docker("exec", host, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").catch(() => "")).trim().split(/\s+/).slice(0, 2).join(" ");
+        if (!hostKey) await sleep(500);
+      }
+      expect(hostKey).toMatch(/^ssh-ed25519 /);
+      const wrongKey = fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+      const sftp = (knownHost: string) => ({
+        "mail-system:backup": {
+          ...config["mail-system:backup"],
+          repository: `sftp:deploy@${address}:/home/deploy/restic`,
+          sftp: { privateKey: fs.readFileSync(path.join(dir, "key"), "utf8"), knownHosts: `${address} ${knownHost}` },
+        },
+      });
+      await replaceConfig(s.stack, sftp(wrongKey));
+      await expect(s.stack.up({ onOutput: log })).rejects.toThrow(/cannot open the repository at sftp:deploy@[\d.]+:\/home\/deploy\/restic/);
+      await replaceConfig(s.stack, sftp(hostKey));
+      await s.stack.up({ onOutput: log });
+      expect(await backupCli(s.stack, ["run"])).toMatchObject({ code: 0 });
+      const snapshots = await backupCli(s.stack, ["snapshots"]);
+      expect(snapshots.stdout).toContain(`${domain}-db`);
+      expect(snapshots.stdout).toContain(`${domain}-mail`);
+      // restic's files, on the other host.
+      expect((await docker("exec", host, "ls", "/home/deploy/restic")).split("\n")).toEqual(expect.arrayContaining(["config", "data", "keys", "snapshots"]));
+    } finally {
+      await docker("rm", "-f", host).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a backup older than staleMinutes (2) fails the health check, which says how old it is", async () => {

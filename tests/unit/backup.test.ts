@@ -191,8 +191,8 @@ describe("withBackup", () => {
 
   test("adds restic (EPEL first on RHEL), the service, the health check's program, kept state and the local repository", async () => {
     const b = withBackup(spec, args, { paths: [], database: "mailserver" });
-    expect(b.packages.debian).toEqual([["mariadb-server"], ["restic"]]);
-    expect(b.packages.rhel).toEqual([["mysql-server"], ["epel-release"], ["restic"]]);
+    expect(b.packages.debian).toEqual([["mariadb-server"], ["restic", "openssh-client"]]);
+    expect(b.packages.rhel).toEqual([["mysql-server"], ["epel-release"], ["restic", "openssh-clients"]]);
     expect(b.services).toEqual([BACKUP_SERVICE]);
     expect(b.healthEnv).toEqual({ debian: { A: "1", BACKUP_PROGRAM: BACKUP.program }, rhel: { A: "2", BACKUP_PROGRAM: BACKUP.program } });
     expect(b.stateDirectories).toEqual([BACKUP.state]);
@@ -202,7 +202,7 @@ describe("withBackup", () => {
     expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(["/etc/x", BACKUP.program, BACKUP.config, BACKUP.password]));
   });
 
-  test("an sftp repository brings ssh and mounts nothing", () => {
+  test("an sftp repository mounts nothing; EPEL is not asked for twice", () => {
     const sftp = { ...args, settings: backupSettings({ ...local, repository: "sftp:b@10.1.2.3:/r", sftp: { privateKey: KEY, knownHosts: KNOWN } }) };
     const b = withBackup({ ...spec, packages: { debian: [["x"]], rhel: [["epel-release"], ["y"]] } }, sftp, { paths: ["/srv"] });
     expect(b.packages.debian).toEqual([["x"], ["restic", "openssh-client"]]);

@@ -80,6 +80,8 @@ open_repository() {
       ;;
     *"Is there a repository at the following location?"* | *"does not exist"* | *"unable to open config file"*)
       out="$(rs init 2>&1)" && { say "made a new repository at $RESTIC_REPOSITORY"; return 0; }
+      # The other server may have made it at the same moment.
+      rs cat config >/dev/null 2>&1 && return 0
       ;;
   esac
   say "cannot open the repository at $RESTIC_REPOSITORY: $(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1 | cut -c1-300)"

@@ -124,13 +124,21 @@ run() {
     :
   else
     mapfile -t paths < <(present_paths; [ -n "${BACKUP_DATABASE:-}" ] && printf '%s\n' "$dump_dir")
-    if out="$(rs backup --json --host "$BACKUP_HOST" --tag mail-system "${paths[@]}" 2>"$BACKUP_STATE/.backup.err")"; then
-      summary="$(grep '"message_type":"summary"' <<<"$out" | tail -n 1)"
-      snapshot="$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' <<<"$summary")"
+    local rc=0 note=""
+    out="$(rs backup --json --host "$BACKUP_HOST" --tag mail-system "${paths[@]}" 2>"$BACKUP_STATE/.backup.err")" || rc=$?
+    summary="$(grep '"message_type":"summary"' <<<"$out" | tail -n 1)"
+    snapshot="$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' <<<"$summary")"
+    # 3: the snapshot is made, but some files went away while it was read (a
+    # message moved from new/ to cur/, or expunged): the next one has them.
+    if [ "$rc" -eq 3 ] && [ -n "$snapshot" ]; then
+      note="; $(grep -c . "$BACKUP_STATE/.backup.err") files changed while read (the next backup has them)"
+      rc=0
+    fi
+    if [ "$rc" -eq 0 ]; then
       added="$(summary_number data_added "$summary")"
       total="$(summary_number total_bytes_processed "$summary")"
-      set_status ok "snapshot ${snapshot:0:8}: ${total:-0} bytes backed up, ${added:-0} bytes added to the repository" "${snapshot:0:8}" "${added:-0}" "${total:-0}"
-      say "snapshot ${snapshot:0:8} of ${paths[*]}: ${total:-0} bytes, ${added:-0} bytes added to the repository"
+      set_status ok "snapshot ${snapshot:0:8}: ${total:-0} bytes backed up, ${added:-0} bytes added to the repository$note" "${snapshot:0:8}" "${added:-0}" "${total:-0}"
+      say "snapshot ${snapshot:0:8} of ${paths[*]}: ${total:-0} bytes, ${added:-0} bytes added to the repository$note"
       forget
       return 0
     fi

@@ -22,6 +22,7 @@ import email.message
 import email.utils
 import imaplib
 import json
+import re
 import os
 import poplib
 import smtplib
@@ -214,13 +215,18 @@ def act_arrange(args):
     return {"ok": True}
 
 
+def listed_name(line):
+    """The folder name of a LIST/LSUB answer: (flags) "separator" name."""
+    m = re.match(r'^\((?:[^)]*)\) (?:NIL|"[^"]*") (.*)$', line.decode())
+    return m.group(1).strip().strip('"')
+
+
 def act_mailbox_state(args):
     """Every folder (subscribed or not) with its messages' subjects and flags, over IMAPS."""
     m = imap_login(args)
     _, listed = m.list()
     state = {}
-    for line in listed:
-        name = line.decode().rsplit(' "." ', 1)[-1].strip().strip('"')
+    for name in (listed_name(line) for line in listed if line):
         m.select('"%s"' % name, readonly=True)
         messages = []
         for subject, uid in sorted(by_subject(m).items()):
@@ -230,7 +236,7 @@ def act_mailbox_state(args):
         state[name] = messages
     _, subscribed = m.lsub()
     m.logout()
-    return {"ok": True, "folders": state, "subscribed": sorted(l.decode().rsplit(' "." ', 1)[-1].strip().strip('"') for l in subscribed if l)}
+    return {"ok": True, "folders": state, "subscribed": sorted(listed_name(l) for l in subscribed if l)}
 
 
 def act_dkim_verify(args):

@@ -111,7 +111,8 @@ function parseDkimKeys(list: readonly unknown[], report: Report): (GivenDkimKey 
     for (const k of Object.keys(e)) if (!["domain", "selector", "privateKey"].includes(k)) at("is not a field (domain, selector, privateKey)", `.${k}`);
     const domain = typeof e.domain === "string" ? e.domain.trim().toLowerCase() : "";
     if (!isDomainName(domain)) at(`${JSON.stringify(e.domain)} is not a domain name`, ".domain");
-    const selector = typeof e.selector === "string" ? e.selector.trim().toLowerCase() : undefined;
+    // `pulumi config set --path` makes a selector of digits ("2024") a number.
+    const selector = typeof e.selector === "string" || typeof e.selector === "number" ? String(e.selector).trim().toLowerCase() : undefined;
     if (e.selector !== undefined && (selector === undefined || !isDnsLabel(selector))) at(`${JSON.stringify(e.selector)} is not a single DNS label`, ".selector");
     const problem = rsaKeyProblem(e.privateKey);
     if (problem) at(problem, ".privateKey");

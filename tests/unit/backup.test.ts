@@ -96,6 +96,13 @@ describe("mail-system:dkimKeys", () => {
     expect(r.config.dkimKeys).toEqual([{ domain: "rockylinux.me", selector: "s1", privateKey: key }]);
   });
 
+  test("a selector of digits, which `pulumi config set --path` makes a number, is the label", () => {
+    const key = pem(1024);
+    const r = validateConfig({ ...seed, dkimSelector: "2024", dkimKeys: [{ domain: "rockylinux.me", selector: 2024, privateKey: key }] }, "dev");
+    expect(r.problems).toEqual([]);
+    expect(r.config.dkimKeys).toEqual([{ domain: "rockylinux.me", selector: "2024", privateKey: key }]);
+  });
+
   test.each([
     [[{ domain: "rockylinux.me", privateKey: "nope" }], "mail-system:dkimKeys[0].privateKey: is not a PEM private key"],
     [[{ domain: "rockylinux.me", privateKey: pem(0, "ed25519") }], "mail-system:dkimKeys[0].privateKey: is a ed25519 key: DKIM here signs with RSA (rsa-sha256)"],

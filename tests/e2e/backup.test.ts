@@ -5,11 +5,10 @@
 // user, then everyone: every message in its folder with its flags, and every
 // user logging in with the same password. Long: run only with
 // MAIL_SYSTEM_LONG_TESTS=1, which CI sets.
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { backupCli } from "./backupCli";
 import { ClientResult, Lab, mailClient, send, waitForMail } from "./clients";
 import { changesOf, docker, log, replaceConfig, sh } from "./lab";
 import { buildSshHostImage, SSH_HOST_IMAGE } from "./sshHosts";
@@ -21,25 +20,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const root = path.join(__dirname, "..", "..");
 const domain = "backup.test";
 const [alice, bob] = [`alice@${domain}`, `bob@${domain}`];
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `npm run backup -- <args> --stack <stack>` as a user runs it (the script itself, with the stack's backend). */
-function backupCli(stack: Stack, args: string[]): Promise<CliResult> {
-  const env = { ...process.env, ...(stack.workspace as LocalWorkspace).envVars };
-  return new Promise((resolve) => {
-    execFile(
-      "npx",
-      ["ts-node", "--transpile-only", "scripts/backup.ts", ...args, "--stack", stack.name],
-      { cwd: root, env, timeout: 5 * 60_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 type MailboxState = { folders: Record<string, { subject: string; flags: string[] }[]>; subscribed: string[] };
 

@@ -13,6 +13,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
+import { backupCli } from "./backupCli";
 import { waitForMail } from "./clients";
 import { changesOf, freeSubnet, LAB_FILTERING, log, toPathConfig, uniqueName, withStack } from "./lab";
 import { checkDatabaseAccounts, checkDatabaseTls, checkMailSystem, checkedSystem, labOf } from "./mailChecks";
@@ -46,6 +47,8 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
     ...system,
     "mail-system:target": "ssh",
     "mail-system:filtering": LAB_FILTERING,
+    // Each host backs up into a directory of its own.
+    "mail-system:backup": { repository: "/var/backups/mail-system", password: "ssh e2e restic password" },
     "mail-system:hosts": {
       // No hostKey: the key infra presents first is recorded (once: one SSH server).
       dns: { address: infra.address },
@@ -87,6 +90,15 @@ test("target ssh: the same system on two Debian hosts over SSH, reloading only w
       expect(await ssh(lab, infra, "root", "stat -c '%U:%G %a' /etc/mysql/ssl/server-key.pem")).toBe("mysql:mysql 600\n");
       // The database listens on the host's address, not on every interface.
       expect(await ssh(lab, infra, "root", "cat /etc/mysql/mariadb.conf.d/60-mail-system.cnf")).toContain(`bind-address = ${infra.address}`);
+
+      // Backups on hosts: mail-backup runs from its init script on both; the
+      // CLI reaches them over SSH with the stack's key (sudo as deploy) and
+      // backs up the database's dump and the mail, each into its host's directory.
+      for (const host of [infra, mailHost]) expect(await ssh(lab, host, "root", "service mail-backup status && echo running")).toBe("running\n");
+      expect(await backupCli(stack, ["run"])).toMatchObject({ code: 0 });
+      expect((await backupCli(stack, ["status"])).stdout.match(/^state=ok$/gm)).toHaveLength(2);
+      for (const host of [infra, mailHost]) expect(await ssh(lab, host, "root", "ls /var/backups/mail-system")).toContain("snapshots");
+      expect(await ssh(lab, infra, "root", "grep -c 'INSERT INTO `virtual_users`' /var/lib/mail-backup/dump/mailserver.sql")).toBe("1\n");
 
       // A second preview changes nothing.
       expect(changesOf((await stack.preview({ onOutput: log })).changeSummary)).toEqual({});

@@ -123,7 +123,7 @@ long("backups that restore into a new stack", () => {
         },
       });
       await replaceConfig(s.stack, sftp(wrongKey));
-      await expect(s.stack.up({ onOutput: log })).rejects.toThrow(/cannot open the repository at sftp:deploy@[\d.]+:\/home\/deploy\/restic/);
+      await expect(s.stack.up({ onOutput: log })).rejects.toThrow(/cannot open the repository at sftp:deploy@[\d.]+:\/home\/deploy\/restic: Host key verification failed/);
       await replaceConfig(s.stack, sftp(hostKey));
       await s.stack.up({ onOutput: log });
       expect(await backupCli(s.stack, ["run"])).toMatchObject({ code: 0 });

@@ -84,7 +84,11 @@ open_repository() {
       rs cat config >/dev/null 2>&1 && return 0
       ;;
   esac
-  say "cannot open the repository at $RESTIC_REPOSITORY: $(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1 | cut -c1-300)"
+  # ssh says why an sftp: repository is out of reach before restic's own "EOF".
+  local why
+  why="$(printf '%s\n' "$out" | grep -E 'Host key verification failed|REMOTE HOST IDENTIFICATION|Permission denied|Connection (refused|timed out)|No route to host|Could not resolve' | head -n 1)"
+  [ -n "$why" ] || why="$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1)"
+  say "cannot open the repository at $RESTIC_REPOSITORY: $(printf '%s' "$why" | cut -c1-300)"
   return 1
 }
 

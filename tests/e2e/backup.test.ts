@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backupCli } from "./backupCli";
-import { ClientResult, Lab, mailClient, send, waitForMail } from "./clients";
+import { mailboxState, MailboxState, mailClient, send, waitForMail } from "./clients";
 import { changesOf, docker, log, replaceConfig, sh } from "./lab";
 import { buildSshHostImage, SSH_HOST_IMAGE } from "./sshHosts";
 import { openStack, SharedStack } from "./sharedStack";
@@ -20,14 +20,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const root = path.join(__dirname, "..", "..");
 const domain = "backup.test";
 const [alice, bob] = [`alice@${domain}`, `bob@${domain}`];
-
-type MailboxState = { folders: Record<string, { subject: string; flags: string[] }[]>; subscribed: string[] };
-
-async function mailboxState(lab: Lab, user: string): Promise<MailboxState> {
-  const r = (await mailClient(lab, "mailbox-state", { port: 993, user }, lab.passwords[user])) as ClientResult & MailboxState;
-  expect(r.ok).toBe(true);
-  return { folders: r.folders, subscribed: r.subscribed };
-}
 
 /** The restore report mail-restore-maildirs prints (JSON, the last line of the mail server's output). */
 function restoreReport(stdout: string): { dryRun: boolean; copied: number; skipped: number; replaced: number; mailboxes: { address: string; copied: number }[] } {

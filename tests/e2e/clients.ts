@@ -62,3 +62,12 @@ export async function waitForMail(lab: Lab, user: string, subject: string, mailb
   }
   throw new Error(`${subject} did not reach ${user}'s ${mailbox} in 30 s; it has: ${JSON.stringify(subjects)}`);
 }
+
+/** Every folder of a mailbox with its messages' subjects and flags, and the subscriptions, over IMAPS. */
+export type MailboxState = { folders: Record<string, { subject: string; flags: string[] }[]>; subscribed: string[] };
+
+export async function mailboxState(lab: Lab, user: string): Promise<MailboxState> {
+  const r = (await mailClient(lab, "mailbox-state", { port: 993, user }, lab.passwords[user])) as ClientResult & MailboxState;
+  if (!r.ok) throw new Error(`mailbox-state of ${user}: ${JSON.stringify(r)}`);
+  return { folders: r.folders, subscribed: r.subscribed };
+}

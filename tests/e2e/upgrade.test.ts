@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { ClientResult, Lab, mailClient, send, waitForMail } from "./clients";
+import { Lab, mailboxState, mailClient, send, waitForMail } from "./clients";
 import { changesOf, docker, dockerLab, freeSubnet, log, sh, toPathConfig, uniqueName } from "./lab";
 
 jest.setTimeout(30 * 60_000);
@@ -24,14 +24,6 @@ const previous = fs
   .split("\n")
   .find((l) => /^[0-9a-f]{40}$/.test(l.trim()))!
   .trim();
-
-type MailboxState = { folders: Record<string, { subject: string; flags: string[] }[]>; subscribed: string[] };
-
-async function mailboxState(lab: Lab, user: string): Promise<MailboxState> {
-  const r = (await mailClient(lab, "mailbox-state", { port: 993, user }, lab.passwords[user])) as ClientResult & MailboxState;
-  expect(r).toMatchObject({ ok: true });
-  return { folders: r.folders, subscribed: r.subscribed };
-}
 
 /** The queue IDs of messages waiting for `recipient`. */
 async function queuedFor(container: string, recipient: string): Promise<string[]> {

@@ -85,9 +85,12 @@ open_repository() {
       ;;
   esac
   # ssh says why an sftp: repository is out of reach before restic's own "EOF".
-  local why
-  why="$(printf '%s\n' "$out" | grep -E 'Host key verification failed|REMOTE HOST IDENTIFICATION|Permission denied|Connection (refused|timed out)|No route to host|Could not resolve' | head -n 1)"
+  local why="" pattern
+  for pattern in 'Host key verification failed' 'Permission denied' 'Connection (refused|timed out)' 'No route to host' 'Could not resolve'; do
+    why="$(printf '%s\n' "$out" | grep -E -m 1 "$pattern")" && break
+  done
   [ -n "$why" ] || why="$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1)"
+  why="${why#subprocess ssh: }"
   say "cannot open the repository at $RESTIC_REPOSITORY: $(printf '%s' "$why" | cut -c1-300)"
   return 1
 }

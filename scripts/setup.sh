@@ -112,7 +112,18 @@ pulumi_cli() {
     fi
   fi
   link_bin "$dir/pulumi" pulumi
-  link_bin "$dir/pulumi-language-nodejs" pulumi-language-nodejs
+  # A host built from sdk/v3 (the stand-in, v3.68.0) takes the project's
+  # runtime options only as flags: toolchain/nodejs/language-host.sh passes
+  # them. The official host (its own module) reads them itself.
+  if command -v go >/dev/null && go version -m "$dir/pulumi-language-nodejs" 2>/dev/null |
+    grep -q "path[[:space:]]github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs$"; then
+    rm -f "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
+    printf '#!/bin/sh\nexec /bin/sh %s %s "$@"\n' "$MAIL_SYSTEM_ROOT/toolchain/nodejs/language-host.sh" "$dir/pulumi-language-nodejs" \
+      >"$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
+    chmod 0755 "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
+  else
+    link_bin "$dir/pulumi-language-nodejs" pulumi-language-nodejs
+  fi
   [ "$(pulumi version)" = "v$PULUMI_VERSION" ] || { echo "pulumi version is $(pulumi version)" >&2; return 1; }
   echo "pulumi v$PULUMI_VERSION ($how)"
 }

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { X509Certificate } from "crypto";
 import { jobPaths, renderJobFiles } from "./job";
-import { FILES_DIR } from "./template";
+import { FILES_DIR, shellAssignments } from "./template";
 import { RenderedFile } from "./types";
 
 export const ACME_CHALLENGES = ["dns-01", "http-01"] as const;
@@ -122,8 +122,6 @@ export interface AcmeClientSettings {
   readonly host: boolean;
 }
 
-/** A shell assignment's value, single-quoted. */
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** mail-acme's program, its configuration (secret: the TSIG key), the CA file and, on a host, its unit and init script. */
 export function renderAcmeFiles(s: AcmeClientSettings): RenderedFile[] {
@@ -162,7 +160,7 @@ export function renderAcmeFiles(s: AcmeClientSettings): RenderedFile[] {
         ] as [string, string][])
       : []),
   ];
-  const config = `# Rendered by mail-system: mail-acme's settings (secret: the DNS update key).\n${env.map(([k, v]) => `${k}=${shq(v)}`).join("\n")}\n`;
+  const config = `# Rendered by mail-system: mail-acme's settings (secret: the DNS update key).\n${shellAssignments(env)}`;
   const root = (p: string, content: string, mode: string, secret = false): RenderedFile => ({ path: p, content, owner: "root", group: "root", mode, ...(secret ? { secret } : {}) });
   return [
     root(ACME.program, fs.readFileSync(path.join(FILES_DIR, "mail", "acme", "mail-acme.sh"), "utf8"), "0755"),

@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { jobPaths, renderJobFiles } from "./job";
-import { FILES_DIR } from "./template";
+import { FILES_DIR, shellAssignments } from "./template";
 import { RenderedFile } from "./types";
 
 /** How long restic keeps snapshots (`forget --keep-*`). */
@@ -204,8 +204,6 @@ export interface BackupClientSettings {
   readonly host: boolean;
 }
 
-/** A shell assignment's value, single-quoted. */
-const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The ssh command restic's sftp backend runs: the key and the known host, nothing from ~/.ssh. */
 function sftpCommand(repository: string): string {
@@ -243,7 +241,7 @@ export function renderBackupFiles(s: BackupClientSettings): RenderedFile[] {
     ...(b.sftp ? ([["BACKUP_SFTP_COMMAND", sftpCommand(b.repository)]] as [string, string][]) : []),
     ...Object.entries(b.environment),
   ];
-  const config = `# Rendered by mail-system: mail-backup's settings (secret: a backend's credentials).\n${env.map(([k, v]) => `${k}=${shq(v)}`).join("\n")}\n`;
+  const config = `# Rendered by mail-system: mail-backup's settings (secret: a backend's credentials).\n${shellAssignments(env)}`;
   const root = (p: string, content: string, mode: string, secret = false): RenderedFile => ({ path: p, content, owner: "root", group: "root", mode, ...(secret ? { secret } : {}) });
   const program = (name: string) => fs.readFileSync(path.join(FILES_DIR, "common", "backup", name), "utf8");
   return [

@@ -28,3 +28,8 @@ export function renderTemplate(relativePath: string, values: TemplateValues): st
   const text = fs.readFileSync(path.join(FILES_DIR, relativePath), "utf8");
   return fill(text, values, relativePath);
 }
+
+/** `NAME='value'` lines (values single-quoted for a POSIX shell), each ending in a newline: a file a shell sources. */
+export function shellAssignments(entries: readonly (readonly [string, string])[]): string {
+  return entries.map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'\n`).join("");
+}

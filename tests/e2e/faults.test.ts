@@ -7,7 +7,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import * as path from "path";
 import { mailClient, waitForMail } from "./clients";
 import { changesOf, docker, dockerLab, freeSubnet, LOAD_TEST_LIMITS, log, uniqueName, withStack } from "./lab";
-import { deliveryVerdict, idsInMaildir, queued, sendNumbered, settle } from "./mailLoad";
+import { deliveryVerdict, idsInMaildir, missingTrail, queued, sendNumbered, SendReport, settle } from "./mailLoad";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
 
@@ -19,6 +19,12 @@ const measured = (line: string) => process.stdout.write(`faults: ${line}\n`);
 const domain = "faults.test";
 const [frank, sink] = [`frank@${domain}`, `sink@${domain}`];
 const maildir = `/var/mail/vhosts/${domain}/sink`;
+
+/** Prints the mail log's lines for any accepted message the maildir lacks (before the verdict fails). */
+async function explainLosses(container: string, report: SendReport, ids: Map<string, number>): Promise<void> {
+  const trail = await missingTrail(container, report, ids);
+  if (trail.length) measured(`lost messages' log:\n${trail.join("\n")}`);
+}
 
 async function health(container: string): Promise<string> {
   return (await docker("inspect", "-f", "{{.State.Status}} {{.State.Health.Status}} {{.RestartCount}}", container)).trim();
@@ -74,6 +80,7 @@ long("faults on one deployed system", () => {
     await waitHealthy(st.mail);
     expect(Number((await health(st.mail)).split(" ")[2])).toBe(restartsBefore + 1);
     const ids = await settle(st.mail, maildir, idPrefix, 5 * 60_000);
+    await explainLosses(st.mail, report, ids);
     const verdict = deliveryVerdict(report, ids);
     measured(`(a) kill: ${JSON.stringify(verdict)}, ${report.failures} failed attempts`);
     // The run went on after the restart, so most of the 2000 were accepted.
@@ -105,6 +112,7 @@ long("faults on one deployed system", () => {
     // Postfix retries on its own (main.cf: minimal_backoff_time, queue_run_delay).
     const back = Date.now();
     const ids = await settle(st.mail, maildir, idPrefix, 6 * 60_000);
+    await explainLosses(st.mail, report, ids);
     measured(`(b) LMTP back: all 200 delivered and the queue empty ${Math.round((Date.now() - back) / 1000)} s later`);
     const verdict = deliveryVerdict(report, ids);
     expect(verdict).toMatchObject({ accepted: 200, acceptedMissing: 0, acceptedDuplicated: 0, unknown: 0 });
@@ -156,6 +164,7 @@ long("faults on one deployed system", () => {
       for (const id of await farQueued().catch(() => [])) await docker("exec", st.mail, "postsuper", "-d", id).catch(() => undefined);
     }
     const ids = await settle(st.mail, maildir, idPrefix, 6 * 60_000);
+    await explainLosses(st.mail, report, ids);
     measured(`(e) container replaced with 51 queued: the 50 delivered ${Math.round((Date.now() - back) / 1000)} s after the replacing up began, the far one still queued as ${farIds[0]} afterwards`);
     expect(deliveryVerdict(report, ids)).toMatchObject({ accepted: 50, acceptedMissing: 0, acceptedDuplicated: 0, unknown: 0 });
     // The replaced server still takes and delivers new mail.
@@ -209,6 +218,7 @@ long("faults on one deployed system", () => {
     expect(tail.every((r) => r.ok)).toBe(true);
     // Mail accepted during it all is delivered, once.
     const ids = await settle(st.mail, maildir, idPrefix, 6 * 60_000);
+    await explainLosses(st.mail, report, ids);
     expect(deliveryVerdict(report, ids)).toMatchObject({ acceptedMissing: 0, acceptedDuplicated: 0, unconfirmedDuplicated: 0, unknown: 0 });
     // Submission (SASL through Dovecot) works too.
     expect(await mailClient(st.lab, "send", { port: 587, user: frank, sender: frank, to: frank, subject: idPrefix, body: "x" }, password)).toEqual({ ok: true, refused: {} });

@@ -1,7 +1,7 @@
 // Mail under faults: a sender that numbers every message (a unique
 // Message-ID) and records which ones the server accepted (250 after the
 // data), and a check of what landed in a maildir, message by message.
-import { docker } from "./lab";
+import { docker, sh } from "./lab";
 import { Endpoint, Wire } from "./wire";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -71,10 +71,14 @@ export async function sendNumbered(o: {
   return report;
 }
 
-/** How many files of the maildir carry each Message-ID that starts with `<idPrefix.` */
+/**
+ * How many files of the maildir, in any folder, carry each Message-ID that
+ * starts with `<idPrefix.`: a message Rspamd scored as junk is filed into
+ * Junk, and it was delivered all the same.
+ */
 export async function idsInMaildir(container: string, maildir: string, idPrefix: string): Promise<Map<string, number>> {
   const out = await docker("exec", container, "sh", "-c",
-    `find "$1/new" "$1/cur" -type f -print0 2>/dev/null | xargs -0 -r grep -h -i -m1 '^Message-ID: <'"$2"'\\.' || true`, "ids", maildir, idPrefix);
+    `find "$1" -type f \\( -path "*/new/*" -o -path "*/cur/*" \\) -print0 2>/dev/null | xargs -0 -r grep -h -i -m1 '^Message-ID: <'"$2"'\\.' || true`, "ids", maildir, idPrefix);
   const counts = new Map<string, number>();
   for (const l of out.split("\n")) {
     const id = l.replace(/^Message-ID:\s*/i, "").trim();
@@ -119,4 +123,21 @@ export function deliveryVerdict(report: SendReport, ids: Map<string, number>) {
     unconfirmedDuplicated: report.unconfirmed.filter((id) => (ids.get(id) ?? 0) > 1).length,
     unknown: [...ids.keys()].filter((id) => !accepted.has(id) && !unconfirmed.has(id)).length,
   };
+}
+
+/**
+ * The mail log's story of each accepted message that is not in the maildir:
+ * cleanup logs `message-id=<...>` with the queue ID, and every later line of
+ * that message carries the queue ID. Printed when a verdict finds a loss, so
+ * a failed run says where the message went.
+ */
+export async function missingTrail(container: string, report: SendReport, ids: Map<string, number>): Promise<string[]> {
+  const missing = report.accepted.filter((id) => (ids.get(id) ?? 0) === 0).slice(0, 5);
+  if (missing.length === 0) return [];
+  const log = (await sh("sh", ["-c", 'docker logs "$1" 2>&1', "sh", container]).catch((e) => String(e))).split("\n");
+  return missing.flatMap((id) => {
+    const queueIds = new Set(log.filter((l) => l.includes(`message-id=${id}`)).map((l) => / ([0-9A-F]{6,}): /.exec(l)?.[1]).filter((q): q is string => !!q));
+    const lines = log.filter((l) => [...queueIds].some((q) => l.includes(q)));
+    return [`${id}: queue ids ${[...queueIds].join(", ") || "none logged"}`, ...lines.map((l) => `  ${l}`)];
+  });
 }

@@ -44,7 +44,8 @@ export async function sendNumbered(o: {
           if ((await wire.smtp(`RCPT TO:<${o.to}>`, 30_000)).code !== 250) throw new Error("RCPT refused");
           if ((await wire.smtp("DATA", 30_000)).code !== 354) throw new Error("DATA refused");
           dataSent = true;
-          const body = `From: <${o.from}>\r\nTo: <${o.to}>\r\nSubject: ${o.idPrefix} ${i}\r\nMessage-ID: ${id}\r\n\r\nmessage ${i}\r\n.\r\n`;
+          // A whole header (Date too) so a content filter scores it as ordinary mail.
+          const body = `Date: ${new Date().toUTCString()}\r\nFrom: <${o.from}>\r\nTo: <${o.to}>\r\nSubject: ${o.idPrefix} ${i}\r\nMessage-ID: ${id}\r\n\r\nmessage ${i}\r\n.\r\n`;
           wire.write(body);
           const end = await wire.smtpReply(60_000);
           if (end.code !== 250) throw new Error(`data refused: ${end.text}`);

@@ -2,6 +2,7 @@
 // plain-docker helpers. Benchmarks reuse the end-to-end tests' lab helpers
 // (throwaway stacks, free subnets, unique names) so they touch only Docker
 // objects they created.
+import { spawn } from "child_process";
 import * as path from "path";
 import { docker, sh } from "../tests/e2e/lab";
 
@@ -43,4 +44,18 @@ export async function waitFor(probe: () => Promise<boolean>, timeoutMs: number, 
     await sleep(everyMs);
   }
   return false;
+}
+
+/** Runs docker with `input` on stdin. */
+export function dockerWithInput(args: string[], input: Buffer | string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    p.on("error", reject);
+    p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(" ")}: ${err}`))));
+    p.stdin.end(input);
+  });
 }

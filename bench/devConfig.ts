@@ -34,9 +34,13 @@ export function devShape(): DevShape {
   };
 }
 
-/** The lab's addresses on a /24 given as its first three octets, as the dev stack places them (.5 db, .6 mail, .7 dns). */
+/**
+ * The lab's addresses on a /24 given as its first three octets, as the dev
+ * stack places them (.5 db, .6 mail, .7 dns), and the benchmark's
+ * seed-configured mail server (.50).
+ */
 export function labAddresses(net: string) {
-  return { subnet: `${net}.0/24`, gateway: `${net}.1`, db: `${net}.5`, mail: `${net}.6`, dns: `${net}.7` };
+  return { subnet: `${net}.0/24`, gateway: `${net}.1`, db: `${net}.5`, mail: `${net}.6`, dns: `${net}.7`, seed: `${net}.50` };
 }
 
 /** Stack configuration: the dev shape on `net`, named `prefix`. */

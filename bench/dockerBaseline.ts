@@ -7,7 +7,7 @@
 // role's units, then the program's own scripts through `docker exec`
 // (packages, files, units, health). Independent steps run in parallel, as a
 // careful hand-written script would.
-import { execFile, spawn } from "child_process";
+import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as path from "path";
 import { ADDRESS_ISSUE_SCRIPT, MAIL_ISSUE_SCRIPT } from "../components/mailCertificate";
@@ -24,25 +24,11 @@ import { FILES_DIR } from "../components/render/template";
 import { DnsRecord, RenderedFile } from "../components/render/types";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
 import { imageBuildArgs, Role, ServerContainer } from "../tests/checkers/images";
-import { docker, note, sh } from "./common";
+import { docker, dockerWithInput, note, sh } from "./common";
 import { DevShape, labAddresses } from "./devConfig";
 
 const LABEL = "mail-system.stack";
 const TLS = { certificateFile: "/etc/ssl/mail/fullchain.pem", keyFile: "/etc/ssl/mail/privkey.pem" };
-
-/** Runs docker with `input` on stdin. */
-function dockerWithInput(args: string[], input: Buffer | string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (err += d));
-    p.on("error", reject);
-    p.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(" ")}: ${err}`))));
-    p.stdin.end(input);
-  });
-}
 
 const alnum = (n: number) => {
   const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

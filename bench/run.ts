@@ -18,13 +18,21 @@ import { conditions, Row, table, writeResults } from "./report";
 import { addUser, noChangePreview, Step, up } from "./steadyState";
 import { opendkimMilter } from "../components/render/opendkim";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
-import { DEFAULT_FLOOD, DeliveryResult, flood, FloodOptions, FloodResult, floodMailServer, startSink, withPort25Milters } from "./throughput";
+import { removeSeedMail, startSeedMail } from "./seedBaseline";
+import {
+  DEFAULT_FLOOD, DeliveryResult, DrainResult, emptyMaildir, flood, floodDiscard, floodGrowth, FloodOptions, FloodResult, floodMailServer, GrowthStep,
+  startSink, withPort25Milters,
+} from "./throughput";
 
 const repeat = Math.max(1, Math.min(10, Number(process.env.BENCH_REPEAT ?? 2)));
 const floodOptions: FloodOptions = {
   ...DEFAULT_FLOOD,
   messages: Math.max(1, Math.min(100_000, Number(process.env.BENCH_MESSAGES ?? DEFAULT_FLOOD.messages))),
   sessions: Math.max(1, Math.min(100, Number(process.env.BENCH_SESSIONS ?? DEFAULT_FLOOD.sessions))),
+};
+const growthOptions = {
+  messages: Math.max(1, Math.min(100_000, Number(process.env.BENCH_GROWTH_MESSAGES ?? 5000))),
+  steps: Math.max(2, Math.min(10, Number(process.env.BENCH_GROWTH_STEPS ?? 4))),
 };
 const baseImage = process.env.BASE_IMAGE || BASE_IMAGE;
 const shape = devShape();
@@ -45,6 +53,12 @@ interface Measured {
   untuned?: DeliveryResult;
   /** The same flood without the filter (no milter at all on port 25). */
   unfiltered?: DeliveryResult;
+  /** The same flood into the seed's own configuration (bench/seed). */
+  seed?: DeliveryResult;
+  /** The same flood into Postfix's discard transport: Postfix's ceiling. */
+  discard?: DrainResult;
+  /** Floods in a row into one mailbox, product and seed. */
+  growth?: { product: GrowthStep[]; seed: GrowthStep[] };
 }
 
 /** Builds the three images once so that every deploy measured is warm (images cached). */
@@ -85,17 +99,40 @@ async function throughput(prefix: string, net: string, recipient: string, m: Mea
     await docker("rm", "-f", "-v", sinkName).catch(() => undefined);
   }
   const [local, domain] = recipient.split("@");
-  const container = `${prefix}-mail`;
-  const run = () => floodMailServer({
-    ...floodOptions, image, network, label, container, target: labAddresses(net).mail, recipient,
-    maildir: `/var/mail/vhosts/${domain}/${local}`, timeoutMs: 20 * 60_000,
+  const a = labAddresses(net);
+  const product = { container: `${prefix}-mail`, target: a.mail };
+  const flooded = { ...floodOptions, image, network, label, recipient, maildir: `/var/mail/vhosts/${domain}/${local}`, timeoutMs: 20 * 60_000 };
+  // Every run but the growth series starts from an empty mailbox.
+  const fresh = async (server: { container: string; target: string }) => {
+    await emptyMaildir(server.container, flooded.maildir);
+    return floodMailServer({ ...flooded, ...server });
+  };
+  const told = (what: string, r: DeliveryResult) => note(`${what}: ${r.accepted} accepted in ${s(r.sendSeconds)}, ${r.files} delivered in ${s(r.deliveredSeconds)}`);
+  const seedServer = await startSeedMail({
+    name: `${prefix}-seed`, image, network, label, address: a.seed, dns: a.dns, hostname: `mail.${shape.domain}`, domain: shape.domain,
+    db: { container: `${prefix}-db`, address: a.db },
   });
-  m.mail = await run();
-  note(`mail server: ${m.mail.accepted} accepted in ${s(m.mail.sendSeconds)}, ${m.mail.files} delivered in ${s(m.mail.deliveredSeconds)}`);
-  m.untuned = await withPort25Milters(container, `$inbound_milters, ${opendkimMilter()}`, run);
-  note(`mail server, untuned: ${m.untuned.accepted} accepted in ${s(m.untuned.sendSeconds)}, ${m.untuned.files} delivered in ${s(m.untuned.deliveredSeconds)}`);
-  m.unfiltered = await withPort25Milters(container, "", run);
-  note(`mail server, unfiltered: ${m.unfiltered.accepted} accepted in ${s(m.unfiltered.sendSeconds)}, ${m.unfiltered.files} delivered in ${s(m.unfiltered.deliveredSeconds)}`);
+  const seed = { container: seedServer.name, target: seedServer.address };
+  try {
+    m.mail = await fresh(product);
+    told("mail server", m.mail);
+    m.seed = await fresh(seed);
+    told("the seed's configuration", m.seed);
+    // One value, no spaces: postconf -P takes no whitespace in a value.
+    m.untuned = await withPort25Milters(product.container, `$inbound_milters,${opendkimMilter()}`, () => fresh(product));
+    told("mail server, untuned", m.untuned);
+    m.unfiltered = await withPort25Milters(product.container, "", () => fresh(product));
+    told("mail server, unfiltered", m.unfiltered);
+    m.discard = await floodDiscard({ ...flooded, ...product });
+    note(`mail server, discard transport: ${m.discard.accepted} accepted in ${s(m.discard.sendSeconds)}, queue empty after ${s(m.discard.drainedSeconds)}, ${m.discard.discarded} discarded`);
+    const growth = (server: { container: string; target: string }) => floodGrowth({ ...flooded, ...server, messages: growthOptions.messages, steps: growthOptions.steps });
+    m.growth = { product: await growth(product), seed: await growth(seed) };
+    for (const [who, steps] of Object.entries(m.growth)) {
+      note(`growth, ${who}: ${steps.map((g) => `${g.before}: ${(g.result.files / g.result.deliveredSeconds).toFixed(0)} msg/s`).join(", ")}`);
+    }
+  } finally {
+    await removeSeedMail(seedServer);
+  }
 }
 
 async function pulumiDeploy(m: Measured, last: boolean): Promise<void> {
@@ -200,6 +237,44 @@ function rows(m: Measured, warm: number): Row[] {
       baseline: `without Rspamd: accepted ${na.toFixed(0)} msg/s, delivered ${nd.toFixed(0)} msg/s`,
       ratio: `${(fa / na).toFixed(2)}x accepted, ${(fd / nd).toFixed(2)}x delivered`,
       notes: `unfiltered run: ${m.unfiltered.files} files for ${m.unfiltered.accepted} accepted: ${exact(m.unfiltered) ? "exact" : "NOT exact"}`,
+    });
+  }
+  if (m.mail && m.seed) {
+    const [, fd] = rate(m.mail);
+    const [, sd] = rate(m.seed);
+    const nd = m.unfiltered ? rate(m.unfiltered)[1] : NaN;
+    out.push({
+      item: "3e. against the seed's own configuration (bench/seed: its main.cf, master.cf, MySQL maps and Dovecot edits on the same image), same flood, empty mailbox",
+      value: `delivered ${fd.toFixed(0)} msg/s with Rspamd, ${nd.toFixed(0)} msg/s without`,
+      baseline: `the seed's: delivered ${sd.toFixed(0)} msg/s`,
+      ratio: `${(fd / sd).toFixed(2)}x with Rspamd, ${(nd / sd).toFixed(2)}x without`,
+      notes: `seed run: ${m.seed.files} files for ${m.seed.accepted} accepted: ${exact(m.seed) ? "exact" : "NOT exact"}`,
+    });
+  }
+  if (m.mail && m.discard) {
+    const [, fd] = rate(m.mail);
+    const ceiling = m.discard.accepted / m.discard.drainedSeconds;
+    out.push({
+      item: "3f. Postfix's ceiling: the same flood into the discard transport (virtual_transport = discard:, no LMTP), until the queue is empty",
+      value: `delivered ${fd.toFixed(0)} msg/s`,
+      baseline: `discarded ${ceiling.toFixed(0)} msg/s (${m.discard.accepted} accepted, ${m.discard.discarded} discarded, queue empty after ${s(m.discard.drainedSeconds)})`,
+      ratio: `${((100 * fd) / ceiling).toFixed(1)}% of Postfix's ceiling`,
+      notes: m.discard.exitCode === 0 ? "" : `smtp-source exit ${m.discard.exitCode}: ${m.discard.errors}`,
+    });
+  }
+  if (m.growth) {
+    const rates = (steps: GrowthStep[]) => steps.map((g) => rate(g.result)[1]);
+    const series = (steps: GrowthStep[]) => rates(steps).map((r) => r.toFixed(0)).join(", ");
+    const lastOf = (steps: GrowthStep[]) => rates(steps)[steps.length - 1];
+    const last = (steps: GrowthStep[]) => (lastOf(steps) / rates(steps)[0]).toFixed(2);
+    const sizes = m.growth.product.map((g) => g.before).join(", ");
+    const allExact = [...m.growth.product, ...m.growth.seed].every((g) => exact(g.result));
+    out.push({
+      item: `3g. growth: ${m.growth.product.length} floods of ${growthOptions.messages} in a row into one mailbox (holding ${sizes} before each), delivered msg/s`,
+      value: `${series(m.growth.product)} (last/first ${last(m.growth.product)}x)`,
+      baseline: `the seed's: ${series(m.growth.seed)} (last/first ${last(m.growth.seed)}x)`,
+      ratio: `${(lastOf(m.growth.product) / lastOf(m.growth.seed)).toFixed(2)}x at the fullest`,
+      notes: `every run exact (one file per accepted message, no duplicate): ${allExact ? "yes" : "NO"}`,
     });
   }
   return out;

@@ -5,7 +5,7 @@
 // maildir: exactly one file per accepted message, no Message-Id twice.
 // smtp-source runs without -A, so any refusal (MAIL, RCPT, DATA or end of
 // data) is fatal: exit status 0 means every message was accepted.
-import { docker, note, sleep } from "./common";
+import { docker, note, sh, sleep } from "./common";
 
 export interface FloodOptions {
   /** Messages to send. */
@@ -105,7 +105,11 @@ export async function floodMailServer(o: {
   const before = await maildirCount(o.container, o.maildir);
   const subject = `bench ${Date.now().toString(36)}`;
   const sent = await flood({ ...o, sender: "load@client.bench.invalid", subject });
-  if (sent.exitCode !== 0) note(`smtp-source exited ${sent.exitCode}: ${sent.errors}`);
+  if (sent.exitCode !== 0) {
+    note(`smtp-source exited ${sent.exitCode}: ${sent.errors}`);
+    // The server's side of the refusal.
+    note(await sh("sh", ["-c", 'docker logs --tail 3000 "$1" 2>&1 | grep -E "postfix/.*(warning|error|fatal|reject)" | tail -n 8', "log", o.container]).catch((e) => String(e)));
+  }
   let files = 0;
   let doneAt = 0;
   const deadline = Date.now() + o.timeoutMs;
@@ -132,20 +136,92 @@ export async function floodMailServer(o: {
 }
 
 /**
- * Runs `body` with other milters on port 25 (master.cf's smtp service: e.g.
- * OpenDKIM added, undoing the throughput tuning, or none, without Rspamd),
- * then restores the deployed setting, whatever it was.
+ * Runs `body` with some of Postfix's settings changed (main.cf parameters,
+ * or master.cf's service/type/parameter with `master`), then restores what
+ * was deployed, whatever it was.
  */
-export async function withPort25Milters<T>(container: string, milters: string, body: () => Promise<T>): Promise<T> {
-  const deployed = (await docker("exec", container, "postconf", "-Ph", "smtp/inet/smtpd_milters")).trim();
-  await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${milters}`);
-  await docker("exec", container, "postfix", "reload");
-  await sleep(2000);
+export async function withPostconf<T>(container: string, file: "main" | "master", settings: Record<string, string>, body: () => Promise<T>): Promise<T> {
+  const flag = file === "master" ? ["-P"] : [];
+  const deployed: Record<string, string> = {};
+  for (const key of Object.keys(settings)) deployed[key] = (await docker("exec", container, "postconf", ...flag, "-h", key)).replace(/\n$/, "");
+  const apply = async (values: Record<string, string>) => {
+    await docker("exec", container, "postconf", ...(file === "master" ? ["-P"] : ["-e"]), ...Object.entries(values).map(([k, v]) => `${k}=${v}`));
+    await docker("exec", container, "postfix", "reload");
+    await sleep(2000);
+  };
+  await apply(settings);
   try {
     return await body();
   } finally {
-    await docker("exec", container, "postconf", "-P", `smtp/inet/smtpd_milters=${deployed}`);
-    await docker("exec", container, "postfix", "reload");
-    await sleep(2000);
+    await apply(deployed);
   }
+}
+
+/**
+ * Runs `body` with other milters on port 25 (master.cf's smtp service: e.g.
+ * OpenDKIM added, undoing the throughput tuning, or none, without Rspamd).
+ */
+export function withPort25Milters<T>(container: string, milters: string, body: () => Promise<T>): Promise<T> {
+  return withPostconf(container, "master", { "smtp/inet/smtpd_milters": milters }, body);
+}
+
+/**
+ * Removes the mailbox's maildir so the next flood meets an empty one. Only
+ * while nothing is delivered (the queue is empty): Dovecot makes it anew at
+ * the next delivery.
+ */
+export async function emptyMaildir(container: string, maildir: string): Promise<void> {
+  if ((await queueSize(container)) !== 0) throw new Error(`${container}: mail still queued; the maildir is not emptied under a delivery`);
+  await docker("exec", container, "rm", "-rf", maildir);
+}
+
+export interface DrainResult extends FloodResult {
+  /** Seconds from the start of sending until the queue was empty. */
+  drainedSeconds: number;
+  /** Deliveries the discard transport logged during the run. */
+  discarded: number;
+}
+
+/**
+ * The ceiling of Postfix alone: the same flood with every virtual mailbox
+ * delivered by the discard transport (no LMTP, no Dovecot), timed until the
+ * queue is empty; the deployed transport is restored after.
+ */
+export async function floodDiscard(o: { image: string; network: string; label: string; container: string; target: string; recipient: string; timeoutMs: number } & FloodOptions): Promise<DrainResult> {
+  return withPostconf(o.container, "main", { virtual_transport: "discard:" }, async () => {
+    const since = new Date().toISOString();
+    const sent = await flood({ ...o, sender: "load@client.bench.invalid", subject: `discard ${Date.now().toString(36)}` });
+    if (sent.exitCode !== 0) note(`smtp-source exited ${sent.exitCode}: ${sent.errors}`);
+    let drainedAt = 0;
+    const deadline = Date.now() + o.timeoutMs;
+    for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+      if ((await queueSize(o.container)) === 0) {
+        drainedAt = Date.now();
+        break;
+      }
+      await sleep(250);
+    }
+    const log = await sh("sh", ["-c", 'docker logs --since "$2" "$1" 2>&1 | grep -c "postfix/discard\\[.*status=sent" || true', "count", o.container, since]);
+    return { ...sent, drainedSeconds: drainedAt ? (drainedAt - sent.startedAt) / 1000 : NaN, discarded: Number(log.trim()) };
+  });
+}
+
+export interface GrowthStep {
+  /** Messages in the mailbox before this flood. */
+  before: number;
+  result: DeliveryResult;
+}
+
+/**
+ * Floods one mailbox `steps` times in a row, starting empty, so each flood
+ * meets the mail of the ones before: the delivery rate as the mailbox grows.
+ */
+export async function floodGrowth(o: Parameters<typeof floodMailServer>[0] & { steps: number }): Promise<GrowthStep[]> {
+  await emptyMaildir(o.container, o.maildir);
+  const out: GrowthStep[] = [];
+  for (let i = 0; i < o.steps; i++) {
+    const before = await maildirCount(o.container, o.maildir);
+    out.push({ before, result: await floodMailServer(o) });
+  }
+  return out;
 }

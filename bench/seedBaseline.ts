@@ -78,26 +78,32 @@ export async function startSeedMail(o: {
   const maxConnections = (await sql(o.db.container, "SELECT @@GLOBAL.max_connections;\n")).trim();
   await sql(o.db.container, `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${sqlString(password)};\nGRANT SELECT ON mailserver.* TO ${account};\n` +
     `SET GLOBAL max_connections = ${SEED_MAX_CONNECTIONS};\n`);
-  const dir = renderSeedFiles({ hostname: o.hostname, domain: o.domain, address: o.address, dbAddress: o.db.address, user: SEED_DB_USER, password });
-  try {
-    await docker("create", "--name", o.name, "--network", o.network, "--ip", o.address, "--dns", o.dns, "--label", o.label,
-      "--hostname", o.hostname, "--init", "-e", `SEED_HOSTNAME=${o.hostname}`, "-e", `SEED_ADDRESS=${o.address}`,
-      "-v", "/var/mail", "-v", "/var/spool/postfix", "--entrypoint", "/bin/sh", o.image, "/seed/start.sh");
-    await docker("cp", `${dir}/.`, `${o.name}:/seed`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  await docker("start", o.name);
   const server = { name: o.name, address: o.address, dbContainer: o.db.container, maxConnections };
-  const up = await waitFor(async () => {
-    await docker("exec", o.name, "sh", "-c", "test -S /var/spool/postfix/private/dovecot-lmtp && postfix status 2>/dev/null");
-    return true;
-  }, 90_000);
-  if (!up) {
-    const logs = await docker("logs", "--tail", "40", o.name).catch((e) => String(e));
-    throw new Error(`the seed-configured mail server did not start:\n${logs}`);
+  try {
+    const dir = renderSeedFiles({ hostname: o.hostname, domain: o.domain, address: o.address, dbAddress: o.db.address, user: SEED_DB_USER, password });
+    try {
+      await docker("create", "--name", o.name, "--network", o.network, "--ip", o.address, "--dns", o.dns, "--label", o.label,
+        "--hostname", o.hostname, "--init", "-e", `SEED_HOSTNAME=${o.hostname}`, "-e", `SEED_ADDRESS=${o.address}`,
+        "-v", "/var/mail", "-v", "/var/spool/postfix", "--entrypoint", "/bin/sh", o.image, "/seed/start.sh");
+      await docker("cp", `${dir}/.`, `${o.name}:/seed`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await docker("start", o.name);
+    const up = await waitFor(async () => {
+      await docker("exec", o.name, "sh", "-c", "test -S /var/spool/postfix/private/dovecot-lmtp && postfix status 2>/dev/null");
+      return true;
+    }, 90_000);
+    if (!up) {
+      const logs = await docker("logs", "--tail", "40", o.name).catch((e) => String(e));
+      throw new Error(`the seed-configured mail server did not start:\n${logs}`);
+    }
+    await docker("exec", o.name, "doveconf", "-n");
+  } catch (e) {
+    // Not left on the lab's network, where it would stop the stack's destroy from removing the network.
+    await removeSeedMail(server);
+    throw e;
   }
-  await docker("exec", o.name, "doveconf", "-n");
   return server;
 }
 

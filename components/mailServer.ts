@@ -229,7 +229,17 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     onChange: "reload",
     check: both("postfix check"),
     // master runs as a child of postfix-script: stop and reload go to master.
-    container: { run: "rm -f /var/spool/postfix/pid/master.pid; exec postfix start-fg", reload: "postfix reload", stop: "postfix stop" },
+    // A crash can leave a queue file under its temporary name ("inode.pid",
+    // never acknowledged: cleanup renames it to its queue ID at creation) in
+    // incoming/. Start-up's postsuper then warns about it, cannot open
+    // maillog_file (/dev/stdout) once it runs as the postfix user, and the
+    // integrity check fails on every restart: remove such leftovers first,
+    // as `postsuper -p` would. Queue IDs never contain a dot.
+    container: {
+      run: "rm -f /var/spool/postfix/pid/master.pid; find /var/spool/postfix/incoming -type f -name '*.*' -delete; exec postfix start-fg",
+      reload: "postfix reload",
+      stop: "postfix stop",
+    },
   },
 ];
 

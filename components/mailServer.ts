@@ -229,14 +229,18 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     onChange: "reload",
     check: both("postfix check"),
     // master runs as a child of postfix-script: stop and reload go to master.
-    // A crash can leave a queue file under its temporary name ("inode.pid",
-    // never acknowledged: cleanup renames it to its queue ID at creation) in
-    // incoming/. Start-up's postsuper then warns about it, cannot open
-    // maillog_file (/dev/stdout) once it runs as the postfix user, and the
-    // integrity check fails on every restart: remove such leftovers first,
-    // as `postsuper -p` would. Queue IDs never contain a dot.
+    // Start-up's postsuper logs anything it finds (a bogus file name, a queue
+    // file renamed to match its inode after a copy) to maillog_file, opening
+    // /dev/stdout as the postfix user: the container's log pipe, root's and
+    // 0600, refused it, the integrity check failed and the container
+    // restarted forever. The pipe is given to the mail owner (it may then add
+    // lines to the log, nothing more). A crash can leave a queue file under its
+    // temporary name ("inode.pid", never acknowledged: cleanup renames it to
+    // its queue ID at creation) in incoming/: removed, as `postsuper -p`
+    // would. Queue IDs never contain a dot.
     container: {
-      run: "rm -f /var/spool/postfix/pid/master.pid; find /var/spool/postfix/incoming -type f -name '*.*' -delete; exec postfix start-fg",
+      run: "rm -f /var/spool/postfix/pid/master.pid; find /var/spool/postfix/incoming -type f -name '*.*' -delete;" +
+        ' chown "$(postconf -h mail_owner)" /dev/stdout; exec postfix start-fg',
       reload: "postfix reload",
       stop: "postfix stop",
     },

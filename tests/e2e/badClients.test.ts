@@ -4,9 +4,9 @@
 // smuggling and weak TLS (old versions, anonymous and CBC ciphers) against one
 // deployed system. Every hostile request must be refused, nobody may log in
 // who should not, nothing may be relayed, and the servers must keep serving.
-import { execFile, execFileSync } from "child_process";
+import { execFileSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
-import { docker, LOAD_TEST_LIMITS, log, replaceConfig } from "./lab";
+import { containerLog, docker, LOAD_TEST_LIMITS, log, replaceConfig } from "./lab";
 import {
   CLIENT_TLS_PORTS, expectedTls, fuzzLines, hostileUserNames, MALFORMED_SMTP, relayTargets, smuggling, TLS_PROBES,
 } from "./badClientCases";
@@ -21,13 +21,6 @@ const domain = "bad.test";
 const [frank, leeo, team, news] = [`frank@${domain}`, `leeo@${domain}`, `team@${domain}`, `news@${domain}`];
 const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
 const plain = (user: string, password: string) => b64(`\0${user}\0${password}`);
-
-/** The container's log: Postfix writes to stdout, Dovecot to stderr. */
-function containerLog(name: string, since?: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile("docker", ["logs", ...(since ? ["--since", since] : []), name], { maxBuffer: 1 << 28 }, (e, out, err) => (e ? reject(e) : resolve(out + err))),
-  );
-}
 
 /** Runs `fn` over `items`, `concurrency` at a time; collects what it reports as wrong. */
 async function battery<T>(items: T[], concurrency: number, fn: (item: T) => Promise<string | undefined>): Promise<string[]> {

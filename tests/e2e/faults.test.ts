@@ -6,7 +6,7 @@
 import { Stack } from "@pulumi/pulumi/automation";
 import * as path from "path";
 import { mailClient, waitForMail } from "./clients";
-import { changesOf, docker, dockerLab, freeSubnet, LOAD_TEST_LIMITS, log, uniqueName, withStack } from "./lab";
+import { changesOf, containerLog, docker, dockerLab, freeSubnet, LOAD_TEST_LIMITS, log, uniqueName, withStack } from "./lab";
 import { deliveryVerdict, idsInMaildir, missingTrail, queued, sendNumbered, SendReport, settle } from "./mailLoad";
 import { openStack, SharedStack } from "./sharedStack";
 import { Endpoint, Wire } from "./wire";
@@ -89,6 +89,30 @@ long("faults on one deployed system", () => {
     const lmtpConcurrency = Number((await docker("exec", st.mail, "postconf", "-x", "-h", "lmtp_destination_concurrency_limit")).trim());
     expect(Number.isInteger(lmtpConcurrency) && lmtpConcurrency > 0).toBe(true);
     expect(verdict.acceptedDuplicated + verdict.unconfirmedDuplicated).toBeLessThanOrEqual(lmtpConcurrency);
+  });
+
+  // The kill in (a) lands at a random point; one that lands while cleanup
+  // writes a new queue file leaves it under its temporary name. Postfix's
+  // start-up check (postsuper) then failed to log its warning and the
+  // container restarted forever. Planted here, so the case is
+  // deterministic; with a second file postsuper can only warn about.
+  test("(a) files a crash leaves in the queue do not stop the restart", async () => {
+    const st = s!;
+    const [leftover, bogus] = ["/var/spool/postfix/incoming/987654.4321", "/var/spool/postfix/incoming/bogus-name"];
+    await docker("exec", st.mail, "sh", "-c", 'for f; do : > "$f" && chown postfix "$f" && chmod 600 "$f"; done', "sh", leftover, bogus);
+    const since = new Date().toISOString();
+    try {
+      await docker("restart", "-t", "10", st.mail);
+      await waitHealthy(st.mail, 120_000);
+      expect((await docker("exec", st.mail, "sh", "-c", `test -e ${leftover} && echo present || echo gone`)).trim()).toBe("gone");
+      // The warning reached the container's log instead of stopping Postfix.
+      expect(await containerLog(st.mail, since)).toMatch(/postsuper.*warning: bogus file name: incoming\/bogus-name/);
+    } finally {
+      await docker("exec", st.mail, "rm", "-f", bogus).catch(() => undefined);
+    }
+    const subject = uniqueName("after-leftover");
+    expect(await mailClient(st.lab, "send", { port: 587, user: frank, sender: frank, to: frank, subject, body: "x" }, st.lab.passwords[frank])).toEqual({ ok: true, refused: {} });
+    await waitForMail(st.lab, frank, subject);
   });
 
   test("(b) with Dovecot's LMTP gone, Postfix accepts and defers; it delivers everything once LMTP is back", async () => {

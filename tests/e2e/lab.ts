@@ -18,6 +18,13 @@ export async function sh(file: string, args: string[], timeoutMs = 120_000): Pro
 
 export const docker = (...args: string[]): Promise<string> => sh("docker", args);
 
+/** A container's log: Postfix writes to stdout, Dovecot to stderr. */
+export function containerLog(name: string, since?: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile("docker", ["logs", ...(since ? ["--since", since] : []), name], { maxBuffer: 1 << 28 }, (e, out, err) => (e ? reject(e) : resolve(out + err))),
+  );
+}
+
 /** The IPv4 subnets every Docker network on this engine uses. */
 async function dockerSubnets(): Promise<Set<string>> {
   const ids = (await docker("network", "ls", "-q")).split("\n").filter(Boolean);

@@ -53,11 +53,14 @@ test("without options (or without a Pulumi.yaml) the host gets the engine's argu
   expect(hostArguments(undefined, ["-tracing", "x", "127.0.0.1:4242"])).toEqual(["-tracing", "x", "127.0.0.1:4242"]);
 });
 
-test("the program runs without a type check (tsconfig.pulumi.json); tsconfig.json, which npm test checks with, keeps it", () => {
+test("the program runs without a type check, transpiled by swc (tsconfig.pulumi.json); tsconfig.json, which npm test checks with, keeps it", () => {
   expect(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")).toMatch(/^runtime:\n  name: nodejs\n  options:\n    typescript: true\n(?:    #.*\n)*    tsconfig: tsconfig\.pulumi\.json$/m);
   const strip = (text: string) => JSON.parse(text.replace(/^\s*\/\/.*$/gm, ""));
   const deploy = strip(fs.readFileSync(path.join(root, "tsconfig.pulumi.json"), "utf8"));
-  expect(deploy).toEqual({ extends: "./tsconfig.json", compilerOptions: { noCheck: true } });
+  expect(deploy).toEqual({ extends: "./tsconfig.json", compilerOptions: { noCheck: true }, "ts-node": { swc: true } });
+  // ts-node's swc transpiler is a dependency of the project, not of the toolchain.
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+  expect(pkg.devDependencies["@swc/core"]).toMatch(/^\d+\.\d+\.\d+$/);
   expect(strip(fs.readFileSync(path.join(root, "tsconfig.json"), "utf8")).compilerOptions.noCheck).toBeUndefined();
   expect(fs.readFileSync(path.join(root, "scripts", "test.sh"), "utf8")).toContain("npx tsc --noEmit -p .");
 });

@@ -11,7 +11,7 @@ import * as path from "path";
 import { backupCli } from "./backupCli";
 import { mailboxState, MailboxState, mailClient, send, waitForMail } from "./clients";
 import { changesOf, docker, log, replaceConfig, sh } from "./lab";
-import { buildSshHostImage, SSH_HOST_IMAGE } from "./sshHosts";
+import { buildSshHostImage, SSH_HOST_IMAGE, waitForSsh } from "./sshHosts";
 import { openStack, SharedStack } from "./sharedStack";
 
 jest.setTimeout(30 * 60_000);
@@ -100,11 +100,8 @@ long("backups that restore into a new stack", () => {
       await sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "backup@mail-system-test", "-f", path.join(dir, "key")]);
       const publicKey = fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim();
       await docker("run", "-d", "--name", host, "--network", `${s.name}-net`, "--ip", address, "--env", `AUTHORIZED_KEY=${publicKey}`, SSH_HOST_IMAGE);
-      let hostKey = "";
-      for (let i = 0; i < 60 && !hostKey; i++) {
-        hostKey = (await docker("exec", host, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").catch(() => "")).trim().split(/\s+/).slice(0, 2).join(" ");
-        if (!hostKey) await sleep(500);
-      }
+      // sshd answering, its host key complete: the wrong key below can only fail as a wrong key.
+      const hostKey = await waitForSsh(address, path.join(dir, "key"), host);
       expect(hostKey).toMatch(/^ssh-ed25519 /);
       const wrongKey = fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
       const sftp = (knownHost: string) => ({
@@ -125,6 +122,8 @@ long("backups that restore into a new stack", () => {
       // restic's files, on the other host.
       expect((await docker("exec", host, "ls", "/home/deploy/restic")).split("\n")).toEqual(expect.arrayContaining(["config", "data", "keys", "snapshots"]));
     } finally {
+      // The cases after this one back up to the local repository again, whatever happened here.
+      await replaceConfig(s.stack, { "mail-system:backup": config["mail-system:backup"] }).catch(() => undefined);
       await docker("rm", "-f", host).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     }

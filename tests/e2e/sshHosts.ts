@@ -55,6 +55,31 @@ export function sshOptions(lab: Pick<SshLab, "keyFile" | "knownHostsFile">): str
   ];
 }
 
+/**
+ * Waits (bounded) until sshd on `address` runs a command as root for the key
+ * in `keyFile`, then returns the host's ed25519 key ("ssh-ed25519 AAAA...",
+ * read only then, when the host's start-up has written it whole).
+ */
+export async function waitForSsh(address: string, keyFile: string, container: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      // ssh takes the first value of an option, so these override sshOptions'.
+      const noCheck = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=3"];
+      await sh("ssh", [...noCheck, ...sshOptions({ keyFile, knownHostsFile: "/dev/null" }), `root@${address}`, "true"], 10_000);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        const logs = await docker("logs", "--tail", "20", container).catch(() => "");
+        throw new Error(`${container} (${address}) did not accept SSH within ${Math.round(timeoutMs / 1000)} s: ${String(err)}\n${logs}`);
+      }
+      await sleep(500);
+    }
+  }
+  const pub = await docker("exec", container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub");
+  return pub.trim().split(/\s+/).slice(0, 2).join(" ");
+}
+
 /** Runs `command` on `host` as `user` over SSH and returns its stdout. */
 export function ssh(lab: SshLab, host: SshHost, user: string, command: string, timeoutMs = 120_000): Promise<string> {
   return sh("ssh", [...sshOptions(lab), "-p", String(host.port), `${user}@${host.address}`, command], timeoutMs);
@@ -132,26 +157,9 @@ export async function startSshHosts(
     const lab: SshLab = { network, subnet, gateway, privateKey, publicKey, keyFile, knownHostsFile, hosts: [], destroy };
     const deadline = Date.now() + 60_000;
     for (const [i, h] of hosts.entries()) {
-      const host: SshHost = { name: h.name, address: h.address, port: 22, hostKey: "", container: containers[i] };
-      // Wait until sshd answers with the lab's key; the host key is read after that, when it is complete.
-      for (;;) {
-        try {
-          // ssh takes the first value of an option, so these override sshOptions'.
-          const noCheck = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"];
-          await sh("ssh", [...noCheck, "-o", "ConnectTimeout=3", ...sshOptions(lab), `root@${h.address}`, "true"], 10_000);
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) {
-            const logs = await docker("logs", "--tail", "20", containers[i]).catch(() => "");
-            throw new Error(`${h.name} (${h.address}) did not accept SSH within 60 s: ${String(err)}\n${logs}`);
-          }
-          await sleep(500);
-        }
-      }
-      const pub = await docker("exec", containers[i], "cat", "/etc/ssh/ssh_host_ed25519_key.pub");
-      host.hostKey = pub.trim().split(/\s+/).slice(0, 2).join(" ");
-      fs.appendFileSync(knownHostsFile, `${h.address} ${host.hostKey}\n`);
-      lab.hosts.push(host);
+      const hostKey = await waitForSsh(h.address, keyFile, containers[i], deadline - Date.now());
+      fs.appendFileSync(knownHostsFile, `${h.address} ${hostKey}\n`);
+      lab.hosts.push({ name: h.name, address: h.address, port: 22, hostKey, container: containers[i] });
     }
     return lab;
   } catch (err) {

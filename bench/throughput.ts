@@ -31,6 +31,9 @@ export interface FloodResult {
   errors: string;
 }
 
+/** The longest one smtp-source run may take. */
+const FLOOD_TIMEOUT_MS = 30 * 60_000;
+
 /** Runs smtp-source in a throwaway container from `image` on `network` against `target` port 25. */
 export async function flood(o: { image: string; network: string; label: string; target: string; sender: string; recipient: string; subject: string } & FloodOptions): Promise<FloodResult> {
   const args = ["-c", "-s", String(o.sessions), "-m", String(o.messages), "-l", String(o.bodyBytes), "-M", "client.bench.invalid",
@@ -38,7 +41,8 @@ export async function flood(o: { image: string; network: string; label: string; 
   // The counter is printed with \r after each DATA; its last value is the count sent.
   const script = `s=$(date +%s%N); /usr/sbin/smtp-source "$@" >/tmp/out 2>/tmp/err; rc=$?; e=$(date +%s%N)
 echo "$s $e $rc $(tr '\\r' '\\n' </tmp/out | grep -E '^[0-9]+$' | tail -n 1)"; tail -c 600 /tmp/err`;
-  const out = await docker("run", "--rm", "--network", o.network, "--label", o.label, "--entrypoint", "sh", o.image, "-c", script, "flood", ...args);
+  // No 2-minute default here: a slow flood (a growing mailbox, Rspamd) takes longer, and a killed client would lose its count.
+  const out = await sh("docker", ["run", "--rm", "--network", o.network, "--label", o.label, "--entrypoint", "sh", o.image, "-c", script, "flood", ...args], FLOOD_TIMEOUT_MS);
   const [first, ...rest] = out.split("\n");
   const [s, e, rc, count] = first.trim().split(" ");
   return {

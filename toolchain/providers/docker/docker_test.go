@@ -303,6 +303,12 @@ func TestMailLifecycle(t *testing.T) {
 	if d := h.diff(tokNetwork, "net", netID, netIn, netOut, netIn.Set("internal", property.New(true))); !isReplace(d.DetailedDiff["internal"].Kind) || !d.DeleteBeforeReplace {
 		t.Fatalf("network: a change must replace (delete first): %+v", d)
 	}
+	// The engine retries a create that ended with an init error (a Ctrl-C
+	// while it was reading the network back) as an update with unchanged
+	// inputs: it must finish, not fail as "not implemented".
+	if up := h.update(tokNetwork, "net", netID, netIn, netIn.Set("scope", str("")), netIn); up.Get("scope").AsString() != "local" || up.Get("name").AsString() != netName {
+		t.Fatalf("network update after an init error: %v", up)
+	}
 	// A second network with the same name is refused, not duplicated.
 	dupIn := h.check(tokNetwork, "dup", property.Map{}, property.NewMap(map[string]property.Value{"name": str(netName)}))
 	if _, err := h.s.Create(p.CreateRequest{Urn: testURN(tokNetwork, "dup"), Properties: dupIn}); err == nil || !strings.Contains(err.Error(), "already exists") {

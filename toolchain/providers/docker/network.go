@@ -119,7 +119,9 @@ func (*Network) Create(ctx context.Context, req infer.CreateRequest[NetworkArgs]
 	if resp.Warning != "" {
 		p.GetLogger(ctx).Warning(resp.Warning)
 	}
-	if err := readNetwork(cctx, resp.ID, &state); err != nil {
+	// Read with the same uncancelled context: the network exists now, and a
+	// Ctrl-C here would otherwise leave it in the state with an init error.
+	if err := readNetwork(nctx, resp.ID, &state); err != nil {
 		return infer.CreateResponse[NetworkState]{ID: resp.ID, Output: state}, infer.ResourceInitFailedError{Reasons: []string{err.Error()}}
 	}
 	return infer.CreateResponse[NetworkState]{ID: resp.ID, Output: state}, nil
@@ -176,6 +178,23 @@ func (*Network) Read(ctx context.Context, req infer.ReadRequest[NetworkArgs, Net
 		return infer.ReadResponse[NetworkArgs, NetworkState]{}, err
 	}
 	return infer.ReadResponse[NetworkArgs, NetworkState]{ID: req.ID, Inputs: req.Inputs, State: state}, nil
+}
+
+// Update runs only to finish a create that ended with an init error (every
+// input change replaces a network, see diffPolicies): the engine retries it
+// on the next `up` with unchanged inputs, and upstream's update then reads
+// the network back. So do we.
+func (*Network) Update(ctx context.Context, req infer.UpdateRequest[NetworkArgs, NetworkState]) (infer.UpdateResponse[NetworkState], error) {
+	state := NetworkState{NetworkArgs: req.Inputs, Scope: req.State.Scope}
+	if req.DryRun {
+		return infer.UpdateResponse[NetworkState]{Output: state}, nil
+	}
+	cctx, cancel := withTimeout(ctx, apiTimeout)
+	defer cancel()
+	if err := readNetwork(cctx, req.ID, &state); err != nil {
+		return infer.UpdateResponse[NetworkState]{Output: state}, infer.ResourceInitFailedError{Reasons: []string{err.Error()}}
+	}
+	return infer.UpdateResponse[NetworkState]{Output: state}, nil
 }
 
 func (*Network) Delete(ctx context.Context, req infer.DeleteRequest[NetworkState]) (infer.DeleteResponse, error) {

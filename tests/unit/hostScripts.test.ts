@@ -477,6 +477,27 @@ describe("containers", () => {
     expect(() => servicesManifest([{ ...named, unit: { debian: "a b", rhel: "x" } }])).toThrow(/is not one/);
   });
 
+  test("the supervisor's liveness check: a running daemon counts; a zombie, a gone PID, a garbled or missing PID file do not", () => {
+    const supervisor = fs.readFileSync(path.join(__dirname, "..", "..", "files", "common", "supervisor.sh"), "utf8");
+    const alive = supervisor.slice(supervisor.indexOf("alive() {"), supervisor.indexOf("\n}\n", supervisor.indexOf("alive() {")) + 3);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "alive-"));
+    try {
+      // A zombie: a child that exits after its parent has exec'd into sleep,
+      // which never reaps it.
+      const out = execFileSync("bash", ["-c", `rundir="$1"; ${alive}
+        sleep 30 & echo "$!" >"$rundir/live.pid"; printf %s "$!" >"$rundir/nonewline.pid"
+        bash -c 'sleep 0.2 & echo $! >"$1/zombie.pid"; exec sleep 30' x "$rundir" & parent=$!
+        for i in $(seq 1 50); do [ -s "$rundir/zombie.pid" ] && grep -q "^State:.Z" "/proc/$(cat "$rundir/zombie.pid")/status" 2>/dev/null && break; sleep 0.1; done
+        grep -q "^State:.Z" "/proc/$(cat "$rundir/zombie.pid")/status" || echo "no zombie made"
+        echo 2147483646 >"$rundir/gone.pid"; echo "12 34" >"$rundir/garbled.pid"
+        for u in live nonewline zombie gone garbled missing; do if alive "$u"; then echo "$u yes"; else echo "$u no"; fi; done
+        kill %1 "$parent" 2>/dev/null; true`, "x", dir], { encoding: "utf8" });
+      expect(out.trim().split("\n")).toEqual(["live yes", "nonewline yes", "zombie no", "gone no", "garbled no", "missing no"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("svc goes to the supervisor when one runs (a container), else systemd or the init scripts", () => {
     const script = serviceScript("dns", named, "debian");
     const supervisor = script.indexOf("/usr/local/sbin/mail-system-supervisor ctl");

@@ -350,8 +350,9 @@ describe("the daemons' own checkers on the rendered files", () => {
     for (const l of services) expect(l.split(/\s+/)[4]).toBe("n");
 
     expect(p.get("mua_sender_restrictions")).toBe("reject_sender_login_mismatch");
-    expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
-    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
+    expect(p.get("mua_recipient_restrictions")).toBe("check_policy_service inet:127.0.0.1:10032, check_recipient_access mysql:/etc/postfix/mysql-quota-recipients.cf");
+    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_recipient_access mysql:/etc/postfix/mysql-quota-recipients.cf");
+    expect(p.get("quota_check")).toBe("check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
     expect(p.get("mua_milters")).toBe(
       "{ inet:127.0.0.1:10031, default_action=tempfail }, { inet:127.0.0.1:11332, default_action=accept }, unix:/var/spool/postfix/opendkim/opendkim.sock",
     );
@@ -988,8 +989,17 @@ describe("a whole mail flow against a real MariaDB (the db role's server)", () =
     fs.writeFileSync(path.join(mail.dir, "leeo-password"), leeo.password);
     const root = await mail.exec(`python3 /stage/quota.py '${leeo.email}' "$(cat /stage/leeo-password)"`);
     expect(root.output.trim()).toMatch(/^"User quota" \(STORAGE \d+ 1\)$/);
+    // Postfix hands a recipient to quota-status only while its mailbox has a
+    // quota (mysql-quota-recipients.cf, asked here as smtpd asks it).
+    const quotaClass = async (key: string) => (await mail.exec(`postmap -q "$(printf %s '${Buffer.from(key).toString("base64")}' | base64 -d)" mysql:/etc/postfix/mysql-quota-recipients.cf`));
+    expect(await quotaClass("leeo@rockylinux.me")).toMatchObject({ code: 0, output: "quota_check\n" });
+    expect(await quotaClass("rockylinux.me")).toMatchObject({ code: 1, output: "" });
+    expect(await quotaClass("o'brien\\\"; DROP TABLE virtual_users; --@rockylinux.me")).toMatchObject({ code: 1, output: "" });
+    await setQuota(0);
+    expect(await quotaClass("leeo@rockylinux.me")).toMatchObject({ code: 1, output: "" });
     // Back to the default (none): mail is taken again, with no reload or restart.
     await setQuota(null);
+    expect(await quotaClass("leeo@rockylinux.me")).toMatchObject({ code: 1, output: "" });
     expect(await rcpt(25, ["MAIL FROM:<someone@example.org>"])).toMatch(/^250 /);
   }, 120_000);
 

@@ -33,12 +33,13 @@ const MAPS = [
   "mysql-virtual-alias-domains.cf",
   "mysql-virtual-alias-domain-maps.cf",
   "mysql-sender-login-maps.cf",
+  "mysql-quota-recipients.cf",
 ];
 
 describe("renderPostfixFiles", () => {
   const files = renderPostfixFiles(settings());
 
-  test("renders main.cf, master.cf, the submission header checks and the seven maps with their owners and modes", () => {
+  test("renders main.cf, master.cf, the submission header checks and the eight maps with their owners and modes", () => {
     expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
       ["/etc/postfix/main.cf", "root", "root", "0644", false],
       ["/etc/postfix/master.cf", "root", "root", "0644", false],
@@ -192,6 +193,12 @@ describe("renderPostfixFiles", () => {
     );
     expect(q("mysql-virtual-alias-domains.cf").get("query")).toBe("SELECT 1 FROM virtual_alias_domains WHERE name='%s'");
     expect(q("mysql-virtual-alias-domain-maps.cf").get("query")).toMatch(/^SELECT CONCAT\('%u@', t\.name\) FROM virtual_alias_domains /);
+    // quota-status only for a mailbox with a quota: its own, else the server's default.
+    expect(q("mysql-quota-recipients.cf").get("query")).toBe(
+      "SELECT 'quota_check' FROM virtual_users WHERE email=CONCAT('%u', '@', '%d') AND COALESCE(quota_bytes, 0) > 0",
+    );
+    const withDefault = params(file(renderPostfixFiles(settings({ quotaBytes: 5_000_000 })), "/etc/postfix/mysql-quota-recipients.cf").content);
+    expect(withDefault.get("query")).toMatch(/ AND COALESCE\(quota_bytes, 5000000\) > 0$/);
   });
 
   test("limits: anvil per client address on 25 (defaults, or the given ones); 587/465 count per login through mail-guard", () => {
@@ -203,10 +210,12 @@ describe("renderPostfixFiles", () => {
     // This host's own processes stay exempt (Postfix's default, $mynetworks).
     expect(p.has("smtpd_client_event_limit_exceptions")).toBe(false);
     expect(p.get("mua_recipient_restrictions")).toBe(
-      `check_policy_service inet:${MAIL_GUARD.policy}, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }`,
+      `check_policy_service inet:${MAIL_GUARD.policy}, check_recipient_access mysql:/etc/postfix/mysql-quota-recipients.cf`,
     );
-    // Port 25 asks quota-status too; an outage skips the check (delivery still enforces the quota).
-    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
+    // Port 25 asks quota-status too, for mailboxes with a quota only; an outage skips the check (delivery still enforces the quota).
+    expect(p.get("smtpd_recipient_restrictions")).toBe("reject_non_fqdn_recipient, check_recipient_access mysql:/etc/postfix/mysql-quota-recipients.cf");
+    expect(p.get("smtpd_restriction_classes")).toBe("quota_check");
+    expect(p.get("quota_check")).toBe("check_policy_service { inet:127.0.0.1:10040, default_action=DUNNO }");
     const given = { ...DEFAULT_LIMITS, smtpConnectionsPerMinute: 7, smtpMessagesPerMinute: 8, smtpConnectionsAtOnce: 9 };
     const q = params(file(renderPostfixFiles(settings({ limits: given })), "/etc/postfix/main.cf").content);
     expect([q.get("smtpd_client_connection_rate_limit"), q.get("smtpd_client_message_rate_limit"), q.get("smtpd_client_connection_count_limit")]).toEqual(["7", "8", "9"]);

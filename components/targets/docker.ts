@@ -48,6 +48,14 @@ export const STACK_LABEL = "mail-system.stack";
 /** The security option that stops setuid and setgid programs (and file capabilities) from raising privileges. */
 export const NO_NEW_PRIVILEGES = "no-new-privileges:true";
 
+/**
+ * Each container's log (its daemons' output, `docker logs`): Docker's
+ * json-file driver, rotated at 10 MB and kept to 5 files. Without a limit it
+ * grows for as long as the container lives, about 2 KB for every message the
+ * mail server handles; 50 MB holds some 25,000 messages' worth.
+ */
+export const CONTAINER_LOG = { driver: "json-file", options: { "max-size": "10m", "max-file": "5" } } as const;
+
 /** The one build context of every role's image. */
 export const IMAGE_CONTEXT = path.join(FILES_DIR, "image");
 
@@ -169,6 +177,8 @@ export class DockerServer implements PlacedServer {
           retries: health.retries,
         },
         restart: "unless-stopped",
+        logDriver: CONTAINER_LOG.driver,
+        logOpts: { ...CONTAINER_LOG.options },
         // Root in the container keeps only what the spec says its server
         // needs, and no program gains privileges by being setuid or setgid.
         capabilities: { drops: ["ALL"], adds: [...spec.capabilities] },

@@ -303,6 +303,13 @@ describe("the seed's lab, wired", () => {
     }
   });
 
+  test("each container's log is rotated (json-file, 10 MB, 5 files): it does not grow for as long as the container lives", async () => {
+    for (const role of ["dns", "db", "mail"]) {
+      const c = created.find((r) => r.type === "docker:index/container:Container" && r.name === role)!;
+      expect([role, c.inputs.logDriver, await c.inputs.logOpts]).toEqual([role, "json-file", { "max-size": "10m", "max-file": "5" }]);
+    }
+  });
+
   test("each container keeps only its role's capabilities, by Docker's names, and gains no privileges", async () => {
     const confinement = Object.fromEntries(
       await Promise.all(

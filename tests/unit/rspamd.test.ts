@@ -133,12 +133,13 @@ describe("renderRspamdFiles", () => {
     expect(freemail.match(/map = "([^"]+)"/g)?.every((m) => m.includes("/etc/rspamd/local.d/maps.d/"))).toBe(true);
   });
 
-  test("logging: the console in a container, syslog (mail) on a host, at notice", () => {
-    expect(settingLines(get("/etc/rspamd/local.d/logging.inc"))).toEqual(['type = "console";', 'level = "notice";']);
+  test("logging: the console in a container, syslog (mail) on a host, at notice, without the per-message regexp statistics", () => {
+    expect(settingLines(get("/etc/rspamd/local.d/logging.inc"))).toEqual(['type = "console";', 'level = "notice";', "log_re_cache = false;"]);
     expect(settingLines(render({ logTo: "syslog" }).get("/etc/rspamd/local.d/logging.inc"))).toEqual([
       'type = "syslog";',
       'facility = "mail";',
       'level = "notice";',
+      "log_re_cache = false;",
     ]);
   });
 

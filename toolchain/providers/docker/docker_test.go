@@ -359,6 +359,8 @@ func TestMailLifecycle(t *testing.T) {
 			"volumes":             arr(obj(map[string]property.Value{"volumeName": str(volName), "containerPath": str("/data")})),
 			"labels":              arr(obj(map[string]property.Value{"label": str("mstest"), "value": str(h.prefix)})),
 			"destroyGraceSeconds": num(5),
+			"logDriver":           str("json-file"),
+			"logOpts":             obj(map[string]property.Value{"max-size": str("1m"), "max-file": str("2")}),
 		})
 	}
 	progIn := containerIn("s3cr3t")
@@ -393,6 +395,9 @@ func TestMailLifecycle(t *testing.T) {
 	}
 	if len(ci.NetworkSettings.Networks) != 1 || ci.NetworkSettings.Networks[netName] == nil || ci.NetworkSettings.Networks[netName].IPAddress != ip {
 		t.Fatalf("container networks: %+v", ci.NetworkSettings.Networks)
+	}
+	if lc := ci.HostConfig.LogConfig; lc.Type != "json-file" || lc.Config["max-size"] != "1m" || lc.Config["max-file"] != "2" {
+		t.Fatalf("container log config: %+v", lc)
 	}
 	if got := h.exec(cID, "printenv", "SECRET_TOKEN"); got != "s3cr3t" {
 		t.Fatalf("env SECRET_TOKEN = %q", got)

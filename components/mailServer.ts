@@ -367,7 +367,7 @@ export class MailServer extends pulumi.ComponentResource {
       : undefined;
 
     // The same files in a container and on a host, but for where the daemons log.
-    const files = (family: OsFamily, container: boolean) =>
+    const files = (family: OsFamily, container: boolean, nameservers?: readonly string[]) =>
       pulumi
         .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys, acmeClient])
         .apply(([address, database, certificate, privateKey, dkimKeys, acme]) =>
@@ -385,6 +385,7 @@ export class MailServer extends pulumi.ComponentResource {
             certificate,
             privateKey,
             container,
+            ...(nameservers ? { nameservers } : {}),
             ...(web ? { web: { family, autoconfig, ...(args.mtaSts ? { mtaSts: args.mtaSts } : {}) } } : {}),
             ...(acme ? { acme: { ...acme, reloadUnits: TLS_UNITS(web) } } : {}),
           }),
@@ -394,7 +395,7 @@ export class MailServer extends pulumi.ComponentResource {
       role: "mail",
       packages: mailPackages(web, acmeArgs !== undefined),
       debconf: MAIL_DEBCONF,
-      files: ({ family, container }) => files(family, container),
+      files: ({ family, container, nameservers }) => files(family, container, nameservers),
       services: acmeArgs ? [ACME_SERVICE, ...mailServices(web)] : mailServices(web),
       // The health check also waits for the web server's port when there is
       // one, and reads mail-acme's status when it runs.

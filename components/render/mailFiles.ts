@@ -33,6 +33,8 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
   readonly privateKey: string;
   /** In a container (the daemons log to its output) rather than on a host (syslog, units of its own). */
   readonly container: boolean;
+  /** Name servers Rspamd asks directly (ServerPlace.nameservers); absent: the system's resolver. */
+  readonly nameservers?: readonly string[];
   /**
    * The web server, with the family its account is named for, whether it
    * serves the clients' autoconfiguration, and the MTA-STS policy it serves;
@@ -48,7 +50,7 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
 }
 
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, database, mailDomains, filtering, web, acme, ...rest } = s;
+  const { dkim, certificate, privateKey, container, nameservers, database, mailDomains, filtering, web, acme, ...rest } = s;
   // With ACME the daemons serve mail-acme's chain; the rendered one is its bootstrap.
   const tls = acme ? { ...s.tls, certificateFile: ACME.served } : s.tls;
   if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
@@ -65,7 +67,7 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
   return [
     ...renderPostfixFiles(settings),
     ...renderDovecotFiles(settings),
-    ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog" }),
+    ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog", ...(nameservers ? { nameservers } : {}) }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
     ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls, container, ...web }) : []),

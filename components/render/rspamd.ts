@@ -9,7 +9,7 @@
 // it is off or reads only the lists that ship with Rspamd, so the lab and
 // the tests send no traffic outside (DNS to the resolver for SPF, DKIM,
 // DMARC and ARC is the only lookup).
-import { isDomainName } from "./checks";
+import { isDomainName, isIPv4 } from "./checks";
 import { renderTemplate } from "./template";
 import { RenderedFile } from "./types";
 
@@ -43,6 +43,13 @@ export interface RspamdSettings {
   readonly ownDomains: readonly string[];
   /** "stdout": a container (Rspamd logs to the console, stderr); "syslog": a host. */
   readonly logTo: "stdout" | "syslog";
+  /**
+   * IPv4 addresses of the name servers Rspamd asks itself, when the system's
+   * resolver is only a forwarder to them (Docker's embedded DNS, which every
+   * query would otherwise cross: Rspamd makes about nine a message).
+   * @default the system's resolver (/etc/resolv.conf)
+   */
+  readonly nameservers?: readonly string[];
 }
 
 /** Where Postfix and rspamc reach Rspamd, and Rspamd reaches Redis: loopback only. */
@@ -158,13 +165,20 @@ export function renderRspamdFiles(s: RspamdSettings): RenderedFile[] {
   if (s.ownDomains.length === 0) fail("no own domain");
   for (const d of s.ownDomains) if (!isDomainName(d) || d !== d.toLowerCase()) fail(`own domain ${JSON.stringify(d)} is not a lower-case domain name`);
   if (s.logTo !== "stdout" && s.logTo !== "syslog") fail(`logTo must be "stdout" or "syslog"`);
+  const nameservers = s.nameservers ?? [];
+  for (const n of nameservers) if (!isIPv4(n)) fail(`nameserver ${JSON.stringify(n)} is not an IPv4 address`);
 
   const file = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: "_rspamd", mode: "0640" });
   const t = (name: string, values: Record<string, string | number> = {}) => renderTemplate(`mail/rspamd/${name}`, values);
   const milterHostPort = RSPAMD.milter.replace(/^inet:/, "");
   return [
     // override.d: merged, Rspamd's private ranges would stay in local_addrs.
-    file(`${OVERRIDE}/options.inc`, t("options.inc")),
+    file(
+      `${OVERRIDE}/options.inc`,
+      t("options.inc", {
+        dns: nameservers.length === 0 ? "" : `\n# Asked directly, not through the system's forwarder.\ndns {\n  nameserver = [${nameservers.map((n) => `"${n}"`).join(", ")}];\n}\n`,
+      }),
+    ),
     file(
       `${LOCAL}/logging.inc`,
       t("logging.inc", s.logTo === "syslog" ? { type: "syslog", facility: 'facility = "mail";\n' } : { type: "console", facility: "" }),

@@ -190,7 +190,9 @@ export class DockerServer implements PlacedServer {
     );
 
     const runner = containerScriptRunner(this.container.id, parent);
-    this.scripted = new ScriptedServer(name, spec, runner, { family: this.family, container: true, after: [this.container] });
+    // Docker's embedded DNS (127.0.0.11) forwards every query through dockerd.
+    const nameservers = where.dnsServers;
+    this.scripted = new ScriptedServer(name, spec, runner, { family: this.family, container: true, ...(nameservers ? { nameservers } : {}), after: [this.container] });
     this.location = this.container.name;
     this.address = pulumi.output(where.address);
     // A new container, or a new run of its health check, is a new server.

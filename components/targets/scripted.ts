@@ -55,6 +55,8 @@ export class ScriptedServer {
     where: {
       readonly family: pulumi.Output<OsFamily>;
       readonly container: boolean;
+      /** The name servers the place's resolver forwards to (ServerPlace.nameservers). */
+      readonly nameservers?: pulumi.Input<pulumi.Input<string>[]>;
       /** What must exist before the first script runs (the host's facts, the container). */
       readonly after: pulumi.Resource[];
     },
@@ -71,8 +73,10 @@ export class ScriptedServer {
       { dependsOn: where.after },
     );
 
-    const files = family.apply((f) =>
-      pulumi.output(spec.files({ family: f, container: where.container })).apply((rendered) => [...rendered, healthcheckFile(spec.role)]),
+    const files = pulumi.all([family, where.nameservers]).apply(([f, nameservers]) =>
+      pulumi
+        .output(spec.files({ family: f, container: where.container, ...(nameservers ? { nameservers } : {}) }))
+        .apply((rendered) => [...rendered, healthcheckFile(spec.role)]),
     );
     const written = runner(`${name}-files`, pulumi.secret(files.apply((all) => filesScript(spec.role, all))), { dependsOn: [packages] });
 

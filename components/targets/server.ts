@@ -17,6 +17,13 @@ export type PerFamily<T> = Readonly<Record<OsFamily, T>>;
 export const both = <T>(value: T): PerFamily<T> => ({ debian: value, rhel: value });
 
 /** A value computed for each family. */
+/** What a server's files may depend on about where it runs. */
+export interface ServerPlace {
+  readonly family: OsFamily;
+  readonly container: boolean;
+  readonly nameservers?: readonly string[];
+}
+
 export const perFamily = <T>(of: (family: OsFamily) => T): PerFamily<T> => ({ debian: of("debian"), rhel: of("rhel") });
 
 /** A daemon of a server, as the host's service manager knows it. */
@@ -88,8 +95,11 @@ export interface ServerSpec {
   /**
    * The rendered files for a place: paths and accounts differ between
    * families, and logging between a container (its log) and a host (syslog).
+   * `nameservers`: where the place's resolver only forwards (Docker's
+   * embedded DNS), the name servers it forwards to, for daemons that make
+   * many queries to ask directly; absent: use the system's resolver.
    */
-  readonly files: (place: { readonly family: OsFamily; readonly container: boolean }) => pulumi.Input<RenderedFile[]>;
+  readonly files: (place: ServerPlace) => pulumi.Input<RenderedFile[]>;
   /** Daemons, started in this order. */
   readonly services: readonly ServiceSpec[];
   /**

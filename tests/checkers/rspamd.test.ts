@@ -107,15 +107,19 @@ beforeAll(async () => {
   await buildImage("mail");
 }, BUILD_TIMEOUT);
 
-test("rspamadm configtest accepts every variant: container and host logging, greylisting on, an allow list", async () => {
+test("rspamadm configtest accepts every variant: container and host logging, greylisting on, an allow list, name servers of its own", async () => {
   const variants: RspamdSettings[] = [
     SETTINGS,
     { ...SETTINGS, logTo: "syslog", filtering: { ...DEFAULT_FILTERING, greylisting: true, allowDomains: ["a.test", "b.test"] } },
+    { ...SETTINGS, nameservers: ["10.1.2.7", "10.1.2.8"] },
   ];
   for (const v of variants) {
-    const r = await runWithFiles(await buildImage("mail"), renderRspamdFiles(v), 'rspamadm configtest; echo "configtest: $?"');
+    const r = await runWithFiles(await buildImage("mail"), renderRspamdFiles(v), 'rspamadm configtest; echo "configtest: $?"; rspamadm configdump options');
     expect(r.output).toMatch(/^syntax OK$/m);
     expect(r.output).toMatch(/^configtest: 0$/m);
+    // The name servers Rspamd will use: the given ones, else none configured (/etc/resolv.conf's).
+    const configured = /\bnameserver\s*\[([^\]]*)\]/.exec(r.output)?.[1].match(/\d+\.\d+\.\d+\.\d+/g) ?? [];
+    expect(configured).toEqual(v.nameservers ?? []);
   }
 }, 240_000);
 

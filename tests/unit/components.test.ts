@@ -165,6 +165,14 @@ describe("the seed's lab, wired", () => {
     expect(script[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig);
   });
 
+  test("in a container Rspamd asks the lab's DNS server itself, not through Docker's embedded DNS (dockerd)", async () => {
+    const dns = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
+    const servers = (await dns.inputs.dns) as string[];
+    expect(servers).toEqual(["192.168.100.7"]);
+    const options = (await uploadsOf("mail")).get("/etc/rspamd/override.d/options.inc")!.content;
+    expect(options).toMatch(/^ {2}nameserver = \["192\.168\.100\.7"\];$/m);
+  });
+
   test("autoconfig (on by default): the web server's files, its unit, its records and the certificate's names", async () => {
     const mail = await uploadsOf("mail");
     const conf = mail.get("/etc/nginx/nginx.conf")!;

@@ -57,6 +57,15 @@ describe("renderRspamdFiles", () => {
     expect(settingLines(get("/etc/rspamd/override.d/options.inc"))).toEqual(["local_addrs = [127.0.0.0/8, ::1];"]);
   });
 
+  test("name servers: the system's resolver unless given; given, Rspamd asks them directly; anything but IPv4 addresses is refused", () => {
+    expect(get("/etc/rspamd/override.d/options.inc")).not.toMatch(/dns|nameserver/);
+    const given = render({ nameservers: ["10.1.2.7", "10.1.2.8"] }).get("/etc/rspamd/override.d/options.inc");
+    expect(settingLines(given)).toEqual(["local_addrs = [127.0.0.0/8, ::1];", "dns {", 'nameserver = ["10.1.2.7", "10.1.2.8"];', "}"]);
+    for (const bad of ["10.1.2", "ns.example.org", '1.2.3.4"; x = "', "::1"]) {
+      expect(() => render({ nameservers: [bad] })).toThrow(/nameserver .* is not an IPv4 address/);
+    }
+  });
+
   test("Bayes in Redis without autolearn", () => {
     expect(settingLines(get("/etc/rspamd/local.d/classifier-bayes.conf"))).toEqual(['backend = "redis";', "autolearn = false;"]);
   });

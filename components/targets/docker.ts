@@ -190,9 +190,14 @@ export class DockerServer implements PlacedServer {
     );
 
     const runner = containerScriptRunner(this.container.id, parent);
-    // Docker's embedded DNS (127.0.0.11) forwards every query through dockerd.
-    const nameservers = where.dnsServers;
-    this.scripted = new ScriptedServer(name, spec, runner, { family: this.family, container: true, ...(nameservers ? { nameservers } : {}), after: [this.container] });
+    // Docker's embedded DNS (127.0.0.11) forwards every query through dockerd:
+    // the daemons that make many may ask the servers it forwards to.
+    this.scripted = new ScriptedServer(name, spec, runner, {
+      family: this.family,
+      container: true,
+      ...(where.dnsServers ? { nameservers: where.dnsServers } : {}),
+      after: [this.container],
+    });
     this.location = this.container.name;
     this.address = pulumi.output(where.address);
     // A new container, or a new run of its health check, is a new server.

@@ -16,7 +16,6 @@ export type PerFamily<T> = Readonly<Record<OsFamily, T>>;
 /** The same value for every family. */
 export const both = <T>(value: T): PerFamily<T> => ({ debian: value, rhel: value });
 
-/** A value computed for each family. */
 /** What a server's files may depend on about where it runs. */
 export interface ServerPlace {
   readonly family: OsFamily;
@@ -24,6 +23,7 @@ export interface ServerPlace {
   readonly nameservers?: readonly string[];
 }
 
+/** A value computed for each family. */
 export const perFamily = <T>(of: (family: OsFamily) => T): PerFamily<T> => ({ debian: of("debian"), rhel: of("rhel") });
 
 /** A daemon of a server, as the host's service manager knows it. */

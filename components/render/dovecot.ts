@@ -28,6 +28,12 @@ export const SIEVE_DIR = "/etc/dovecot/sieve";
 export const SIEVE_PIPE_DIR = "/usr/local/lib/mail-system/sieve-pipe";
 /** The program Dovecot's quota-warning service runs (as vmail) to warn a user whose mailbox is nearly full. */
 export const QUOTA_WARNING = "/usr/local/lib/mail-system/quota-warning";
+/**
+ * The quota root: Maildir++ (maildirsize). Dovecot's index-based `count`
+ * backend syncs every folder for each delivery, whose cost grows with the
+ * mailbox (bench/README). The warning's own delivery uses it too.
+ */
+export const QUOTA_ROOT = "maildir:User quota";
 /** Rspamd's controller (learning), on loopback. */
 const RSPAMD_CONTROLLER = "127.0.0.1:11334";
 
@@ -73,6 +79,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     defaultQuotaBytes: s.quotaBytes,
     quotaStatusPort: QUOTA_STATUS.port,
     quotaWarning: QUOTA_WARNING,
+    quotaRoot: QUOTA_ROOT,
     logging: s.logTo === "stdout" ? "# In a container: log to stderr, no syslog.\nlog_path = /dev/stderr" : "# On a host: syslog (the journal).\nlog_path = syslog",
   });
   const sql = renderTemplate("mail/templates/dovecot-sql.conf.ext", { connect: connectValue(s.database) });
@@ -84,7 +91,7 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     ...["junk.sieve", "learn-spam.sieve", "learn-ham.sieve"].map(
       (f): RenderedFile => ({ path: `${SIEVE_DIR}/${f}`, content: renderTemplate(`mail/sieve/${f}`, {}), owner: "root", group: "root", mode: "0644" }),
     ),
-    { path: QUOTA_WARNING, content: renderTemplate("mail/quota-warning", { domain: s.domain }), owner: "root", group: "root", mode: "0755" },
+    { path: QUOTA_WARNING, content: renderTemplate("mail/quota-warning", { domain: s.domain, quotaRoot: QUOTA_ROOT }), owner: "root", group: "root", mode: "0755" },
     {
       path: `${SIEVE_PIPE_DIR}/rspamd-learn`,
       content: renderTemplate("mail/sieve/rspamd-learn", { controller: RSPAMD_CONTROLLER }),

@@ -137,6 +137,9 @@ describe("renderDovecotFiles", () => {
     expect(sql).toMatch(/^user_query = SELECT CONCAT\('\*:bytes=', quota_bytes\) AS quota_rule FROM virtual_users WHERE email = '%u'$/m);
     expect(section(conf, "service quota-status")).toMatch(/address = 127\.0\.0\.1\n\s*port = 10040/);
     expect(conf).toMatch(/^\s*quota_warning = storage=90%% quota-warning 90 %u$/m);
+    // Maildir++ (not the index-based count, whose cost grows with the mailbox), the same root for the warning's own delivery.
+    expect(conf).toMatch(/^\s*quota = maildir:User quota$/m);
+    expect(fileAt(renderDovecotFiles(seedMailSettings()), "/usr/local/lib/mail-system/quota-warning").content).toContain('-o "plugin/quota=maildir:User quota:noenforcing"');
     expect(section(conf, "service quota-warning")).toMatch(/executable = script \/usr\/local\/lib\/mail-system\/quota-warning\n\s*user = vmail/);
   });
 

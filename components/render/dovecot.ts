@@ -30,8 +30,9 @@ export const SIEVE_PIPE_DIR = "/usr/local/lib/mail-system/sieve-pipe";
 export const QUOTA_WARNING = "/usr/local/lib/mail-system/quota-warning";
 /**
  * The quota root: Maildir++ (maildirsize). Dovecot's index-based `count`
- * backend syncs every folder for each delivery, whose cost grows with the
- * mailbox (bench/README). The warning's own delivery uses it too.
+ * backend resynchronised the mailbox (listed all its files) for each
+ * delivery, a cost that grew with the mailbox (bench/README). The warning's
+ * own delivery uses the same root.
  */
 export const QUOTA_ROOT = "maildir:User quota";
 /** Rspamd's controller (learning), on loopback. */

@@ -11,6 +11,7 @@ import {
   LOCK_FILE,
   RUN_DIR,
   STATE_DIR,
+  SUPERVISOR_PATH,
   execScript,
   filesDigest,
   filesScript,
@@ -388,7 +389,9 @@ describe("services", () => {
 
   test("apply: check, enable, restart (run again: start only if stopped); revert: stop if running, disable", () => {
     const s = serviceScript("db", database, "rhel");
-    expect(s).toContain('svc enable mysqld\nif [ "$phase" = create ]; then svc restart mysqld; elif ! svc running mysqld; then svc start mysqld; fi');
+    expect(s).toContain(
+      'svc enable mysqld\nif [ "$phase" = create ]; then svc restart mysqld; mark db.mysqld.started; elif ! svc running mysqld; then svc start mysqld; mark db.mysqld.started; fi',
+    );
     expect(s).toContain('phase="$1"');
     expect(s).toContain("if svc running mysqld; then svc stop mysqld; fi\nsvc disable mysqld");
     const d = serviceScript("db", database, "debian");
@@ -511,6 +514,47 @@ function runIn(dir: string, script: string, phase: "create" | "delete", env: Rec
   const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(RUN_DIR).join(path.join(dir, "run"));
   return spawnSync("sh", ["-s", phase], { input: local, encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
 }
+
+describe("a reload made with its unit is skipped: the daemon was started after the files were written", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "reload-"));
+    // svc goes to a supervisor (as in a container): a stub that records what it is asked.
+    fs.mkdirSync(path.join(dir, "run"), { mode: 0o700 });
+    fs.writeFileSync(path.join(dir, "run", "supervisor.pid"), "1\n");
+    fs.writeFileSync(path.join(dir, "supervisor"), `#!/bin/sh\necho "$*" >>${path.join(dir, "calls")}\n`, { mode: 0o755 });
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const run = (script: string) => {
+    const r = runIn(dir, script.split(SUPERVISOR_PATH).join(path.join(dir, "supervisor")), "create");
+    expect(r).toMatchObject({ status: 0, stderr: "" });
+  };
+  const calls = () => (fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : []);
+  const me = os.userInfo().username;
+  const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
+  const files = (content: string) => filesScript("db", [{ path: path.join(dir, "my.cnf"), content, owner: me, group, mode: "0644" }]);
+
+  test("first deploy: files, unit (restart), reload (nothing); then new files: the reload restarts", () => {
+    run(files("a"));
+    run(serviceScript("db", database, "debian"));
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb"]);
+    run(reloadScript("db", database, "debian"));
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb"]);
+    // The files change (the reload is replaced): now it restarts the daemon.
+    run(files("b"));
+    run(reloadScript("db", database, "debian"));
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb", "ctl restart mariadb"]);
+  });
+
+  test("without both marks (a reboot emptied /run), or with garbled ones, the reload runs", () => {
+    run(reloadScript("db", database, "debian"));
+    expect(calls()).toEqual(["ctl restart mariadb"]);
+    fs.writeFileSync(path.join(dir, "run", "db.files-written"), "x; rm -rf /\n");
+    fs.writeFileSync(path.join(dir, "run", "db.mariadb.started"), "7\n");
+    run(reloadScript("db", database, "debian"));
+    expect(calls()).toEqual(["ctl restart mariadb", "ctl restart mariadb"]);
+  });
+});
 
 describe("the run-time directory: the lock and temporary files where only root can reach them", () => {
   let dir: string;

@@ -509,6 +509,10 @@ describe("containers", () => {
   });
 });
 
+/** The user and group running the tests: owners of the files the scripts write in them. */
+const me = os.userInfo().username;
+const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
+
 /** Runs a script's phase with its state and run-time directories under `dir` (sh -s, as the targets do). */
 function runIn(dir: string, script: string, phase: "create" | "delete", env: Record<string, string> = {}) {
   const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(RUN_DIR).join(path.join(dir, "run"));
@@ -530,8 +534,6 @@ describe("a reload made with its unit is skipped: the daemon was started after t
     expect(r).toMatchObject({ status: 0, stderr: "" });
   };
   const calls = () => (fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : []);
-  const me = os.userInfo().username;
-  const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
   const files = (content: string) => filesScript("db", [{ path: path.join(dir, "my.cnf"), content, owner: me, group, mode: "0644" }]);
 
   test("first deploy: files, unit (restart), reload (nothing); then new files: the reload restarts", () => {
@@ -609,8 +611,6 @@ describe("the run-time directory: the lock and temporary files where only root c
 describe("filesScript in a directory others can write to (a daemon's data directory)", () => {
   let dir: string;
   let data: string;
-  const me = os.userInfo().username;
-  const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "files-"));
     // As /var/lib/bind (root:bind 0775): the daemon's group may add, rename and remove entries.

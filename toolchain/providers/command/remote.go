@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
+	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"golang.org/x/crypto/ssh"
 )
@@ -41,7 +41,7 @@ func (r *RemoteCommand) Annotate(a infer.Annotator) {
 func (r *RemoteArgs) Annotate(a infer.Annotator) {
 	a.Describe(&r.Connection, "The parameters with which to connect to the remote host.")
 	a.Describe(&r.Environment, "Additional environment variables available to the command's process. "+
-		"Variables the SSH server refuses (see AcceptEnv) are exported by a shell prefix instead.")
+		"Note that this only works if the SSH server is configured to accept these variables via AcceptEnv.")
 	a.Describe(&r.Logging, "If the command's stdout and stderr should be logged. Defaults to both.")
 }
 
@@ -118,18 +118,20 @@ func (*RemoteCommand) Delete(ctx context.Context, req infer.DeleteRequest[Remote
 	return infer.DeleteResponse{}, err
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+// setenvRefused is the official plugin's message (1.2.1,
+// provider/pkg/provider/remote/commandOutputs.go) for a variable the SSH
+// server refuses: sshd accepts only the names its AcceptEnv lists.
+func setenvRefused(key string) string {
+	return fmt.Sprintf("Unable to set '%s'. This only works if your SSH server is configured to accept "+
+		"these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote "+
+		"host, you could prefix the command itself with the variables in the form 'VAR=value command'", key)
 }
 
 // run executes command on the remote host and returns its trimmed stdout and
-// stderr. Environment variables are first offered with the SSH "env"
-// request; those the server refuses (sshd only accepts names listed in
-// AcceptEnv) are exported by a shell prefix, so they work with any
-// POSIX-style login shell.
+// stderr. As the official plugin does, each variable of `environment` goes
+// by the SSH "env" request and one the server refuses fails the command;
+// the previous outputs (extraEnv: PULUMI_COMMAND_STDOUT/STDERR) are offered
+// when not empty and, if refused, left out with a warning.
 func (r RemoteArgs) run(ctx context.Context, what, command string, extraEnv map[string]string) (
 	string, string, error,
 ) {
@@ -144,16 +146,20 @@ func (r RemoteArgs) run(ctx context.Context, what, command string, extraEnv map[
 	}
 	defer session.Close()
 
-	env := mergeEnv(r.Environment, extraEnv)
-	var prefix strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		if session.Setenv(k, env[k]) == nil {
+	logger := p.GetLogger(ctx)
+	for _, k := range slices.Sorted(maps.Keys(r.Environment)) {
+		if err := session.Setenv(k, r.Environment[k]); err != nil {
+			logger.Error(setenvRefused(k))
+			return "", "", fmt.Errorf("could not set environment variable %q: %w", k, err)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(extraEnv)) {
+		if extraEnv[k] == "" {
 			continue
 		}
-		if !envName.MatchString(k) {
-			return "", "", fmt.Errorf("environment variable name %q is not a valid shell identifier", k)
+		if err := session.Setenv(k, extraEnv[k]); err != nil {
+			logger.Warning(setenvRefused(k))
 		}
-		fmt.Fprintf(&prefix, "export %s=%s; ", k, shellQuote(env[k]))
 	}
 
 	if r.Stdin != nil {
@@ -170,7 +176,7 @@ func (r RemoteArgs) run(ctx context.Context, what, command string, extraEnv map[
 	})
 	defer stop()
 
-	err = session.Run(prefix.String() + command)
+	err = session.Run(command)
 	out, errOut := trimOutput(stdout.String()), trimOutput(stderr.String())
 	if err != nil {
 		var exitErr *ssh.ExitError

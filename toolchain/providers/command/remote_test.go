@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,16 +22,17 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 	r := newResource(t, server(t), remoteType, "remote")
 	in := map[string]any{
 		"connection": sshd.connection(map[string]any{"hostKey": sshd.hostKey}),
-		// ACCEPTED_* goes through the SSH env request, OTHER through the
-		// export prefix; its value needs careful quoting.
-		"environment": map[string]string{"ACCEPTED_A": "via env", "OTHER": `it's "$HOME" \n`},
-		"create":      `cd ` + dir + ` && echo "A=$ACCEPTED_A O=$OTHER" | tee -a log; cat; echo oops >&2`,
-		"update":      `cd ` + dir + ` && echo "update prev=[$PULUMI_COMMAND_STDOUT]" | tee -a log`,
+		// The test sshd accepts ACCEPTED_* and PULUMI_COMMAND_STDOUT, not
+		// PULUMI_COMMAND_STDERR: refused, it is left out (a warning), as the
+		// official plugin does, and the command runs.
+		"environment": map[string]string{"ACCEPTED_A": `it's "$HOME" \n`},
+		"create":      `cd ` + dir + ` && echo "A=$ACCEPTED_A" | tee -a log; cat; echo oops >&2`,
+		"update":      `cd ` + dir + ` && echo "update prev=[$PULUMI_COMMAND_STDOUT] err=[${PULUMI_COMMAND_STDERR-unset}]" | tee -a log`,
 		"delete":      `cd ` + dir + ` && echo "delete prev=[$PULUMI_COMMAND_STDOUT] err=[$PULUMI_COMMAND_STDERR]" >> log`,
 		"stdin":       "line from stdin\n",
 	}
 	r.mustCreate(in)
-	first := `A=via env O=it's "$HOME" \n` + "\nline from stdin"
+	first := `A=it's "$HOME" \n` + "\nline from stdin"
 	if r.str("stdout") != first || r.str("stderr") != "oops" {
 		t.Fatalf("stdout=%q stderr=%q", r.str("stdout"), r.str("stderr"))
 	}
@@ -50,7 +52,7 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 	if err := r.update(in); err != nil {
 		t.Fatal(err)
 	}
-	afterDial := "update prev=[" + first + "]"
+	afterDial := "update prev=[" + first + "] err=[unset]"
 	if r.str("stdout") != afterDial {
 		t.Fatalf("dial-setting change: stdout = %q, want %q", r.str("stdout"), afterDial)
 	}
@@ -62,7 +64,7 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 	if err := r.update(in); err != nil {
 		t.Fatal(err)
 	}
-	want := "update prev=[" + afterDial + "]"
+	want := "update prev=[" + afterDial + "] err=[unset]"
 	if r.str("stdout") != want {
 		t.Fatalf("update stdout = %q, want %q", r.str("stdout"), want)
 	}
@@ -76,10 +78,29 @@ func TestRemoteCommandLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := readFile(t, log)
-	wantLog := `A=via env O=it's "$HOME" \n` + "\n" + afterDial + "\n" + want + "\n" +
+	wantLog := `A=it's "$HOME" \n` + "\n" + afterDial + "\n" + want + "\n" +
 		"delete prev=[" + want + "] err=[]\n"
 	if got != wantLog {
 		t.Fatalf("log = %q, want %q", got, wantLog)
+	}
+}
+
+// A variable of `environment` the SSH server refuses fails the command, as
+// with the official plugin (which needs AcceptEnv for it): nothing runs.
+func TestRemoteCommandRefusedEnvironmentFails(t *testing.T) {
+	sshd := startSSHD(t)
+	dir := t.TempDir()
+	r := newResource(t, server(t), remoteType, "refused")
+	err := r.create(map[string]any{
+		"connection":  sshd.connection(map[string]any{"hostKey": sshd.hostKey}),
+		"environment": map[string]string{"ACCEPTED_A": "1", "OTHER": "2"},
+		"create":      `touch ` + dir + `/ran`,
+	})
+	if err == nil || !strings.Contains(err.Error(), `could not set environment variable "OTHER"`) {
+		t.Fatalf("create: err = %v, want the refused variable named", err)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "ran")); statErr == nil {
+		t.Fatalf("the command ran although its environment was refused")
 	}
 }
 

@@ -115,7 +115,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 AllowTcpForwarding yes
-AcceptEnv LANG LC_* ACCEPTED_*
+AcceptEnv LANG LC_* ACCEPTED_* PULUMI_COMMAND_STDOUT
 LogLevel ERROR
 `, hostKeyFile, filepath.Join(dir, "sshd.pid"), authKeys))
 

@@ -56,6 +56,9 @@ export function devStackConfig(shape: DevShape, net: string, prefix: string): Pl
     "mail-system:dbAddress": a.db,
     "mail-system:mailAddress": a.mail,
     "mail-system:namePrefix": prefix,
+    // A throwaway stack: its destroy removes its volumes too, as the
+    // baseline's tear-down does (the dev stack keeps them by default).
+    "mail-system:purgeMailOnDestroy": true,
     // The flood comes from one address: per-address limits would measure themselves.
     ...LOAD_TEST_LIMITS,
     // No reverse DNS in a lab: Rspamd's thresholds for one (tests/e2e/lab.ts).

@@ -68,6 +68,12 @@ export interface BaselineLab {
   network: string;
 }
 
+/** The program's volumes by role: each server's data and state directories. */
+const VOLUME_DIRS: Record<"db" | "mail", readonly string[]> = {
+  db: ["/var/lib/mysql"],
+  mail: ["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"],
+};
+
 /** Deploys the dev shape with plain docker on `net` (first three octets) and proves one round trip. */
 export async function deployWithDocker(shape: DevShape, net: string, prefix: string, baseImage: string): Promise<BaselineLab> {
   const a = labAddresses(net);
@@ -87,11 +93,11 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   const [, , , , dkimPems, cert, dbCert] = await Promise.all([
     build("db"), build("mail"), build("dns"),
     docker("network", "create", "--subnet", a.subnet, "--gateway", a.gateway, "--label", `${LABEL}=${prefix}`, network).then(() =>
-      // The program's volumes: each role's data and state directories.
-      Promise.all(["db:/var/lib/mysql", "mail:/var/mail/vhosts", "mail:/var/spool/postfix"].map((v) => {
-        const [role, dir] = v.split(":");
-        return docker("volume", "create", "--label", `${LABEL}=${prefix}`, volume(role, dir));
-      })),
+      // The program's volumes: each role's data and state directories, made
+      // here with the run's label (`docker run` would make them unlabelled,
+      // and destroyDockerLab finds what to remove by the label).
+      Promise.all(Object.entries(VOLUME_DIRS).flatMap(([role, dirs]) =>
+        dirs.map((dir) => docker("volume", "create", "--label", `${LABEL}=${prefix}`, volume(role, dir))))),
     ),
     Promise.all(mailDomains.map((d) => sh("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]).then((pem) => ({ domain: d, privateKey: pem })))),
     issueCertificate(MAIL_ISSUE_SCRIPT, hostname, a.mail),
@@ -117,7 +123,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   };
   const db = runServer({
     prefix, role: "db", network, address: a.db, dns: a.dns, image: image("db"),
-    volumes: [{ name: volume("db", "/var/lib/mysql"), path: "/var/lib/mysql" }],
+    volumes: VOLUME_DIRS.db.map((dir) => ({ name: volume("db", dir), path: dir })),
     files: renderDbServerFiles("debian", a.db, { certificate: dbCert.certificate, privateKey: dbCert.key, caCertificate: dbCert.ca }),
   }).then(async (name) => {
     const sql = [
@@ -138,7 +144,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   await db;
   await runServer({
     prefix, role: "mail", network, address: a.mail, dns: a.dns, image: image("mail"),
-    volumes: ["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"].map((dir) => ({ name: volume("mail", dir), path: dir })),
+    volumes: VOLUME_DIRS.mail.map((dir) => ({ name: volume("mail", dir), path: dir })),
     files: renderMailServerFiles({
       hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
       database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },

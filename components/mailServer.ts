@@ -156,13 +156,44 @@ const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.star
 const GUARD_COMMAND = `${MAIL_GUARD.python} ${MAIL_GUARD.program}`;
 
 /**
- * The mail server's daemons: mail-guard first (Dovecot and Postfix ask it
- * about logins, senders and recipients), Dovecot next (its auth and LMTP
- * sockets in Postfix's spool), OpenDKIM and Rspamd (after Redis, its state)
- * before Postfix (the first message is signed and filtered). In a container a stale PID file of a crashed run would stop a
- * daemon from starting, so the run commands remove it.
+ * The mail server's daemons, in start order: Redis and Rspamd first (Rspamd
+ * takes several seconds to load its rules, done while the others start, so
+ * the health check does not wait for it afterwards), mail-guard (Dovecot and
+ * Postfix ask it about logins, senders and recipients), Dovecot (its auth and
+ * LMTP sockets in Postfix's spool), OpenDKIM, then Postfix (the first message
+ * is signed and filtered). In a container a stale PID file of a crashed run
+ * would stop a daemon from starting, so the run commands remove it.
  */
 export const MAIL_SERVICES: readonly ServiceSpec[] = [
+  {
+    id: "redis",
+    unit: { debian: "redis-server", rhel: "redis" },
+    // Its configuration is the distribution's (loopback, /var/lib/redis): no
+    // rendered file. In a container IPv4 loopback only (no ::1 there: a warning).
+    reads: () => false,
+    onChange: "restart",
+    container: {
+      run:
+        "install -d -o redis -g redis -m 2755 /run/redis; " +
+        'exec setpriv --reuid=redis --regid=redis --init-groups redis-server /etc/redis/redis.conf --bind 127.0.0.1 --daemonize no --supervised no --logfile ""',
+    },
+  },
+  {
+    id: "rspamd",
+    unit: both("rspamd"),
+    reads: readsUnder(`${RSPAMD_DIR}/`),
+    // SIGHUP: its workers restart with the new configuration.
+    onChange: "reload",
+    // A SIGHUP while Rspamd still loads (~10 s) ends it: before a reload or
+    // restart, wait (bounded) until a running Rspamd's controller answers.
+    check: both(
+      "rspamadm configtest && for i in $(seq 1 120); do grep -qsx rspamd /proc/[0-9]*/comm || break; " +
+        `rspamc --connect ${RSPAMD.controller} -t 1 stat >/dev/null 2>&1 && break; sleep 0.5; done`,
+    ),
+    container: {
+      run: "install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd; exec setpriv --reuid=_rspamd --regid=_rspamd --init-groups rspamd -f",
+    },
+  },
   {
     id: "mail-guard",
     unit: both("mail-guard"),
@@ -191,35 +222,6 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
       run:
         "install -d -o opendkim -g opendkim -m 0750 /run/opendkim; rm -f /run/opendkim/opendkim.pid /var/spool/postfix/opendkim/opendkim.sock; " +
         "exec opendkim -f -x /etc/opendkim.conf",
-    },
-  },
-  {
-    id: "redis",
-    unit: { debian: "redis-server", rhel: "redis" },
-    // Its configuration is the distribution's (loopback, /var/lib/redis): no
-    // rendered file. In a container IPv4 loopback only (no ::1 there: a warning).
-    reads: () => false,
-    onChange: "restart",
-    container: {
-      run:
-        "install -d -o redis -g redis -m 2755 /run/redis; " +
-        'exec setpriv --reuid=redis --regid=redis --init-groups redis-server /etc/redis/redis.conf --bind 127.0.0.1 --daemonize no --supervised no --logfile ""',
-    },
-  },
-  {
-    id: "rspamd",
-    unit: both("rspamd"),
-    reads: readsUnder(`${RSPAMD_DIR}/`),
-    // SIGHUP: its workers restart with the new configuration.
-    onChange: "reload",
-    // A SIGHUP while Rspamd still loads (~10 s) ends it: before a reload or
-    // restart, wait (bounded) until a running Rspamd's controller answers.
-    check: both(
-      "rspamadm configtest && for i in $(seq 1 120); do grep -qsx rspamd /proc/[0-9]*/comm || break; " +
-        `rspamc --connect ${RSPAMD.controller} -t 1 stat >/dev/null 2>&1 && break; sleep 0.5; done`,
-    ),
-    container: {
-      run: "install -d -o _rspamd -g _rspamd -m 0755 /run/rspamd; exec setpriv --reuid=_rspamd --regid=_rspamd --init-groups rspamd -f",
     },
   },
   {

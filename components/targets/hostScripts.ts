@@ -76,11 +76,6 @@ export function phasedScript(title: string, apply: string, revert = ":"): string
     // in /run, so nothing of it outlives the last destroy.
     `exec 9>${LOCK_FILE}`,
     "flock -w 600 9 || { echo 'mail-system: another run holds the host lock' >&2; exit 1; }",
-    // A sequence number kept under the lock: which of two steps ran later
-    // (a clock may step back; this cannot). In /run: gone after a reboot,
-    // when nothing may be assumed about what the daemons run.
-    `mark() { n="$(marked seq)"; n=$((n + 1)); echo "$n" >${RUN_DIR}/seq; echo "$n" >"${RUN_DIR}/$1"; }`,
-    `marked() { n="$(cat "${RUN_DIR}/$1" 2>/dev/null || :)"; case "$n" in ''|*[!0-9]*) n=0 ;; esac; echo "$n"; }`,
     // The phase, for scripts that do less when run again than when first run.
     'phase="$1"',
     `mail_system_apply() {\n${indent(apply)}\n}`,
@@ -361,8 +356,6 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     '  printf \'%s\\n\' "$wanted" | grep -qxF "$p" || unput "$p"',
     'done <"$manifest"',
     'printf \'%s\\n\' "$wanted" >"$manifest"',
-    // When the files were last written: a daemon (re)started after it runs them (reloadScript).
-    `mark ${filesMark(role)}`,
   ].join("\n");
   const revert = [
     ...helpers,
@@ -374,7 +367,7 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
   return phasedScript(`files of ${role}`, apply, revert);
 }
 
-/** A digest of the files a service reads (path, owner, group, mode and content): its reload trigger. */
+/** A digest of the files a service reads (path, owner, group, mode and content): in its unit's script (serviceScript). */
 export function filesDigest(files: readonly RenderedFile[]): string {
   const h = createHash("sha256");
   for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
@@ -430,25 +423,41 @@ function unitOf(service: ServiceSpec, family: OsFamily): string {
 }
 
 /**
- * Enables a daemon and (re)starts it so the written configuration is live
- * (a package may have started it with its own); the revert stops and disables
- * it. Run again (an update: a new container, new SSH credentials, a new
- * version of this script), it only starts the daemon if it is not running:
- * configuration changes reach a running daemon through reloadScript.
+ * Enables a daemon and (re)starts it so the written configuration is live (a
+ * package may have started it with its own); the revert stops and disables
+ * it. `digest` is filesDigest of the files the daemon reads: it is part of
+ * the script, so a change of one of them updates this step, and an update
+ * has the running daemon pick them up (its check, then a reload or a
+ * restart, as the service says). Which files a running daemon has is
+ * recorded in /run/mail-system when it is (re)started or reloaded: run again
+ * for any other reason (a new container, new SSH credentials, a new version
+ * of this script), the step starts the daemon if it is stopped and touches
+ * nothing that runs its current files. After a reboot the record is gone and
+ * the next update reloads once.
  */
-export function serviceScript(role: string, service: ServiceSpec, family: OsFamily): string {
+export function serviceScript(role: string, service: ServiceSpec, family: OsFamily, digest: string): string {
   checkRole(role);
   const unit = unitOf(service, family);
+  if (!DIGEST.test(digest)) throw new Error(`files digest ${JSON.stringify(digest)} of ${unit} is not a SHA-256 in hex`);
   const check = service.check?.[family];
+  const record = `${RUN_DIR}/${role}.${unit}.files`;
+  const action = service.onChange === "reload" ? `svc reload ${unit} || svc restart ${unit}` : `svc restart ${unit}`;
   const apply = [
     SVC,
+    `# the files ${unit} reads: sha256 ${digest}`,
     ...(check ? [check] : []),
     `svc enable ${unit}`,
-    `if [ "$phase" = create ]; then svc restart ${unit}; mark ${startedMark(role, unit)}; elif ! svc running ${unit}; then svc start ${unit}; mark ${startedMark(role, unit)}; fi`,
+    `if [ "$phase" = create ]; then svc restart ${unit}`,
+    `elif ! svc running ${unit}; then svc start ${unit}`,
+    `elif [ "$(cat ${record} 2>/dev/null || :)" != ${digest} ]; then ${action}`,
+    "fi",
+    `echo ${digest} >${record}`,
   ].join("\n");
-  const revert = [SVC, `if svc running ${unit}; then svc stop ${unit}; fi`, `svc disable ${unit}`].join("\n");
+  const revert = [SVC, `if svc running ${unit}; then svc stop ${unit}; fi`, `svc disable ${unit}`, `rm -f ${record}`].join("\n");
   return phasedScript(`service ${unit} of ${role}`, apply, revert);
 }
+
+const DIGEST = /^[0-9a-f]{64}$/;
 
 /**
  * The supervisor's manifest (bash, sourced by it): the container's units in
@@ -466,28 +475,6 @@ export function servicesManifest(services: readonly ServiceSpec[]): string {
   });
   return `${lines.join("\n")}\n`;
 }
-
-/**
- * Checks the configuration, then has the running daemon pick it up (reload
- * or restart). It runs when the resource is made, i.e. replaced because a
- * file the daemon reads changed; run again for any other reason (an update)
- * it does nothing, so that nothing restarts that did not change.
- */
-export function reloadScript(role: string, service: ServiceSpec, family: OsFamily): string {
-  checkRole(role);
-  const unit = unitOf(service, family);
-  const check = service.check?.[family];
-  const action = service.onChange === "reload" ? `svc reload ${unit} || svc restart ${unit}` : `svc restart ${unit}`;
-  // Made together with its unit (a first deploy, a new unit script), the
-  // daemon was (re)started after the files were last written and runs them
-  // already: a reload would only repeat its start (Rspamd's takes ~10 s).
-  const current = `[ "$(marked ${filesMark(role)})" -gt 0 ] && [ "$(marked ${startedMark(role, unit)})" -gt "$(marked ${filesMark(role)})" ]`;
-  return phasedScript(`reload ${unit} of ${role}`, ['[ "$phase" = create ] || exit 0', `if ${current}; then exit 0; fi`, SVC, ...(check ? [check] : []), action].join("\n"));
-}
-
-/** Names of the marks (see phasedScript's `mark`) of a role's files being written and of a unit being (re)started. */
-const filesMark = (role: string) => `${role}.files-written`;
-const startedMark = (role: string, unit: string) => `${role}.${unit}.started`;
 
 // ----------------------------------------------------------- health, exec
 

@@ -18,7 +18,6 @@ import {
   healthcheckPath,
   packagesScript,
   phasedScript,
-  reloadScript,
   serviceScript,
   shq,
 } from "./hostScripts";
@@ -94,32 +93,26 @@ export class ScriptedServer {
           ]
         : [];
 
-    let previous: pulumi.Resource[] = [written, ...dataRemoval];
-    const reloads: pulumi.Resource[] = [];
+    // The daemons in order. Each step's script holds the digest of the files
+    // its daemon reads: a change of one of them updates that step alone,
+    // and the update reloads (or restarts) that daemon (serviceScript).
+    const units: pulumi.Resource[] = [];
     for (const service of spec.services) {
-      const enabled = runner(
-        `${name}-${service.id}`,
-        family.apply((f) => serviceScript(spec.role, service, f)),
-        { dependsOn: previous },
-      );
-      // Replaced (so run again) exactly when a file the daemon reads changes.
       const digest = files.apply((all) => filesDigest(all.filter((file) => service.reads(file.path))));
-      reloads.push(
+      units.push(
         runner(
-          `${name}-${service.id}-reload`,
-          family.apply((f) => reloadScript(spec.role, service, f)),
-          { dependsOn: [enabled] },
-          [pulumi.secret(digest)],
+          `${name}-${service.id}`,
+          pulumi.secret(pulumi.all([family, digest]).apply(([f, d]) => serviceScript(spec.role, service, f, d))),
+          { dependsOn: units.length > 0 ? [units[units.length - 1]] : [written, ...dataRemoval] },
         ),
       );
-      previous = [enabled];
     }
 
     const health = spec.health ?? DEFAULT_HEALTH;
     this.ready = runner(
       `${name}-health`,
       family.apply((f) => healthScript(spec.role, spec.healthEnv?.[f] ?? {}, health.deploySeconds)),
-      { dependsOn: reloads },
+      { dependsOn: units.length > 0 ? units : [written, ...dataRemoval] },
       [pulumi.secret(files.apply(filesDigest))],
     );
   }

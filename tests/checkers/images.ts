@@ -23,6 +23,7 @@ import { RenderedFile } from "../../components/render/types";
 import { IMAGE_CONTEXT, NO_NEW_PRIVILEGES } from "../../components/targets/docker";
 import {
   containerCommand,
+  filesDigest,
   filesScript,
   healthScript,
   healthcheckPath,
@@ -207,6 +208,9 @@ export class ServerContainer {
     readonly services: readonly ServiceSpec[],
   ) {}
 
+  /** What the files step wrote last: the units' steps carry the digests of what each reads. */
+  private written: readonly RenderedFile[] = [];
+
   /**
    * Creates the container from `image` with the supervisor as its entrypoint
    * and the manifest of the role's units uploaded (as DockerServer does), and
@@ -269,14 +273,22 @@ export class ServerContainer {
 
   /** The files step: the rendered files and the role's health check, with their owners, groups and modes. */
   writeFiles(files: readonly RenderedFile[]): Promise<CheckResult> {
-    return this.script(filesScript(this.role, [...files, healthcheckFile(this.role)]));
+    this.written = [...files, healthcheckFile(this.role)];
+    return this.script(filesScript(this.role, this.written));
   }
 
-  /** Each unit's step in order (its check, enable, restart); stops at the first that fails and returns its result. */
-  async startServices(): Promise<CheckResult> {
+  /**
+   * Each unit's step in order, with the digest of the files it reads among
+   * those last written, as ScriptedServer runs it: made (`create`: check,
+   * enable, restart) or updated (`update`: started if stopped, reloaded or
+   * restarted if a file it reads changed). Stops at the first that fails and
+   * returns its result.
+   */
+  async startServices(phase: "create" | "update" = "create"): Promise<CheckResult> {
     let output = "";
     for (const service of this.services) {
-      const r = await this.script(serviceScript(this.role, service, "debian"));
+      const digest = filesDigest(this.written.filter((file) => service.reads(file.path)));
+      const r = await this.script(serviceScript(this.role, service, "debian", digest), phase);
       output += r.output;
       if (r.code !== 0) return { code: r.code, output };
     }

@@ -18,7 +18,6 @@ import { autoconfigNames, MAIL_PORTS, mtaStsNames } from "../../components/rende
 import { renderMtaStsPolicy } from "../../components/render/mtaSts";
 import { RenderedFile } from "../../components/render/types";
 import { renderWebFiles, WEB } from "../../components/render/web";
-import { reloadScript } from "../../components/targets/hostScripts";
 import { childText, elements, parseXml } from "../fixtures/xml";
 import { buildImage, ServerContainer } from "./images";
 
@@ -209,13 +208,13 @@ test("TLS 1.2 and 1.3 only; the certificate names every autoconfig name", async 
   expect(r.output).toMatch(/-tls1_1 -cipher DEFAULT@SECLEVEL=0: [1-9]/);
 }, 60_000);
 
-test("a new mail domain: the files step rewrites nginx's files and its reload step serves it, the running nginx kept", async () => {
+test("a new mail domain: the files step rewrites nginx's files and its unit's update reloads it, the running nginx kept", async () => {
   const before = await autoconfig(LATER);
   expect(before.status).toBe(404);
   const master = async () => (await server.exec("cat /run/mail-system/nginx.pid")).output.trim();
   const pidBefore = await master();
   await step("files", server.writeFiles([...files([...DOMAINS, LATER]), ...certificate]));
-  await step("reload", server.script(reloadScript("mail", WEB_SERVICE, "debian")));
+  await step("reload", server.startServices("update"));
   // The reload is a signal: give the master a moment to start its new workers.
   let r = before;
   for (let i = 0; i < 20 && r.status !== 200; i++) {

@@ -59,7 +59,7 @@ test("mail-acme runs first, with lego in the image and its state on a kept volum
   expect((await image.inputs.build).args.PACKAGES.split(" ")).toContain("lego");
   const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
   const manifest = ((await container.inputs.uploads) as { file: string; content: string }[]).find((u) => u.file === "/etc/mail-system/services")!;
-  expect(manifest.content).toMatch(/order=\(mail-acme mail-guard /);
+  expect(manifest.content).toMatch(/order=\(mail-acme redis-server /);
   const volumes = (await container.inputs.volumes) as { containerPath: string }[];
   expect(volumes.map((v) => v.containerPath)).toContain("/var/lib/mail-acme");
   expect(JSON.stringify(await container.inputs.envs)).toContain("ACME_STATUS=/var/lib/mail-acme/status");

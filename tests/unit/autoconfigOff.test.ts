@@ -34,7 +34,7 @@ test("no web server: no nginx in the image, no unit, no health wait, no files", 
   expect((await image.inputs.build).args.PACKAGES.split(" ")).not.toContain("nginx");
   const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
   const manifest = ((await container.inputs.uploads) as { file: string; content: string }[]).find((u) => u.file === "/etc/mail-system/services")!;
-  expect(manifest.content).toContain("order=(mail-guard dovecot opendkim redis-server rspamd postfix)\n");
+  expect(manifest.content).toContain("order=(redis-server rspamd mail-guard dovecot opendkim postfix)\n");
   expect(await container.inputs.envs).toEqual([]);
   const names = created.map((r) => r.name);
   expect(names.filter((n) => n.includes("nginx"))).toEqual([]);

@@ -18,7 +18,6 @@ import {
   healthScript,
   packagesScript,
   parseFacts,
-  reloadScript,
   rootCommand,
   containerCommand,
   servicesManifest,
@@ -46,6 +45,10 @@ const database: ServiceSpec = {
   onChange: "restart",
   container: { run: "exec mariadbd", stop: "mariadb-admin shutdown" },
 };
+
+/** Two digests of files, as filesDigest makes them. */
+const D1 = filesDigest([]);
+const D2 = filesDigest([{ path: "/etc/x", content: "x", owner: "root", group: "root", mode: "0644" }]);
 
 describe("rootCommand", () => {
   test.each(["create", "update", "delete"] as const)("%s: script from stdin, as root directly or through sudo -n", (phase) => {
@@ -375,7 +378,7 @@ describe("filesScript", () => {
 
 describe("services", () => {
   test("systemd when it is PID 1, else the distribution's service scripts", () => {
-    const s = serviceScript("dns", named, "debian");
+    const s = serviceScript("dns", named, "debian", D1);
     expect(s).toContain("if [ -d /run/systemd/system ]; then");
     // Units the program writes itself (mail-guard) are read again before they are used.
     expect(s).toContain('enable) systemctl daemon-reload; systemctl enable --quiet "$2" ;;');
@@ -387,31 +390,39 @@ describe("services", () => {
     parses(s);
   });
 
-  test("apply: check, enable, restart (run again: start only if stopped); revert: stop if running, disable", () => {
-    const s = serviceScript("db", database, "rhel");
+  test("apply: check, enable, restart (run again: start if stopped, reload if its files changed); revert: stop if running, disable", () => {
+    const s = serviceScript("db", database, "rhel", D1);
     expect(s).toContain(
-      'svc enable mysqld\nif [ "$phase" = create ]; then svc restart mysqld; mark db.mysqld.started; elif ! svc running mysqld; then svc start mysqld; mark db.mysqld.started; fi',
+      [
+        "svc enable mysqld",
+        'if [ "$phase" = create ]; then svc restart mysqld',
+        "elif ! svc running mysqld; then svc start mysqld",
+        `elif [ "$(cat /run/mail-system/db.mysqld.files 2>/dev/null || :)" != ${D1} ]; then svc restart mysqld`,
+        "fi",
+        `echo ${D1} >/run/mail-system/db.mysqld.files`,
+      ].join("\n"),
     );
     expect(s).toContain('phase="$1"');
-    expect(s).toContain("if svc running mysqld; then svc stop mysqld; fi\nsvc disable mysqld");
-    const d = serviceScript("db", database, "debian");
+    expect(s).toContain("if svc running mysqld; then svc stop mysqld; fi\nsvc disable mysqld\nrm -f /run/mail-system/db.mysqld.files");
+    const d = serviceScript("db", database, "debian", D1);
     expect(d).toContain("svc enable mariadb");
-    const n = serviceScript("dns", named, "rhel");
+    const n = serviceScript("dns", named, "rhel", D1);
     expect(n.indexOf("/usr/sbin/named-checkconf -z /etc/named.conf")).toBeLessThan(n.indexOf("svc enable named"));
+    // A reload falls back to a restart; the service says which it takes.
+    expect(serviceScript("dns", named, "debian", D1)).toContain(`!= ${D1} ]; then svc reload named || svc restart named`);
+    expect(s).not.toContain("svc reload");
+    parses(s);
   });
 
-  test("reload: the check first, then reload (falling back to restart) or restart, as the service says", () => {
-    const r = reloadScript("dns", named, "debian");
-    expect(r).toContain("/usr/bin/named-checkconf -z /etc/bind/named.conf\nsvc reload named || svc restart named");
-    expect(reloadScript("db", database, "rhel")).toContain("svc restart mysqld");
-    expect(reloadScript("db", database, "rhel")).not.toContain("svc reload");
-    // Only when made (replaced: a file it reads changed); run again, it touches nothing.
-    expect(r).toMatch(/mail_system_apply\(\) \{\n\[ "\$phase" = create \] \|\| exit 0\n/);
-    parses(r);
+  test("the digest of the files it reads is part of the script (a change of them updates the step); anything else is refused", () => {
+    expect(serviceScript("dns", named, "debian", D1)).not.toBe(serviceScript("dns", named, "debian", D2));
+    expect(serviceScript("dns", named, "debian", D1)).toContain(`# the files named reads: sha256 ${D1}`);
+    expect(() => serviceScript("dns", named, "debian", "x; reboot")).toThrow(/not a SHA-256 in hex/);
+    expect(() => serviceScript("dns", named, "debian", D1.toUpperCase())).toThrow(/not a SHA-256 in hex/);
   });
 
   test("refuses a unit name that is not one", () => {
-    expect(() => serviceScript("dns", { ...named, unit: { debian: "named; id", rhel: "named" } }, "debian")).toThrow(/service name/);
+    expect(() => serviceScript("dns", { ...named, unit: { debian: "named; id", rhel: "named" } }, "debian", D1)).toThrow(/service name/);
   });
 });
 
@@ -502,7 +513,7 @@ describe("containers", () => {
   });
 
   test("svc goes to the supervisor when one runs (a container), else systemd or the init scripts", () => {
-    const script = serviceScript("dns", named, "debian");
+    const script = serviceScript("dns", named, "debian", D1);
     const supervisor = script.indexOf("/usr/local/sbin/mail-system-supervisor ctl");
     expect(supervisor).toBeGreaterThan(0);
     expect(supervisor).toBeLessThan(script.indexOf("/run/systemd/system"));
@@ -514,47 +525,71 @@ const me = os.userInfo().username;
 const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
 
 /** Runs a script's phase with its state and run-time directories under `dir` (sh -s, as the targets do). */
-function runIn(dir: string, script: string, phase: "create" | "delete", env: Record<string, string> = {}) {
+function runIn(dir: string, script: string, phase: "create" | "update" | "delete", env: Record<string, string> = {}) {
   const local = script.split(STATE_DIR).join(path.join(dir, "state")).split(RUN_DIR).join(path.join(dir, "run"));
   return spawnSync("sh", ["-s", phase], { input: local, encoding: "utf8", env: { PATH: process.env.PATH, ...env } });
 }
 
-describe("a reload made with its unit is skipped: the daemon was started after the files were written", () => {
+describe("a daemon's step, run against a supervisor: restarted when made, reloaded exactly when its files changed", () => {
   let dir: string;
   beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "reload-"));
-    // svc goes to a supervisor (as in a container): a stub that records what it is asked.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "unit-"));
+    // svc goes to a supervisor (as in a container): a stub that records what
+    // it is asked and says the daemon runs unless the file "stopped" exists.
     fs.mkdirSync(path.join(dir, "run"), { mode: 0o700 });
     fs.writeFileSync(path.join(dir, "run", "supervisor.pid"), "1\n");
-    fs.writeFileSync(path.join(dir, "supervisor"), `#!/bin/sh\necho "$*" >>${path.join(dir, "calls")}\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, "supervisor"),
+      `#!/bin/sh\necho "$*" >>${path.join(dir, "calls")}\n[ "$2" != running ] || [ ! -e ${path.join(dir, "stopped")} ]\n`,
+      { mode: 0o755 },
+    );
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const run = (script: string) => {
-    const r = runIn(dir, script.split(SUPERVISOR_PATH).join(path.join(dir, "supervisor")), "create");
+  const run = (phase: "create" | "update" | "delete", digest: string, service = database) => {
+    const r = runIn(dir, serviceScript("db", service, "debian", digest).split(SUPERVISOR_PATH).join(path.join(dir, "supervisor")), phase);
     expect(r).toMatchObject({ status: 0, stderr: "" });
   };
-  const calls = () => (fs.existsSync(path.join(dir, "calls")) ? fs.readFileSync(path.join(dir, "calls"), "utf8").trim().split("\n") : []);
-  const files = (content: string) => filesScript("db", [{ path: path.join(dir, "my.cnf"), content, owner: me, group, mode: "0644" }]);
+  const calls = () => {
+    const file = path.join(dir, "calls");
+    const all = fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n") : [];
+    fs.rmSync(file, { force: true });
+    return all;
+  };
+  const reloading = { ...database, onChange: "reload" as const };
 
-  test("first deploy: files, unit (restart), reload (nothing); then new files: the reload restarts", () => {
-    run(files("a"));
-    run(serviceScript("db", database, "debian"));
+  test("made: restarted; updated with the same files: nothing; with new files: reloaded (or restarted), once", () => {
+    run("create", D1);
     expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb"]);
-    run(reloadScript("db", database, "debian"));
-    expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb"]);
-    // The files change (the reload is replaced): now it restarts the daemon.
-    run(files("b"));
-    run(reloadScript("db", database, "debian"));
-    expect(calls()).toEqual(["ctl enable mariadb", "ctl restart mariadb", "ctl restart mariadb"]);
+    run("update", D1);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb"]);
+    run("update", D2);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb", "ctl restart mariadb"]);
+    run("update", D2);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb"]);
+    run("update", D1, reloading);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb", "ctl reload mariadb"]);
   });
 
-  test("without both marks (a reboot emptied /run), or with garbled ones, the reload runs", () => {
-    run(reloadScript("db", database, "debian"));
-    expect(calls()).toEqual(["ctl restart mariadb"]);
-    fs.writeFileSync(path.join(dir, "run", "db.files-written"), "x; rm -rf /\n");
-    fs.writeFileSync(path.join(dir, "run", "db.mariadb.started"), "7\n");
-    run(reloadScript("db", database, "debian"));
-    expect(calls()).toEqual(["ctl restart mariadb", "ctl restart mariadb"]);
+  test("updated while stopped: started (with the files it then reads), not reloaded", () => {
+    run("create", D1);
+    calls();
+    fs.writeFileSync(path.join(dir, "stopped"), "");
+    run("update", D2);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb", "ctl start mariadb"]);
+    fs.rmSync(path.join(dir, "stopped"));
+    run("update", D2);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb"]);
+  });
+
+  test("no record of what it runs (a reboot emptied /run), or a garbled one: the update reloads; the revert removes the record", () => {
+    run("update", D1);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb", "ctl restart mariadb"]);
+    fs.writeFileSync(path.join(dir, "run", "db.mariadb.files"), "x; rm -rf /\n");
+    run("update", D1);
+    expect(calls()).toEqual(["ctl enable mariadb", "ctl running mariadb", "ctl restart mariadb"]);
+    run("delete", D1);
+    expect(calls()).toEqual(["ctl running mariadb", "ctl stop mariadb", "ctl disable mariadb"]);
+    expect(fs.existsSync(path.join(dir, "run", "db.mariadb.files"))).toBe(false);
   });
 });
 
@@ -602,7 +637,7 @@ describe("the run-time directory: the lock and temporary files where only root c
   });
 
   test("svc's log of an init script is a mktemp file in the run-time directory, not in /tmp", () => {
-    const s = serviceScript("dns", named, "debian");
+    const s = serviceScript("dns", named, "debian", D1);
     expect(s).toContain('svc_log="$(mktemp /run/mail-system/svc-log.XXXXXX)"');
     expect(s).not.toMatch(/mktemp\)/);
   });

@@ -96,23 +96,24 @@ export class ScriptedServer {
     // The daemons in order. Each step's script holds the digest of the files
     // its daemon reads: a change of one of them updates that step alone,
     // and the update reloads (or restarts) that daemon (serviceScript).
-    const units: pulumi.Resource[] = [];
+    let previous: pulumi.Resource[] = [written, ...dataRemoval];
     for (const service of spec.services) {
       const digest = files.apply((all) => filesDigest(all.filter((file) => service.reads(file.path))));
-      units.push(
+      previous = [
         runner(
           `${name}-${service.id}`,
           pulumi.secret(pulumi.all([family, digest]).apply(([f, d]) => serviceScript(spec.role, service, f, d))),
-          { dependsOn: units.length > 0 ? [units[units.length - 1]] : [written, ...dataRemoval] },
+          { dependsOn: previous },
         ),
-      );
+      ];
     }
 
     const health = spec.health ?? DEFAULT_HEALTH;
     this.ready = runner(
       `${name}-health`,
       family.apply((f) => healthScript(spec.role, spec.healthEnv?.[f] ?? {}, health.deploySeconds)),
-      { dependsOn: units.length > 0 ? units : [written, ...dataRemoval] },
+      // After the last daemon's step (each waits for the one before).
+      { dependsOn: previous },
       [pulumi.secret(files.apply(filesDigest))],
     );
   }

@@ -19,7 +19,11 @@ import { autoconfigNames, mtaStsNames } from "./components/render/mailRecords";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
+import { skipPromiseLeakStacks } from "./components/promiseStacks";
 import { labPassphraseProblem } from "./components/stackPassphrase";
+
+// Before the first resource: the SDK's promise bookkeeping need not format stacks (promiseStacks.ts).
+skipPromiseLeakStacks(process.env);
 
 // The published lab passphrase only for the dev stack and the tests' throwaway stacks.
 const passphraseProblem = labPassphraseProblem(pulumi.getStack(), process.env);

@@ -14,12 +14,12 @@ import { MailServer } from "./components/mailServer";
 import { manualRecordsFor } from "./components/manualRecords";
 import { MysqlServer } from "./components/mysqlServer";
 import { userPasswordHash } from "./components/passwordHash";
+import { skipPromiseLeakStacks } from "./components/promiseStacks";
 import { ACME } from "./components/render/acme";
 import { autoconfigNames, mtaStsNames } from "./components/render/mailRecords";
 import { DockerTarget } from "./components/targets/docker";
 import { ServerTarget } from "./components/targets/server";
 import { SshTarget } from "./components/targets/ssh";
-import { skipPromiseLeakStacks } from "./components/promiseStacks";
 import { labPassphraseProblem } from "./components/stackPassphrase";
 
 // Before the first resource: the SDK's promise bookkeeping need not format stacks (promiseStacks.ts).

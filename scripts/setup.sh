@@ -114,16 +114,24 @@ pulumi_cli() {
   link_bin "$dir/pulumi" pulumi
   # A host built from sdk/v3 (the stand-in, v3.68.0) takes the project's
   # runtime options only as flags: toolchain/nodejs/language-host.sh passes
-  # them. The official host (its own module) reads them itself.
-  if command -v go >/dev/null && go version -m "$dir/pulumi-language-nodejs" 2>/dev/null |
+  # them. The official host (its own module) reads them itself. The wrapper
+  # takes the host's place next to the CLI, where the CLI looks for the host
+  # it ships with: a host on PATH that resolves elsewhere makes every command
+  # warn "using pulumi-language-nodejs from $PATH at ... expected ...".
+  # The directory is keyed by toolchain/nodejs, the script included.
+  local host="$dir/pulumi-language-nodejs" standin="$dir/pulumi-language-nodejs-sdk-v3"
+  if [ "$dir" = "$MAIL_SYSTEM_CACHE_DIR/toolchain/$key" ] && command -v go >/dev/null &&
+    go version -m "$host" 2>/dev/null |
     grep -q "path[[:space:]]github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs$"; then
-    rm -f "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
-    printf '#!/bin/sh\nexec /bin/sh %s %s "$@"\n' "$MAIL_SYSTEM_ROOT/toolchain/nodejs/language-host.sh" "$dir/pulumi-language-nodejs" \
-      >"$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
-    chmod 0755 "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
-  else
-    link_bin "$dir/pulumi-language-nodejs" pulumi-language-nodejs
+    cp "$MAIL_SYSTEM_ROOT/toolchain/nodejs/language-host.sh" "$dir/language-host.sh"
+    printf '#!/bin/sh\nexec /bin/sh %s %s "$@"\n' "$dir/language-host.sh" "$standin" >"$host.new"
+    chmod 0755 "$host.new"
+    # Renames: a checkout running the old host meanwhile keeps its file.
+    mv -f "$host" "$standin"
+    mv -f "$host.new" "$host"
   fi
+  rm -f "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
+  link_bin "$host" pulumi-language-nodejs
   [ "$(pulumi version)" = "v$PULUMI_VERSION" ] || { echo "pulumi version is $(pulumi version)" >&2; return 1; }
   echo "pulumi v$PULUMI_VERSION ($how)"
 }

@@ -131,6 +131,8 @@ test("an error the program throws is reported with its TypeScript lines, the SDK
     expect(plain).toContain("Error: deliberate failure");
     expect(plain).toMatch(/at fail \(.*index\.ts:6:9\)/); // the throw, in the TypeScript source
     expect(plain).toMatch(/index\.ts:8:1\)/); // its caller
+    // The CLI runs the language host it finds next to itself (scripts/setup.sh), without a warning.
+    expect(plain).not.toContain("from $PATH");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

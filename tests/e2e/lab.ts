@@ -137,6 +137,27 @@ export async function withStack(
   }
 }
 
+/**
+ * Runs `body` with a throwaway TypeScript program of `source` (its index.ts)
+ * in a temporary directory: the project's runtime options
+ * (tsconfig.pulumi.json), dependencies and node_modules. Removed afterwards.
+ */
+export async function withProgram(name: string, source: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const root = path.join(__dirname, "..", "..");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mail-system-${name}-`));
+  try {
+    const project = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: ${name}\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.pulumi.json\n`);
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, private: true, main: "index.ts", dependencies: project.dependencies }));
+    fs.writeFileSync(path.join(dir, "tsconfig.pulumi.json"), JSON.stringify({ extends: path.join(root, "tsconfig.pulumi.json"), include: ["index.ts"] }));
+    fs.writeFileSync(path.join(dir, "index.ts"), source);
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
+    await body(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Pulumi's progress output, shown only when E2E_VERBOSE is set. */
 export function log(line: string): void {
   if (process.env.E2E_VERBOSE) process.stdout.write(line);

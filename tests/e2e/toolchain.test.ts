@@ -2,11 +2,9 @@
 // stack using every provider plugin goes up, previews with no changes and
 // is destroyed without leaving anything behind.
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { BASE_IMAGE } from "../../components/baseImage";
-import { changesOf, docker, freeSubnet, log, sh, uniqueName, withStack } from "./lab";
+import { changesOf, docker, freeSubnet, log, sh, uniqueName, withProgram, withStack } from "./lab";
 
 jest.setTimeout(20 * 60_000);
 
@@ -103,37 +101,27 @@ test("a stack using every provider goes up, previews no changes and is destroyed
 });
 
 test("an error the program throws is reported with its TypeScript lines, the SDK's promise stacks skipped as index.ts does", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-system-error-program-"));
-  try {
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: error-program\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    tsconfig: tsconfig.pulumi.json\n");
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "error-program", private: true, main: "index.ts" }));
-    fs.writeFileSync(path.join(dir, "tsconfig.pulumi.json"), JSON.stringify({ extends: path.join(root, "tsconfig.pulumi.json"), include: ["index.ts"] }));
-    fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"));
-    fs.writeFileSync(
-      path.join(dir, "index.ts"),
-      [
-        'import * as random from "@pulumi/random";',
-        `import { skipPromiseLeakStacks } from ${JSON.stringify(path.join(root, "components", "promiseStacks"))};`,
-        "skipPromiseLeakStacks(process.env);",
-        'export const value = new random.RandomString("one", { length: 8 }).result;',
-        "function fail(): never {",
-        '  throw new Error("deliberate failure");',
-        "}",
-        "fail();",
-      ].join("\n") + "\n",
-    );
-    let output = "";
-    await withStack(dir, uniqueName("err"), {}, async (stack) => {
+  const source = [
+    'import * as random from "@pulumi/random";',
+    `import { skipPromiseLeakStacks } from ${JSON.stringify(path.join(root, "components", "promiseStacks"))};`,
+    "skipPromiseLeakStacks(process.env);",
+    'export const value = new random.RandomString("one", { length: 8 }).result;',
+    "function fail(): never {",
+    '  throw new Error("deliberate failure");',
+    "}",
+    "fail();",
+  ].join("\n") + "\n";
+  let output = "";
+  await withProgram("error-program", source, (dir) =>
+    withStack(dir, uniqueName("err"), {}, async (stack) => {
       await expect(stack.preview({ onOutput: (line) => (output += line) })).rejects.toThrow();
-    });
-    // eslint-disable-next-line no-control-regex
-    const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
-    expect(plain).toContain("Error: deliberate failure");
-    expect(plain).toMatch(/at fail \(.*index\.ts:6:9\)/); // the throw, in the TypeScript source
-    expect(plain).toMatch(/index\.ts:8:1\)/); // its caller
-    // The CLI runs the language host it finds next to itself (scripts/setup.sh), without a warning.
-    expect(plain).not.toContain("from $PATH");
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+    }),
+  );
+  // eslint-disable-next-line no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  expect(plain).toContain("Error: deliberate failure");
+  expect(plain).toMatch(/at fail \(.*index\.ts:6:9\)/); // the throw, in the TypeScript source
+  expect(plain).toMatch(/index\.ts:8:1\)/); // its caller
+  // The CLI runs the language host it finds next to itself (scripts/setup.sh), without a warning.
+  expect(plain).not.toContain("from $PATH");
 });

@@ -80,9 +80,10 @@ interface Measured {
  * from Debian's mirror (as the run of 2026-12-07 12:16 did: 57 s and 46 s).
  */
 const warmPrefix = uniqueName("msbw");
+const WARM_ROLES = ["db", "mail", "dns"] as const;
 async function warmImages(): Promise<number> {
   const r = await timed(async () => {
-    for (const role of ["db", "mail", "dns"] as const) {
+    for (const role of WARM_ROLES) {
       await sh("docker", ["build", "-q", "-t", `${warmPrefix}-${role}:latest`, ...buildArgs(role, baseImage), IMAGE_CONTEXT], 1_200_000);
     }
   });
@@ -90,7 +91,7 @@ async function warmImages(): Promise<number> {
 }
 
 async function removeWarmImages(): Promise<void> {
-  for (const role of ["db", "mail", "dns"]) await docker("image", "rm", `${warmPrefix}-${role}:latest`).catch(() => undefined);
+  for (const role of WARM_ROLES) await docker("image", "rm", `${warmPrefix}-${role}:latest`).catch(() => undefined);
 }
 
 async function baselineDeploy(m: Measured): Promise<void> {

@@ -130,7 +130,6 @@ pulumi_cli() {
     mv -f "$host" "$standin"
     mv -f "$host.new" "$host"
   fi
-  rm -f "$MAIL_SYSTEM_TOOLCHAIN/bin/pulumi-language-nodejs"
   link_bin "$host" pulumi-language-nodejs
   [ "$(pulumi version)" = "v$PULUMI_VERSION" ] || { echo "pulumi version is $(pulumi version)" >&2; return 1; }
   echo "pulumi v$PULUMI_VERSION ($how)"

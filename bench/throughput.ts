@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { docker, note, sh, sleep } from "./common";
+import { CpuPerMessage, cpuPerMessage, CpuSample, cpuSample } from "./cpu";
 
 export interface FloodOptions {
   /** Messages to send. */
@@ -166,14 +167,19 @@ export interface DeliveryResult extends FloodResult {
   filesWithSubject: number;
   distinctIds: number;
   duplicatedIds: number;
+  /** CPU per delivered message from the start of sending until delivered: the machine's and each of `cpuOf`'s containers'. */
+  cpu?: CpuPerMessage;
 }
 
 /** Floods the mail server and waits (bounded) until the maildir holds every accepted message and the queue is empty. */
 export async function floodMailServer(o: {
   image: string; network: string; label: string; container: string; target: string; recipient: string; maildir: string; timeoutMs: number;
+  /** Containers whose CPU time is reported per message (cpu). */
+  cpuOf?: readonly string[];
 } & FloodOptions): Promise<DeliveryResult> {
   const before = await maildirCount(o.container, o.maildir);
   const subject = `bench ${Date.now().toString(36)}`;
+  const cpuBefore = o.cpuOf ? await cpuSample(o.cpuOf) : undefined;
   const sent = await flood({ ...o, sender: "load@client.bench.invalid", subject });
   if (sent.exitCode !== 0) {
     note(`smtp-source exited ${sent.exitCode}: ${sent.errors}`);
@@ -182,6 +188,7 @@ export async function floodMailServer(o: {
   }
   let files = 0;
   let doneAt = 0;
+  let cpuAfter: CpuSample | undefined;
   const deadline = Date.now() + o.timeoutMs;
   const probe = await deliveryProbe(o.container, o.maildir);
   for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
@@ -191,6 +198,7 @@ export async function floodMailServer(o: {
       // Confirmed from inside the container, as the final counts are.
       if ((await queueSize(o.container)) === 0 && (await maildirCount(o.container, o.maildir)) - before >= sent.accepted) {
         doneAt = at;
+        if (o.cpuOf) cpuAfter = await cpuSample(o.cpuOf);
         break;
       }
     }
@@ -207,6 +215,7 @@ export async function floodMailServer(o: {
     filesWithSubject: ids.files,
     distinctIds: ids.distinct,
     duplicatedIds: ids.duplicated,
+    ...(cpuBefore && cpuAfter ? { cpu: cpuPerMessage(cpuBefore, cpuAfter, files) } : {}),
   };
 }
 

@@ -16,12 +16,17 @@ export type { MailServerSettings } from "./postfix";
  */
 function connectValue(db: MailServerSettings["database"]): string {
   const parts = [
+    // Read at every (re)connect, unlike ssl_ca below: keeps reconnects on TLS (see the file).
+    `option_file=${DOVECOT_SQL_CLIENT_FILE}`,
     ...[`host=${db.host}`, `port=${db.port}`, `dbname=${db.name}`, `user=${db.user}`, `password=${db.password}`],
     // TLS, verifying the server's certificate (chain, and that it names host) with the CA.
     ...[`ssl_ca=${db.caFile}`, "ssl_verify_server_cert=yes"],
   ];
   return `"${parts.join(" ").replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
+
+/** The MySQL client option file of Dovecot's SQL connections (files/mail/templates/dovecot-sql-client.cnf). */
+export const DOVECOT_SQL_CLIENT_FILE = "/etc/dovecot/dovecot-sql-client.cnf";
 
 /** Where the Sieve scripts every user gets live (compiled by the check: sievec), and the pipe program they call. */
 export const SIEVE_DIR = "/etc/dovecot/sieve";
@@ -88,6 +93,14 @@ export function renderDovecotFiles(settings: MailServerSettings): RenderedFile[]
     { path: "/etc/dovecot/dovecot.conf", content: conf, owner: "root", group: "root", mode: "0644" },
     // Read by the auth processes (started as root; service auth then runs as dovecot).
     { path: "/etc/dovecot/dovecot-sql.conf.ext", content: sql, owner: "root", group: "dovecot", mode: "0640", secret: true },
+    // No secret: read by the auth workers (vmail) at every connect.
+    {
+      path: DOVECOT_SQL_CLIENT_FILE,
+      content: renderTemplate("mail/templates/dovecot-sql-client.cnf", { caFile: s.database.caFile }),
+      owner: "root",
+      group: "root",
+      mode: "0644",
+    },
     { path: DOVECOT_DH_FILE, content: dhParametersPem(), owner: "root", group: "root", mode: "0644" },
     ...["junk.sieve", "learn-spam.sieve", "learn-ham.sieve"].map(
       (f): RenderedFile => ({ path: `${SIEVE_DIR}/${f}`, content: renderTemplate(`mail/sieve/${f}`, {}), owner: "root", group: "root", mode: "0644" }),

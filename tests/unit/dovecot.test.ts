@@ -56,6 +56,7 @@ describe("renderDovecotFiles", () => {
     expect(files.map((f) => [f.path, f.owner, f.group, f.mode, f.secret ?? false])).toEqual([
       ["/etc/dovecot/dovecot.conf", "root", "root", "0644", false],
       ["/etc/dovecot/dovecot-sql.conf.ext", "root", "dovecot", "0640", true],
+      ["/etc/dovecot/dovecot-sql-client.cnf", "root", "root", "0644", false],
       ["/etc/dovecot/dh.pem", "root", "root", "0644", false],
       // The shared Sieve scripts and the learning program they pipe to.
       ["/etc/dovecot/sieve/junk.sieve", "root", "root", "0644", false],
@@ -163,6 +164,7 @@ describe("renderDovecotFiles", () => {
     expect(p.get("default_pass_scheme")).toBe("SHA512-CRYPT");
     expect(p.get("password_query")).toBe("SELECT password FROM virtual_users WHERE email = '%u'");
     expect(Object.fromEntries(connectArgs(p.get("connect") ?? ""))).toEqual({
+      option_file: "/etc/dovecot/dovecot-sql-client.cnf",
       host: "192.168.100.5",
       port: "3306",
       dbname: "mailserver",
@@ -171,6 +173,13 @@ describe("renderDovecotFiles", () => {
       ssl_ca: "/etc/ssl/mail/database-ca.pem",
       ssl_verify_server_cert: "yes",
     });
+  });
+
+  test("dovecot-sql-client.cnf: every (re)connect over TLS, verifying the server with the database's CA", () => {
+    // Dovecot 2.3 sets ssl_ca on a connection once; the client library reads this file at every connect.
+    const cnf = file(files, "/etc/dovecot/dovecot-sql-client.cnf").content;
+    const options = cnf.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    expect(options).toEqual(["[client]", "ssl-ca = /etc/ssl/mail/database-ca.pem", "ssl-verify-server-cert"]);
   });
 
   test("throws on a database CA path Dovecot would split or that is not absolute", () => {

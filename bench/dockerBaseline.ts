@@ -14,7 +14,7 @@ import { ADDRESS_ISSUE_SCRIPT, MAIL_ISSUE_SCRIPT } from "../components/mailCerti
 import { sha512Crypt } from "../components/passwordHash";
 import { bindPaths, renderBindFiles } from "../components/render/bind";
 import { renderDbServerFiles } from "../components/render/dbServer";
-import { renderMailServerFiles } from "../components/render/mailFiles";
+import { renderMailFilterFiles, renderMailServerFiles } from "../components/render/mailFiles";
 import { DEFAULT_FILTERING } from "../components/render/rspamd";
 import { MAIL_SCHEMA_SQL, sqlString, upsertAliasSql, upsertDomainSql, upsertUserSql } from "../components/render/mailSql";
 import { mailDnsRecords } from "../components/render/mailRecords";
@@ -50,16 +50,21 @@ export function buildArgs(role: Role, baseImage: string): string[] {
   return imageBuildArgs(role, baseImage);
 }
 
-/** Makes a server as DockerServer and ScriptedServer do (container, packages, files, units) and waits for its health step. */
+/**
+ * Makes a server as DockerServer and ScriptedServer do (container, packages,
+ * early files and units, files, units) and waits for its health step. `files`
+ * may still be on their way (the mail server's wait for the database).
+ */
 async function runServer(o: {
   prefix: string; role: Role; network: string; address: string; dns: string; image: string;
-  env?: Record<string, string>; volumes: { name: string; path: string }[]; files: RenderedFile[];
+  env?: Record<string, string>; volumes: { name: string; path: string }[];
+  files: readonly RenderedFile[] | Promise<readonly RenderedFile[]>; earlyFiles?: readonly RenderedFile[];
 }): Promise<string> {
   const server = await ServerContainer.create(o.image, o.role, {
     name: `${o.prefix}-${o.role}`, network: o.network, ip: o.address, dns: o.dns, env: o.env,
     volumes: o.volumes.map((v) => `${v.name}:${v.path}`), labels: { [LABEL]: o.prefix }, dockerHealth: true,
   });
-  await server.setUp(o.files, 120);
+  await server.setUp(o.files, 120, o.earlyFiles);
   return server.name;
 }
 
@@ -105,7 +110,7 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
   ]);
   const dkimPublic = dkimPems.map((k) => ({ domain: k.domain, publicKey: dkimPublicKey(k.privateKey) }));
 
-  // The database and the DNS server start together; the mail server needs the database's rows.
+  // The three servers start together; the mail server's files (but its filter's) wait for the database's rows.
   const zone = {
     origin: shape.domain, primaryNameserver: `dns.${shape.domain}.`, hostmaster: `hostmaster.${shape.domain}.`,
     serial: Math.floor(Date.now() / 1000),
@@ -141,19 +146,25 @@ export async function deployWithDocker(shape: DevShape, net: string, prefix: str
     env: { DNS_ZONES: shape.domain, NAMED_CONF: bindPaths("debian").namedConf }, volumes: [],
     files: renderBindFiles({ listenAddress: a.dns, zones: [zone], layout: "debian" }),
   });
-  await db;
-  await runServer({
+  // The mail server starts with the others, as the program's does: its early
+  // files and units (Rspamd) at once, the rest once the database is there.
+  const mail = runServer({
     prefix, role: "mail", network, address: a.mail, dns: a.dns, image: image("mail"),
     volumes: VOLUME_DIRS.mail.map((dir) => ({ name: volume("mail", dir), path: dir })),
-    files: renderMailServerFiles({
-      hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
-      database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },
-      // As the program's side is configured for the flood (devStackConfig).
-      limits: LOAD_LIMITS,
-      mailDomains, filtering: { ...DEFAULT_FILTERING, ...LAB_FILTERING },
-      dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,
-    }),
+    // As DockerTarget places it: Rspamd asks the lab's DNS server directly.
+    earlyFiles: renderMailFilterFiles({ mailDomains, filtering: { ...DEFAULT_FILTERING, ...LAB_FILTERING }, container: true, nameservers: [a.dns] }),
+    files: db.then(() =>
+      renderMailServerFiles({
+        hostname, domain: shape.domain, listenAddress: a.mail, tls: TLS,
+        database: { host: a.db, port: 3306, name: "mailserver", user: "mailrl", password: appPassword, caCertificate: dbCert.ca },
+        // As the program's side is configured for the flood (devStackConfig).
+        limits: LOAD_LIMITS,
+        mailDomains,
+        dkim: { selector: "mail", keys: dkimPems }, certificate: cert.certificate + cert.ca, privateKey: cert.key, container: true,
+      }),
+    ),
   });
+  await Promise.all([db, mail]);
   await dns;
   // The same proof as the deploy's: one message from the first user to themselves, found over IMAPS.
   const report = await new Promise<string>((resolve, reject) =>

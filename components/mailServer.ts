@@ -11,7 +11,7 @@ import * as path from "path";
 import { DkimKeys } from "./dkimKeys";
 import { mailPackages } from "./packages";
 import { SIEVE_DIR } from "./render/dovecot";
-import { renderMailServerFiles } from "./render/mailFiles";
+import { renderMailFilterFiles, renderMailServerFiles } from "./render/mailFiles";
 import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints, WEB_PORT } from "./render/mailRecords";
 import { MtaStsPolicy } from "./render/mtaSts";
@@ -156,9 +156,10 @@ const readsUnder = (...dirs: string[]) => (p: string) => dirs.some((d) => p.star
 const GUARD_COMMAND = `${MAIL_GUARD.python} ${MAIL_GUARD.program}`;
 
 /**
- * The mail server's daemons, in start order: Redis and Rspamd first (Rspamd
- * takes several seconds to load its rules, done while the others start, so
- * the health check does not wait for it afterwards), mail-guard (Dovecot and
+ * The mail server's daemons, in start order: Redis and Rspamd first, early
+ * (their files depend on settings only, so they start before the database
+ * is there; Rspamd takes some 12 s to compile its rules into a new volume,
+ * done while the database and the others start), mail-guard (Dovecot and
  * Postfix ask it about logins, senders and recipients), Dovecot (its auth and
  * LMTP sockets in Postfix's spool), OpenDKIM, then Postfix (the first message
  * is signed and filtered). In a container a stale PID file of a crashed run
@@ -172,6 +173,7 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     // rendered file. In a container IPv4 loopback only (no ::1 there: a warning).
     reads: () => false,
     onChange: "restart",
+    early: true,
     container: {
       run:
         "install -d -o redis -g redis -m 2755 /run/redis; " +
@@ -184,6 +186,7 @@ export const MAIL_SERVICES: readonly ServiceSpec[] = [
     reads: readsUnder(`${RSPAMD_DIR}/`),
     // SIGHUP: its workers restart with the new configuration.
     onChange: "reload",
+    early: true,
     // A SIGHUP while Rspamd still loads (~10 s) ends it: before a reload or
     // restart, wait (bounded) until a running Rspamd's controller answers.
     check: both(
@@ -294,11 +297,11 @@ export const MAIL_CAPABILITIES: readonly Capability[] = [
 /** Postfix's install-time question: no configuration of its own (the program writes it). */
 export const MAIL_DEBCONF: readonly string[] = ["postfix postfix/main_mailer_type select No configuration"];
 
-/** The mail server's own account and directories (files/mail/accounts.sh, as the hosts run it). */
 /**
- * mail-acme (components/render/acme.ts), first: before the daemons start it
- * makes sure the chain they serve exists. Restarted when its files, or the
- * key or bootstrap chain under /etc/ssl/mail/, change.
+ * mail-acme (components/render/acme.ts), first (but for the early daemons,
+ * which serve no certificate): before the others start it makes sure the
+ * chain they serve exists. Restarted when its files, or the key or
+ * bootstrap chain under /etc/ssl/mail/, change.
  */
 export const ACME_SERVICE: ServiceSpec = {
   id: "mail-acme",
@@ -311,6 +314,7 @@ export const ACME_SERVICE: ServiceSpec = {
 /** The daemons that serve the certificate, as mail-acme reloads them. */
 const TLS_UNITS = (web: boolean) => ["postfix", "dovecot", ...(web ? [WEB_SERVICE.unit.debian] : [])];
 
+/** The mail server's own account and directories (files/mail/accounts.sh, as the hosts run it). */
 export const MAIL_PREPARE = {
   apply: `sh -s create <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
   revert: `sh -s delete <<'ACCOUNTS'\n${ACCOUNTS_SCRIPT}\nACCOUNTS`,
@@ -369,7 +373,7 @@ export class MailServer extends pulumi.ComponentResource {
       : undefined;
 
     // The same files in a container and on a host, but for where the daemons log.
-    const files = (family: OsFamily, container: boolean, nameservers?: readonly string[]) =>
+    const files = (family: OsFamily, container: boolean) =>
       pulumi
         .all([args.address, args.database, args.certificate, args.privateKey, dkim.privateKeys, acmeClient])
         .apply(([address, database, certificate, privateKey, dkimKeys, acme]) =>
@@ -382,12 +386,10 @@ export class MailServer extends pulumi.ComponentResource {
             limits: args.limits ?? DEFAULT_LIMITS,
             quotaBytes: args.quota ?? 0,
             mailDomains: args.mailDomains,
-            filtering: args.filtering ?? DEFAULT_FILTERING,
             dkim: { selector: dkim.selector, keys: dkimKeys },
             certificate,
             privateKey,
             container,
-            ...(nameservers ? { nameservers } : {}),
             ...(web ? { web: { family, autoconfig, ...(args.mtaSts ? { mtaSts: args.mtaSts } : {}) } } : {}),
             ...(acme ? { acme: { ...acme, reloadUnits: TLS_UNITS(web) } } : {}),
           }),
@@ -397,7 +399,15 @@ export class MailServer extends pulumi.ComponentResource {
       role: "mail",
       packages: mailPackages(web, acmeArgs !== undefined),
       debconf: MAIL_DEBCONF,
-      files: ({ family, container, nameservers }) => files(family, container, nameservers),
+      files: ({ family, container }) => files(family, container),
+      // Rspamd's: settings only, so Redis and Rspamd start before the database is there.
+      earlyFiles: ({ container, nameservers }) =>
+        renderMailFilterFiles({
+          mailDomains: args.mailDomains,
+          filtering: args.filtering ?? DEFAULT_FILTERING,
+          container,
+          ...(nameservers ? { nameservers } : {}),
+        }),
       services: acmeArgs ? [ACME_SERVICE, ...mailServices(web)] : mailServices(web),
       // The health check also waits for the web server's port when there is
       // one, and reads mail-acme's status when it runs.

@@ -1,9 +1,10 @@
-// Every file the mail server needs, as one pure function of plain values:
-// Postfix, Dovecot, OpenDKIM, mail-guard, Rspamd, the web server (clients'
-// autoconfiguration) when it has one, the certificate, and the CA the
-// database's certificate is verified with. MailServer
-// renders them from its outputs; the bench's plain-docker baseline renders
-// the very same files.
+// Every file the mail server needs, as pure functions of plain values: the
+// filter's (Rspamd: settings and the place only, written and started first,
+// ServerSpec.earlyFiles) and the rest, Postfix, Dovecot, OpenDKIM,
+// mail-guard, the web server (clients' autoconfiguration) when it has one,
+// the certificate, and the CA the database's certificate is verified with.
+// MailServer renders them from its outputs; the bench's plain-docker baseline
+// renders the very same files.
 import { renderDovecotFiles } from "./dovecot";
 import { DEFAULT_LIMITS, renderMailGuardFiles } from "./mailGuard";
 import { DkimDomainKey, opendkimMilter, renderOpendkimFiles } from "./opendkim";
@@ -19,11 +20,31 @@ import type { OsFamily } from "../targets/server";
 /** The database's CA: under /etc/ssl/mail/, so Postfix and Dovecot reload when it changes. */
 export const DATABASE_CA_FILE = "/etc/ssl/mail/database-ca.pem";
 
-export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "filterMilter" | "logTo" | "database"> {
+/** What the filter's files depend on: settings and the place, nothing another server makes. */
+export interface MailFilterSettings {
   /** The domains this server hosts (Rspamd refuses unauthenticated mail from outside claiming them). */
   readonly mailDomains: readonly string[];
   /** Spam scoring thresholds, greylisting, allow list (mail-system:filtering). */
   readonly filtering: FilteringSettings;
+  /** In a container (Rspamd logs to its output) rather than on a host (syslog). */
+  readonly container: boolean;
+  /** Name servers Rspamd asks directly (ServerPlace.nameservers); absent: the system's resolver. */
+  readonly nameservers?: readonly string[];
+}
+
+/** Rspamd's files (Redis has none of its own). */
+export function renderMailFilterFiles(s: MailFilterSettings): RenderedFile[] {
+  return renderRspamdFiles({
+    filtering: s.filtering,
+    ownDomains: s.mailDomains,
+    logTo: s.container ? "stdout" : "syslog",
+    ...(s.nameservers ? { nameservers: s.nameservers } : {}),
+  });
+}
+
+export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | "filterMilter" | "logTo" | "database"> {
+  /** The domains this server hosts (its web server's names). */
+  readonly mailDomains: readonly string[];
   /** The mail database (MysqlServer.connection), its CA included. */
   readonly database: DatabaseConnection;
   /** The DKIM selector and each mail domain's key. */
@@ -33,8 +54,6 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
   readonly privateKey: string;
   /** In a container (the daemons log to its output) rather than on a host (syslog, units of its own). */
   readonly container: boolean;
-  /** Name servers Rspamd asks directly (ServerPlace.nameservers); absent: the system's resolver. */
-  readonly nameservers?: readonly string[];
   /**
    * The web server, with the family its account is named for, whether it
    * serves the clients' autoconfiguration, and the MTA-STS policy it serves;
@@ -49,8 +68,9 @@ export interface MailFilesSettings extends Omit<MailServerSettings, "milters" | 
   readonly acme?: Omit<AcmeClientSettings, "keyFile" | "bootstrapChain" | "host">;
 }
 
+/** Every file of the mail server but the filter's (renderMailFilterFiles). */
 export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
-  const { dkim, certificate, privateKey, container, nameservers, database, mailDomains, filtering, web, acme, ...rest } = s;
+  const { dkim, certificate, privateKey, container, database, mailDomains, web, acme, ...rest } = s;
   // With ACME the daemons serve mail-acme's chain; the rendered one is its bootstrap.
   const tls = acme ? { ...s.tls, certificateFile: ACME.served } : s.tls;
   if (!hasPemBlock(database.caCertificate, /^CERTIFICATE$/)) throw new Error("mail server: database.caCertificate is not a PEM certificate");
@@ -67,7 +87,6 @@ export function renderMailServerFiles(s: MailFilesSettings): RenderedFile[] {
   return [
     ...renderPostfixFiles(settings),
     ...renderDovecotFiles(settings),
-    ...renderRspamdFiles({ filtering, ownDomains: mailDomains, logTo: container ? "stdout" : "syslog", ...(nameservers ? { nameservers } : {}) }),
     ...renderOpendkimFiles({ selector: dkim.selector, keys: dkim.keys, syslog: !container }),
     ...renderMailGuardFiles({ limits: s.limits ?? DEFAULT_LIMITS, logTo: container ? "stderr" : "syslog", host: !container }),
     ...(web ? renderWebFiles({ hostname: s.hostname, mailDomains, tls, container, ...web }) : []),

@@ -293,16 +293,33 @@ export function checkFiles(files: readonly RenderedFile[]): void {
  * before it appears), keeping a copy of any file of the system it replaces.
  * Files the role wrote before and no longer has are removed (or their
  * originals put back); the revert does that for all of them.
+ *
+ * `set` names one of several sets of the role's files written by steps of
+ * their own (e.g. "early": ServerSpec.earlyFiles), each with its own record.
+ * A file another set of the role records is the program's, not the
+ * system's: it is neither kept as an original nor removed when it moves
+ * from one set to the other (the sets' steps run in the order of the sets
+ * named, the unnamed last).
  */
-export function filesScript(role: string, files: readonly RenderedFile[]): string {
+export function filesScript(role: string, files: readonly RenderedFile[], set?: string): string {
   checkRole(role);
+  if (set !== undefined) checkRole(set);
   checkFiles(files);
-  const manifest = `${STATE_DIR}/${role}.files`;
+  const record = set === undefined ? `${STATE_DIR}/${role}` : `${STATE_DIR}/${role}.${set}`;
+  const manifest = `${record}.files`;
   const helpers = [
     `manifest=${manifest}`,
-    `dirs=${STATE_DIR}/${role}.dirs`,
+    `dirs=${record}.dirs`,
     `orig=${shq(ORIGINAL_SUFFIX)}`,
     'touch "$manifest" "$dirs"',
+    // Whether another set of the role's files records this path. (Role and
+    // set names have no dot, so the globs match only this role's records.)
+    "elsewhere() {",
+    `  for m in ${STATE_DIR}/${role}.files ${STATE_DIR}/${role}.*.files; do`,
+    '    [ "$m" != "$manifest" ] && [ -f "$m" ] && grep -qxF "$1" "$m" && return 0',
+    "  done",
+    "  return 1",
+    "}",
     // Remove a file the program wrote, putting back what was there before
     // (a regular file: never a link someone put in its place).
     "unput() {",
@@ -335,7 +352,7 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     '  mkdirs "$(dirname "$1")"',
     '  stage="$(dirname "$1")"',
     '  while [ "$stage" != / ] && ! rootonly "$stage"; do stage="$(dirname "$stage")"; done',
-    '  if [ -f "$1" ] && [ ! -L "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest"; then',
+    '  if [ -f "$1" ] && [ ! -L "$1" ] && [ ! -e "$1$orig" ] && ! grep -qxF "$1" "$manifest" && ! elsewhere "$1"; then',
     '    tmp="$(mktemp "$stage/.mail-system-orig.XXXXXX")"',
     '    cp -p "$1" "$tmp"',
     '    mv -f "$tmp" "$1$orig"',
@@ -353,18 +370,18 @@ export function filesScript(role: string, files: readonly RenderedFile[]): strin
     `wanted=${shq(files.map((f) => f.path).join("\n"))}`,
     'while IFS= read -r p; do',
     '  [ -n "$p" ] || continue',
-    '  printf \'%s\\n\' "$wanted" | grep -qxF "$p" || unput "$p"',
+    '  printf \'%s\\n\' "$wanted" | grep -qxF "$p" || elsewhere "$p" || unput "$p"',
     'done <"$manifest"',
     'printf \'%s\\n\' "$wanted" >"$manifest"',
   ].join("\n");
   const revert = [
     ...helpers,
-    'while IFS= read -r p; do [ -z "$p" ] || unput "$p"; done <"$manifest"',
+    'while IFS= read -r p; do [ -z "$p" ] || elsewhere "$p" || unput "$p"; done <"$manifest"',
     // The directories it made, deepest first, as far as they are empty.
     'sort -r "$dirs" | while IFS= read -r d; do [ -z "$d" ] || rmdir "$d" 2>/dev/null || true; done',
     'rm -f "$manifest" "$dirs"',
   ].join("\n");
-  return phasedScript(`files of ${role}`, apply, revert);
+  return phasedScript(set === undefined ? `files of ${role}` : `${set} files of ${role}`, apply, revert);
 }
 
 /** A digest of the files a service reads (path, owner, group, mode and content): in its unit's script (serviceScript). */

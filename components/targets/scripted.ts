@@ -21,7 +21,7 @@ import {
   serviceScript,
   shq,
 } from "./hostScripts";
-import { DEFAULT_HEALTH, OsFamily, ServerScripts, ServerSpec } from "./server";
+import { DEFAULT_HEALTH, OsFamily, ServerScripts, ServerSpec, ServiceSpec } from "./server";
 
 /** Runs a phased script (stdin) as root on the server, for create, update and delete: one resource. */
 export type ScriptRunner = (
@@ -72,12 +72,27 @@ export class ScriptedServer {
       { dependsOn: where.after },
     );
 
-    const files = pulumi.all([family, where.nameservers]).apply(([f, nameservers]) =>
-      pulumi
-        .output(spec.files({ family: f, container: where.container, ...(nameservers ? { nameservers } : {}) }))
-        .apply((rendered) => [...rendered, healthcheckFile(spec.role)]),
-    );
-    const written = runner(`${name}-files`, pulumi.secret(files.apply((all) => filesScript(spec.role, all))), { dependsOn: [packages] });
+    // The files of the place: the early ones (plain settings only) and the rest.
+    const place = pulumi.all([family, where.nameservers]).apply(([f, nameservers]) => ({
+      family: f,
+      container: where.container,
+      ...(nameservers ? { nameservers } : {}),
+    }));
+    checkEarly(spec);
+    const earlyFiles: pulumi.Output<RenderedFile[]> = spec.earlyFiles
+      ? place.apply((p) => pulumi.output(spec.earlyFiles!(p)))
+      : pulumi.output([] as RenderedFile[]);
+    const files = pulumi.all([place.apply((p) => pulumi.output(spec.files(p))), earlyFiles]).apply(([rendered, early]) => {
+      checkSets(spec, rendered, early);
+      return [...rendered, healthcheckFile(spec.role)];
+    });
+
+    // Written right after the packages; its daemons start at once, while
+    // the other files may still wait for what they depend on.
+    const earlyWritten = spec.earlyFiles
+      ? [runner(`${name}-early-files`, pulumi.secret(earlyFiles.apply((all) => filesScript(spec.role, all, "early"))), { dependsOn: [packages] })]
+      : [];
+    const written = runner(`${name}-files`, pulumi.secret(files.apply((all) => filesScript(spec.role, all))), { dependsOn: [packages, ...earlyWritten] });
 
     // On a host, data is deleted (when asked) after the daemons that write it
     // stopped: destroy runs dependents first, and the daemons depend on this.
@@ -96,17 +111,19 @@ export class ScriptedServer {
     // The daemons in order. Each step's script holds the digest of the files
     // its daemon reads: a change of one of them updates that step alone,
     // and the update reloads (or restarts) that daemon (serviceScript).
-    let previous: pulumi.Resource[] = [written, ...dataRemoval];
-    for (const service of spec.services) {
-      const digest = files.apply((all) => filesDigest(all.filter((file) => service.reads(file.path))));
-      previous = [
-        runner(
-          `${name}-${service.id}`,
-          pulumi.secret(pulumi.all([family, digest]).apply(([f, d]) => serviceScript(spec.role, service, f, d))),
-          { dependsOn: previous },
-        ),
-      ];
-    }
+    const step = (service: ServiceSpec, read: pulumi.Output<RenderedFile[]>, after: pulumi.Resource[]) => {
+      const digest = read.apply((all) => filesDigest(all.filter((file) => service.reads(file.path))));
+      return runner(
+        `${name}-${service.id}`,
+        pulumi.secret(pulumi.all([family, digest]).apply(([f, d]) => serviceScript(spec.role, service, f, d))),
+        { dependsOn: after },
+      );
+    };
+    let previous: pulumi.Resource[] = [...earlyWritten, ...dataRemoval];
+    for (const service of spec.services.filter((s) => s.early)) previous = [step(service, earlyFiles, previous)];
+    previous = [written, ...previous];
+    const everyFile = pulumi.all([earlyFiles, files]).apply(([early, rest]) => [...early, ...rest]);
+    for (const service of spec.services.filter((s) => !s.early)) previous = [step(service, everyFile, previous)];
 
     const health = spec.health ?? DEFAULT_HEALTH;
     this.ready = runner(
@@ -114,7 +131,7 @@ export class ScriptedServer {
       family.apply((f) => healthScript(spec.role, spec.healthEnv?.[f] ?? {}, health.deploySeconds)),
       // After the last daemon's step (each waits for the one before).
       { dependsOn: previous },
-      [pulumi.secret(files.apply(filesDigest))],
+      [pulumi.secret(everyFile.apply(filesDigest))],
     );
   }
 
@@ -133,4 +150,19 @@ export class ScriptedServer {
 function toArray(d: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
   if (d === undefined) return [];
   return Array.isArray(d) ? d : [d as pulumi.Input<pulumi.Resource>];
+}
+
+/** Early daemons need early files to read. */
+export function checkEarly(spec: ServerSpec): void {
+  if (!spec.earlyFiles && spec.services.some((s) => s.early)) throw new Error(`${spec.role}: early services need earlyFiles`);
+}
+
+/** No file in both sets, and none of the other files read by an early daemon (it would start without it). */
+export function checkSets(spec: ServerSpec, files: readonly RenderedFile[], early: readonly RenderedFile[]): void {
+  const earlyPaths = new Set(early.map((f) => f.path));
+  for (const f of files) {
+    if (earlyPaths.has(f.path)) throw new Error(`${spec.role}: file ${f.path} is among both the early files and the others`);
+    const reader = spec.services.find((s) => s.early && s.reads(f.path));
+    if (reader) throw new Error(`${spec.role}: file ${f.path} is read by ${reader.id}, which starts early: it must be among the early files`);
+  }
 }

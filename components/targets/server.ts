@@ -39,6 +39,15 @@ export interface ServiceSpec {
   /** Shell command (run as root) that validates the written configuration before the daemon picks it up. */
   readonly check?: PerFamily<string>;
   /**
+   * Whether it starts before the server's other files are written: it reads
+   * only the spec's `earlyFiles`, and the early daemons start first, in
+   * their order among `services` (which stays the container's start order).
+   * A daemon slow to be ready (Rspamd compiling its rules) is then ready
+   * while the rest waits for, e.g., the database.
+   * @default false
+   */
+  readonly early?: boolean;
+  /**
    * How the daemon runs in a container, where the program's supervisor
    * (files/common/supervisor.sh) is the service manager; the unit is the
    * debian one.
@@ -100,7 +109,13 @@ export interface ServerSpec {
    * many queries to ask directly; absent: use the system's resolver.
    */
   readonly files: (place: ServerPlace) => pulumi.Input<RenderedFile[]>;
-  /** Daemons, started in this order. */
+  /**
+   * Files that depend on the place and plain settings only (no other
+   * server's outputs), written right after the packages, before `files`,
+   * for the `early` services, which start at once. Absent: none.
+   */
+  readonly earlyFiles?: (place: ServerPlace) => pulumi.Input<RenderedFile[]>;
+  /** Daemons, started in this order (the `early` ones before the others). */
   readonly services: readonly ServiceSpec[];
   /**
    * The capabilities root needs on this server: its daemons before they drop

@@ -208,8 +208,9 @@ export class ServerContainer {
     readonly services: readonly ServiceSpec[],
   ) {}
 
-  /** What the files step wrote last: the units' steps carry the digests of what each reads. */
+  /** What the files steps wrote last (the early set and the rest): the units' steps carry the digests of what each reads. */
   private written: readonly RenderedFile[] = [];
+  private writtenEarly: readonly RenderedFile[] = [];
 
   /**
    * Creates the container from `image` with the supervisor as its entrypoint
@@ -277,17 +278,25 @@ export class ServerContainer {
     return this.script(filesScript(this.role, this.written));
   }
 
+  /** The early files step (ServerSpec.earlyFiles): the files the early units read, written before the others. */
+  writeEarlyFiles(files: readonly RenderedFile[]): Promise<CheckResult> {
+    this.writtenEarly = files;
+    return this.script(filesScript(this.role, files, "early"));
+  }
+
   /**
    * Each unit's step in order, with the digest of the files it reads among
    * those last written, as ScriptedServer runs it: made (`create`: check,
    * enable, restart) or updated (`update`: started if stopped, reloaded or
-   * restarted if a file it reads changed). Stops at the first that fails and
-   * returns its result.
+   * restarted if a file it reads changed). `which`: every unit, the early
+   * ones only, or the others. Stops at the first that fails and returns its
+   * result.
    */
-  async startServices(phase: "create" | "update" = "create"): Promise<CheckResult> {
+  async startServices(phase: "create" | "update" = "create", which: "all" | "early" | "late" = "all"): Promise<CheckResult> {
     let output = "";
-    for (const service of this.services) {
-      const digest = filesDigest(this.written.filter((file) => service.reads(file.path)));
+    const chosen = this.services.filter((s) => which === "all" || (which === "early") === (s.early ?? false));
+    for (const service of chosen) {
+      const digest = filesDigest([...this.writtenEarly, ...this.written].filter((file) => service.reads(file.path)));
       const r = await this.script(serviceScript(this.role, service, "debian", digest), phase);
       output += r.output;
       if (r.code !== 0) return { code: r.code, output };
@@ -300,13 +309,24 @@ export class ServerContainer {
     return this.script(healthScript(this.role, this.env, seconds));
   }
 
-  /** Every step of the program in order; throws with the failing step's output and the container's log. Returns the seconds it took. */
-  async setUp(files: readonly RenderedFile[], healthSeconds = 60): Promise<number> {
+  /**
+   * Sets the server up as ScriptedServer does: packages; with `early`, its
+   * files and the early units; the files (awaited only then: a caller may
+   * make them wait, as the program's wait for the database); the other
+   * units; health. Returns the seconds it took.
+   */
+  async setUp(files: readonly RenderedFile[] | Promise<readonly RenderedFile[]>, healthSeconds = 60, early?: readonly RenderedFile[]): Promise<number> {
     const t0 = Date.now();
     const steps: [string, () => Promise<CheckResult>][] = [
       ["packages", () => this.packages()],
-      ["files", () => this.writeFiles(files)],
-      ["services", () => this.startServices()],
+      ...(early
+        ? ([
+            ["early files", () => this.writeEarlyFiles(early)],
+            ["early services", () => this.startServices("create", "early")],
+          ] as [string, () => Promise<CheckResult>][])
+        : []),
+      ["files", async () => this.writeFiles(await files)],
+      ["services", () => this.startServices("create", early ? "late" : "all")],
       ["health", () => this.health(healthSeconds)],
     ];
     for (const [step, body] of steps) {

@@ -54,12 +54,12 @@ test("the TSIG key is generated once, and BIND gets it in a secret file with a z
   expect(records.filter((r) => r.name.startsWith("_acme-challenge"))).toEqual([]);
 });
 
-test("mail-acme runs first, with lego in the image and its state on a kept volume; the health check reads its status", async () => {
+test("mail-acme runs first (but for the early daemons, Redis and Rspamd: no certificate), with lego in the image and its state on a kept volume; the health check reads its status", async () => {
   const image = created.find((r) => r.type === "docker:index/image:Image" && r.name.startsWith("mail"))!;
   expect((await image.inputs.build).args.PACKAGES.split(" ")).toContain("lego");
   const container = created.find((r) => r.type === "docker:index/container:Container" && r.name === "mail")!;
   const manifest = ((await container.inputs.uploads) as { file: string; content: string }[]).find((u) => u.file === "/etc/mail-system/services")!;
-  expect(manifest.content).toMatch(/order=\(mail-acme redis-server /);
+  expect(manifest.content).toMatch(/order=\(mail-acme redis-server rspamd mail-guard /);
   const volumes = (await container.inputs.volumes) as { containerPath: string }[];
   expect(volumes.map((v) => v.containerPath)).toContain("/var/lib/mail-acme");
   expect(JSON.stringify(await container.inputs.envs)).toContain("ACME_STATUS=/var/lib/mail-acme/status");

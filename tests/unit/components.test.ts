@@ -30,13 +30,17 @@ const created = mockResources(providerAnswers(certFor, dkimKeyFor));
 
 type Upload = { file: string; content: string; owner: string; group: string; permissions: string };
 /** The files the server's files script writes into its container (path, owner, group, mode, content). */
+/** Every file a server's files steps write (its early files included). */
 async function uploadsOf(server: string): Promise<Map<string, Upload>> {
-  const c = created.find((r) => r.type === "command:local:Command" && r.name === `${server}-files`);
-  if (!c) throw new Error(`no files command for ${server}`);
-  const script = unwrapSecrets(await c.inputs.stdin) as string;
-  const files = [...script.matchAll(/^put '([^']+)' (\S+) (\S+) (\S+) '([A-Za-z0-9+/=]*)'$/gm)].map(
-    ([, file, owner, group, permissions, b64]): Upload => ({ file, owner, group, permissions, content: Buffer.from(b64, "base64").toString() }),
-  );
+  const steps = created.filter((r) => r.type === "command:local:Command" && (r.name === `${server}-files` || r.name === `${server}-early-files`));
+  if (!steps.some((r) => r.name === `${server}-files`)) throw new Error(`no files command for ${server}`);
+  const files: Upload[] = [];
+  for (const c of steps) {
+    const script = unwrapSecrets(await c.inputs.stdin) as string;
+    files.push(...[...script.matchAll(/^put '([^']+)' (\S+) (\S+) (\S+) '([A-Za-z0-9+/=]*)'$/gm)].map(
+      ([, file, owner, group, permissions, b64]): Upload => ({ file, owner, group, permissions, content: Buffer.from(b64, "base64").toString() }),
+    ));
+  }
   return new Map(files.map((u) => [u.file, u]));
 }
 
@@ -305,7 +309,7 @@ describe("the seed's lab, wired", () => {
     expect((await container.inputs.volumes).map((v: { containerPath: string }) => v.containerPath)).toEqual(["/var/mail/vhosts", "/var/spool/postfix", "/var/lib/redis", "/var/lib/rspamd"]);
     // Each daemon is started, and reloaded when a file it reads changes (its step's update), through `docker exec` by container ID.
     expect(created.filter((r) => r.name.endsWith("-reload"))).toEqual([]);
-    for (const step of ["mail-packages", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-nginx", "mail-health"]) {
+    for (const step of ["mail-packages", "mail-early-files", "mail-redis", "mail-rspamd", "mail-files", "mail-dovecot", "mail-opendkim", "mail-postfix", "mail-nginx", "mail-health"]) {
       const c = created.find((r) => r.type === "command:local:Command" && r.name === step)!;
       expect((await c.inputs.environment).CONTAINER).toBe("mail-id");
       expect(c.inputs.create).toContain('docker exec -i "$CONTAINER"');

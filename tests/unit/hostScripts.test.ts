@@ -696,3 +696,51 @@ describe("filesScript in a directory others can write to (a daemon's data direct
     expect(s).not.toMatch(/chown (?!-h)/);
   });
 });
+
+describe("filesScript with two sets of a role's files (ServerSpec.earlyFiles)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "sets-"));
+    fs.mkdirSync(path.join(dir, "etc"));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => ({ path: path.join(dir, "etc", name), content, owner: me, group, mode: "0644" });
+  const read = (name: string) => fs.readFileSync(path.join(dir, "etc", name), "utf8");
+  const exists = (name: string) => fs.existsSync(path.join(dir, "etc", name));
+  const run = (script: string, phase: "create" | "update" | "delete") => runIn(dir, script, phase);
+
+  test("each set keeps its own record, and names it in the script's messages", () => {
+    const s = filesScript("mail", [file("a", "a\n")], "early");
+    expect(s).toContain(`manifest=${STATE_DIR}/mail.early.files`);
+    expect(s).toContain(`dirs=${STATE_DIR}/mail.early.dirs`);
+    expect(s).toContain("early files of mail");
+    expect(filesScript("mail", [file("a", "a\n")])).toContain(`manifest=${STATE_DIR}/mail.files`);
+    expect(() => filesScript("mail", [], "early.x")).toThrow(/lower-case name/);
+    parses(s);
+  });
+
+  test("a file moving into the early set (an upgrade) is neither kept as the system's original nor removed by the other set", () => {
+    fs.writeFileSync(path.join(dir, "etc", "sys"), "the system's\n");
+    expect(run(filesScript("mail", [file("moves", "v1\n"), file("stays", "s\n"), file("sys", "ours\n")]), "create")).toMatchObject({ status: 0, stderr: "" });
+    // The new version: "moves" and "sys" are early files now, written first.
+    expect(run(filesScript("mail", [file("moves", "v2\n"), file("sys", "ours 2\n")], "early"), "create")).toMatchObject({ status: 0, stderr: "" });
+    expect(run(filesScript("mail", [file("stays", "s\n")]), "update")).toMatchObject({ status: 0, stderr: "" });
+    expect([read("moves"), read("stays"), read("sys")]).toEqual(["v2\n", "s\n", "ours 2\n"]);
+    // Only the system's own file has an original, the one kept when the program first replaced it.
+    expect(fs.readdirSync(path.join(dir, "etc")).filter((f) => f.endsWith(".mail-system-orig"))).toEqual(["sys.mail-system-orig"]);
+    expect(fs.readFileSync(path.join(dir, "state", "mail.files"), "utf8").trim()).toBe(path.join(dir, "etc", "stays"));
+    // Destroy, the later set first: each removes its own; the system's file comes back.
+    expect(run(filesScript("mail", [file("stays", "s\n")]), "delete")).toMatchObject({ status: 0, stderr: "" });
+    expect([exists("moves"), exists("stays"), read("sys")]).toEqual([true, false, "ours 2\n"]);
+    expect(run(filesScript("mail", [file("moves", "v2\n"), file("sys", "ours 2\n")], "early"), "delete")).toMatchObject({ status: 0, stderr: "" });
+    expect([exists("moves"), read("sys")]).toEqual([false, "the system's\n"]);
+  });
+
+  test("a file another set still records is left to it when this set is destroyed", () => {
+    expect(run(filesScript("mail", [file("both", "early\n")], "early"), "create").status).toBe(0);
+    fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "state", "mail.files"), `${path.join(dir, "etc", "both")}\n`);
+    expect(run(filesScript("mail", []), "delete")).toMatchObject({ status: 0, stderr: "" });
+    expect(read("both")).toBe("early\n");
+  });
+});

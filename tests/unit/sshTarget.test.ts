@@ -138,8 +138,10 @@ describe("the seed's lab on three RHEL hosts over SSH", () => {
     expect(db.get("/etc/my.cnf.d/mail-system.cnf")).toContain("bind-address = 192.168.100.5");
     const mail = written(await stdinOf("mail-files"));
     expect(mail.get("/etc/postfix/mysql-virtual-mailbox-maps.cf")).toContain("pw-db-app");
-    // A host's own resolver, which Rspamd uses as it is.
-    expect(mail.get("/etc/rspamd/override.d/options.inc")).not.toMatch(/nameserver/);
+    // Rspamd's files come first, in a step of their own; a host's own resolver, which Rspamd uses as it is.
+    const filter = written(await stdinOf("mail-early-files"));
+    expect([...mail.keys()].filter((f) => f.startsWith("/etc/rspamd/"))).toEqual([]);
+    expect(filter.get("/etc/rspamd/override.d/options.inc")).not.toMatch(/nameserver/);
     expect(mail.get("/etc/dovecot/dovecot.conf")).toContain("ssl_dh = </etc/dovecot/dh.pem");
     expect([...mail.keys()]).toContain("/etc/dovecot/dh.pem");
     expect(mail.get("/etc/opendkim/keys/rockylinux.me/mail.private")).toBe(DKIM_PEM.endsWith("\n") ? DKIM_PEM : `${DKIM_PEM}\n`);

@@ -311,28 +311,24 @@ export class ServerContainer {
 
   /**
    * Sets the server up as ScriptedServer does: packages; with `early`, its
-   * files and the early units; the files (awaited only then: a caller may
-   * make them wait, as the program's wait for the database); the other
-   * units; health. Returns the seconds it took.
+   * files, then the early units and, at the same time, the other files
+   * (`files` may still be on their way: the program's wait for the
+   * database); the other units; health. Returns the seconds it took.
    */
   async setUp(files: readonly RenderedFile[] | Promise<readonly RenderedFile[]>, healthSeconds = 60, early?: readonly RenderedFile[]): Promise<number> {
     const t0 = Date.now();
-    const steps: [string, () => Promise<CheckResult>][] = [
-      ["packages", () => this.packages()],
-      ...(early
-        ? ([
-            ["early files", () => this.writeEarlyFiles(early)],
-            ["early services", () => this.startServices("create", "early")],
-          ] as [string, () => Promise<CheckResult>][])
-        : []),
-      ["files", async () => this.writeFiles(await files)],
-      ["services", () => this.startServices("create", early ? "late" : "all")],
-      ["health", () => this.health(healthSeconds)],
-    ];
-    for (const [step, body] of steps) {
+    const step = async (name: string, body: () => Promise<CheckResult>) => {
       const r = await body();
-      if (r.code !== 0) throw new Error(`${this.name}: the ${step} step failed (${r.code}):\n${r.output}\n--- container log:\n${await this.logs()}`);
-    }
+      if (r.code !== 0) throw new Error(`${this.name}: the ${name} step failed (${r.code}):\n${r.output}\n--- container log:\n${await this.logs()}`);
+    };
+    await step("packages", () => this.packages());
+    if (early) await step("early files", () => this.writeEarlyFiles(early));
+    await Promise.all([
+      ...(early ? [step("early services", () => this.startServices("create", "early"))] : []),
+      step("files", async () => this.writeFiles(await files)),
+    ]);
+    await step("services", () => this.startServices("create", early ? "late" : "all"));
+    await step("health", () => this.health(healthSeconds));
     return (Date.now() - t0) / 1000;
   }
 

@@ -16,6 +16,7 @@ import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints, WEB_PORT } from "./render/mailRecords";
 import { MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
+import { rspamdWarmupScript } from "./render/rspamdWarmup";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, Capability, OsFamily, PlacedServer, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
@@ -158,8 +159,9 @@ const GUARD_COMMAND = `${MAIL_GUARD.python} ${MAIL_GUARD.program}`;
 /**
  * The mail server's daemons, in start order: Redis and Rspamd first, early
  * (their files depend on settings only, so they start before the database
- * is there; Rspamd takes some 12 s to compile its rules into a new volume,
- * done while the database and the others start), mail-guard (Dovecot and
+ * is there: Rspamd's first start on a host compiles its rules, some 10 s,
+ * done while the database and the others start; a container has them from
+ * its image, MAIL_IMAGE_WARMUP), mail-guard (Dovecot and
  * Postfix ask it about logins, senders and recipients), Dovecot (its auth and
  * LMTP sockets in Postfix's spool), OpenDKIM, then Postfix (the first message
  * is signed and filtered). In a container a stale PID file of a crashed run
@@ -294,6 +296,9 @@ export const MAIL_CAPABILITIES: readonly Capability[] = [
   "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID", "CAP_SYS_CHROOT",
 ];
 
+/** The mail image's warm-up: Rspamd's rules compiled once at build time (components/render/rspamdWarmup.ts). */
+export const MAIL_IMAGE_WARMUP = rspamdWarmupScript();
+
 /** Postfix's install-time question: no configuration of its own (the program writes it). */
 export const MAIL_DEBCONF: readonly string[] = ["postfix postfix/main_mailer_type select No configuration"];
 
@@ -399,6 +404,7 @@ export class MailServer extends pulumi.ComponentResource {
       role: "mail",
       packages: mailPackages(web, acmeArgs !== undefined),
       debconf: MAIL_DEBCONF,
+      imageWarmup: MAIL_IMAGE_WARMUP,
       files: ({ family, container }) => files(family, container),
       // Rspamd's: settings only, so Redis and Rspamd start before the database is there.
       earlyFiles: ({ container, nameservers }) =>

@@ -32,8 +32,8 @@ export interface DockerPlacement {
   /**
    * Build contexts (absolute paths) replacing files/image for some roles,
    * e.g. { db: "/path/to/mysql8" }. Such an image must do what files/image's
-   * does: accept the build arguments PACKAGES and DEBCONF (it may ignore
-   * them) and provide, on a Debian-family system with bash, the role's
+   * does: accept the build arguments PACKAGES, DEBCONF and WARMUP (it may
+   * ignore them) and provide, on a Debian-family system with bash, the role's
    * daemons as the spec runs them (for a db, `mysql` logging in as root over
    * the unix socket and reading server.cnf's bind-address and TLS settings,
    * ssl_cert, ssl_key (owned by a `mysql` account), ssl_ca and tls_version). The program runs
@@ -117,6 +117,8 @@ export class DockerServer implements PlacedServer {
             BASE_IMAGE: where.baseImage,
             PACKAGES: spec.packages.debian.flat().join(" "),
             DEBCONF: (spec.debconf ?? []).join("\n"),
+            // Only where there is one: another role's image keeps its inputs.
+            ...(spec.imageWarmup ? { WARMUP: spec.imageWarmup } : {}),
           },
         },
         skipPush: true,

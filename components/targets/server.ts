@@ -115,6 +115,14 @@ export interface ServerSpec {
    * for the `early` services, which start at once. Absent: none.
    */
   readonly earlyFiles?: (place: ServerPlace) => pulumi.Input<RenderedFile[]>;
+  /**
+   * Shell (sh -e, as root) a container image of the server runs once at
+   * build time, after its packages: it fills a cache a daemon would
+   * otherwise build at its first start in every new container (Rspamd's
+   * compiled rules), and leaves nothing running and no configuration
+   * behind. Hosts build the cache at the daemon's first start. Absent: none.
+   */
+  readonly imageWarmup?: string;
   /** Daemons, started in this order (the `early` ones before the others). */
   readonly services: readonly ServiceSpec[];
   /**

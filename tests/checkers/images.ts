@@ -15,7 +15,7 @@ import * as path from "path";
 import { promisify } from "util";
 import { BASE_IMAGE } from "../../components/baseImage";
 import { NAMED_CAPABILITIES, NAMED_SERVICES } from "../../components/bindServer";
-import { MAIL_CAPABILITIES, MAIL_DEBCONF, MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
+import { MAIL_CAPABILITIES, MAIL_DEBCONF, MAIL_IMAGE_WARMUP, MAIL_PREPARE, MAIL_SERVICES } from "../../components/mailServer";
 import { DB_CAPABILITIES, DB_PREPARE, DB_SERVICES } from "../../components/mysqlServer";
 import { imagePackages, PACKAGES } from "../../components/packages";
 import { FILES_DIR } from "../../components/render/template";
@@ -48,20 +48,22 @@ export interface RoleSpec {
   readonly capabilities: readonly Capability[];
   readonly prepare?: { readonly apply: string; readonly revert: string };
   readonly debconf?: readonly string[];
+  readonly imageWarmup?: string;
 }
 
 export const ROLE_SPECS: Readonly<Record<Role, RoleSpec>> = {
   dns: { services: NAMED_SERVICES, capabilities: NAMED_CAPABILITIES },
   db: { services: DB_SERVICES, capabilities: DB_CAPABILITIES, prepare: DB_PREPARE },
-  mail: { services: MAIL_SERVICES, capabilities: MAIL_CAPABILITIES, prepare: MAIL_PREPARE, debconf: MAIL_DEBCONF },
+  mail: { services: MAIL_SERVICES, capabilities: MAIL_CAPABILITIES, prepare: MAIL_PREPARE, debconf: MAIL_DEBCONF, imageWarmup: MAIL_IMAGE_WARMUP },
 };
 
-/** The build arguments DockerTarget passes for a role: the base image, its Debian packages and debconf answers. */
+/** The build arguments DockerTarget passes for a role: the base image, its Debian packages and debconf answers, its warm-up. */
 export function imageBuildArgs(role: Role, baseImage: string): string[] {
   return [
     "--build-arg", `BASE_IMAGE=${baseImage}`,
     "--build-arg", `PACKAGES=${imagePackages(role)}`,
     "--build-arg", `DEBCONF=${(ROLE_SPECS[role].debconf ?? []).join("\n")}`,
+    ...(ROLE_SPECS[role].imageWarmup ? ["--build-arg", `WARMUP=${ROLE_SPECS[role].imageWarmup}`] : []),
   ];
 }
 

@@ -17,7 +17,7 @@ import { devShape, devStackConfig, labAddresses } from "./devConfig";
 import { buildArgs, deployWithDocker, destroyDockerLab } from "./dockerBaseline";
 import { conditions, Row, table, writeResults } from "./report";
 import { withOneResourceProgram } from "./oneResource";
-import { addUser, noChangePreview, Step, up } from "./steadyState";
+import { addUser, noChangePreview, Step, timedToSummary, up } from "./steadyState";
 import { opendkimMilter } from "../components/render/opendkim";
 import { IMAGE_CONTEXT } from "../components/targets/docker";
 import { removeSeedMail, startSeedMail } from "./seedBaseline";
@@ -168,7 +168,8 @@ async function pulumiDeploy(m: Measured, last: boolean): Promise<void> {
   const prefix = uniqueName("msbp");
   const net = (await freeSubnet()).replace(/\.0\/24$/, "");
   await withStack(PROGRAM_DIR, prefix, devStackConfig(shape, net, prefix), async (stack) => {
-    const r = await timed(() => stack.up({ onOutput: log }));
+    // Until the engine's summary (timedToSummary): not the Automation API's reads after the command.
+    const r = await timedToSummary((onEvent) => stack.up({ onOutput: log, onEvent }));
     const created = r.value.summary.resourceChanges?.create ?? 0;
     const check = String(r.value.outputs.deployCheck?.value ?? "");
     note(`pulumi up: ${created} resources and round trip in ${s(r.seconds)} (${check})`);
@@ -195,7 +196,7 @@ async function pulumiDeploy(m: Measured, last: boolean): Promise<void> {
       note(`steady state: preview ${all(loop.previews)} s (one resource: ${all(loop.onePreviews)}), up ${all(loop.ups)} s (one resource: ${all(loop.oneUps)}), add user ${s(added.seconds)}`);
       await throughput(prefix, net, newUser, m);
     }
-    const d = await timed(() => stack.destroy({ onOutput: log }));
+    const d = await timedToSummary((onEvent) => stack.destroy({ onOutput: log, onEvent }));
     m.pulumi.push({ seconds: r.seconds, created, destroy: d.seconds, check });
   });
 }
@@ -366,6 +367,7 @@ async function main(): Promise<void> {
     "",
     `- Deploy (1): \`pulumi up\` of a fresh throwaway stack with the dev stack's configuration (Pulumi.dev.yaml: zone ${shape.domain}, mail domains ${shape.mailDomains.join(", ")}, ${shape.users.length} users, ${shape.aliases.length} alias rows) on a free subnet, its own state directory and name prefix (the user's dev stack and state are never touched). It ends with the program's own MailRoundTrip (submission on 587 to IMAPS). The baseline (bench/dockerBaseline.ts) renders the same files with components/render/*, builds the same images and runs the same containers, volumes, network, health checks, SQL rows and the same round trip (files/check/roundtrip.js) with plain \`docker\` commands, independent steps in parallel. Both measured warm (images cached), alternating, ${repeat} of each.`,
     `- Steady state (2): on the last Pulumi stack: a no-change preview, a no-change up, and an up that adds one user; "touched" is every resource whose operation is not \`same\`.`,
+    "- Every Pulumi time (deploy, steady state, tear-down) runs from the Automation API's call to the engine's summary event (bench/steadyState.ts `timedToSummary`): the command's own work, without the two CLI runs the Automation API's up and destroy make afterwards to read the outputs and the last history entry (about 1 s here), which the command at a shell does not make.",
     `- Throughput (3): \`smtp-source -c -s ${floodOptions.sessions} -m ${floodOptions.messages} -l ${floodOptions.bodyBytes}${floodOptions.reuseConnections ? " -d" : ""}\` from a container on the lab network (the mail image), first against \`smtp-sink\` in another container on the same network (accepts and discards: the limit of client, network and machine), then against the deployed server's port 25 to one virtual mailbox (delivered by Postfix through LMTP to Dovecot's maildir). smtp-source runs without -A, so any refusal is fatal and exit 0 means every message was accepted. Delivered = the maildir (any folder: Rspamd files some mail into Junk) holds one file per accepted message and Postfix's queue is empty; the maildir is counted again 2 s later, and each message's Message-Id (unique within a run) must appear once. The same flood runs again with OpenDKIM added on port 25 (3c, the tuning undone) and with no milter on port 25 (3d, Rspamd off), each by \`postconf -P\` and a reload, the deployed setting restored after. Each fresh run (3b-3e) starts ${SETTLE_MS / 1000} s after the previous run's messages were deleted; its CPU per delivered message (3h) is the machine's busy time (/proc/stat) and each container's (its cgroup) from the start of sending until delivered.`,
   ]);
   note(`wrote ${file}`);

@@ -2,7 +2,11 @@
 // settings' checks, what mail-backup is given on each server, and how a
 // server's spec changes with backups on.
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
 import { generateKeyPairSync } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { BACKUP, backupProblems, backupSettings, MAIL_BACKUP_PATHS, renderBackupFiles, sftpParts } from "../../components/render/backup";
 import { BACKUP_SERVICE, withBackup } from "../../components/serverBackup";
 import { validateConfig } from "../../components/config";
@@ -177,6 +181,57 @@ describe("mail-backup's files", () => {
     [{ paths: [], database: "mail; drop" }, /not a database name/],
   ])("refuses %j", (change, message) => {
     expect(() => renderBackupFiles({ ...mail, ...change } as Parameters<typeof renderBackupFiles>[0])).toThrow(message);
+  });
+});
+
+// mail-backup itself, run by this machine's bash on its rendered files, with
+// restic and ssh played by scripts that say what the real ones say.
+describe("mail-backup ensure: why a repository does not open", () => {
+  const repository = "sftp:deploy@10.1.2.3:/home/deploy/restic";
+  const EOF_LINE = `Fatal: unable to open repository at ${repository}: unable to start the sftp session, error: EOF`;
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-backup-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs `mail-backup ensure`; `restic` and `ssh` are the stand-ins' shell bodies. */
+  function ensure(backup: Record<string, unknown>, stubs: { restic: string; ssh: string }) {
+    const files = byPath(renderBackupFiles({ backup: backupSettings(backup), snapshotHost: "rockylinux.me-mail", paths: ["/var/mail/vhosts"], host: false }));
+    const config = path.join(dir, "backup.env");
+    fs.writeFileSync(config, `${files[BACKUP.config].content}BACKUP_STATE='${dir}/state'\n`);
+    const program = path.join(dir, "mail-backup");
+    fs.writeFileSync(program, files[BACKUP.program].content.replace("config=/etc/mail-system/backup.env", `config=${config}`));
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    for (const [name, body] of Object.entries(stubs)) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\necho "$*" >>${dir}/${name}.calls\n${body}\n`, { mode: 0o755 });
+    const r = spawnSync("bash", [program, "ensure"], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    const calls = (name: string) => (fs.existsSync(path.join(dir, `${name}.calls`)) ? fs.readFileSync(path.join(dir, `${name}.calls`), "utf8").trim().split("\n") : []);
+    return { code: r.status, stderr: r.stderr.replace(/\n$/, ""), restic: calls("restic"), ssh: calls("ssh") };
+  }
+  const sftp = { ...local, repository, sftp: { privateKey: KEY, knownHosts: KNOWN } };
+
+  test("restic gone before it passed on ssh's words: ssh, asked alone, says the host key is wrong", () => {
+    const r = ensure(sftp, { restic: `echo '${EOF_LINE}' >&2; exit 1`, ssh: "cat >/dev/null; printf 'Host key verification failed.\\r\\n' >&2; exit 255" });
+    expect(r).toMatchObject({ code: 1, stderr: `mail-backup: cannot open the repository at ${repository}: Host key verification failed.` });
+    // The same login restic's backend makes, with nothing to say to the subsystem.
+    expect(r.ssh).toEqual([`-i ${BACKUP.sshKey} -F /dev/null -p 22 -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${BACKUP.knownHosts} -o ServerAliveInterval=30 -o ServerAliveCountMax=4 deploy@10.1.2.3 -s sftp`]);
+  });
+
+  test("restic passed ssh's words on: they are the reason, and ssh is not asked again", () => {
+    const r = ensure(sftp, { restic: `echo 'subprocess ssh: deploy@10.1.2.3: Permission denied (publickey).' >&2; echo '${EOF_LINE}' >&2; exit 1`, ssh: "exit 255" });
+    expect(r).toMatchObject({ code: 1, stderr: `mail-backup: cannot open the repository at ${repository}: deploy@10.1.2.3: Permission denied (publickey).`, ssh: [] });
+  });
+
+  test("ssh logs in, so restic's own last words are the reason", () => {
+    const r = ensure(sftp, { restic: "echo 'Fatal: repository is locked' >&2; exit 1", ssh: "cat >/dev/null; exit 0" });
+    expect(r).toMatchObject({ code: 1, stderr: `mail-backup: cannot open the repository at ${repository}: Fatal: repository is locked` });
+    expect(r.ssh).toHaveLength(1);
+  });
+
+  test("a wrong password is said as such; a local repository never runs ssh", () => {
+    const r = ensure({ ...local, repository: path.join(os.tmpdir(), "unused-restic") }, { restic: "echo 'Fatal: wrong password or no key found' >&2; exit 1", ssh: "exit 255" });
+    expect(r).toMatchObject({ code: 1, ssh: [] });
+    expect(r.stderr).toMatch(/^mail-backup: the password does not open the repository at .*mail-system:backup.password is not the one it was made with/);
+    expect(r.restic[0]).toBe("cat config");
   });
 });
 

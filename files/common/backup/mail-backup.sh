@@ -69,6 +69,23 @@ prepare() {
   case "$RESTIC_REPOSITORY" in /*) install -d -m 0700 "$RESTIC_REPOSITORY" ;; esac
 }
 
+# The first line of $1 saying why ssh could not log in; fails when none does.
+# (ssh ends its lines with CR LF when it has no terminal.)
+ssh_reason() {
+  local pattern
+  for pattern in 'Host key verification failed' 'Permission denied' 'Connection (refused|timed out)' 'No route to host' 'Could not resolve'; do
+    printf '%s\n' "$1" | tr -d '\r' | grep -E -m 1 "$pattern" && return 0
+  done
+  return 1
+}
+
+# What ssh says logging in as restic's sftp backend does, without restic
+# (the subsystem sees end of input at once and ends).
+ssh_login() {
+  # shellcheck disable=SC2086 # words without spaces (components/render/backup.ts's sftpCommand)
+  timeout 30 $BACKUP_SFTP_COMMAND </dev/null 2>&1 >/dev/null
+}
+
 # Opens the repository, making it when there is none. Its reason on stderr.
 open_repository() {
   local out
@@ -84,12 +101,12 @@ open_repository() {
       rs cat config >/dev/null 2>&1 && return 0
       ;;
   esac
-  # ssh says why an sftp: repository is out of reach before restic's own "EOF".
-  local why="" pattern
-  for pattern in 'Host key verification failed' 'Permission denied' 'Connection (refused|timed out)' 'No route to host' 'Could not resolve'; do
-    why="$(printf '%s\n' "$out" | grep -E -m 1 "$pattern")" && break
-  done
-  [ -n "$why" ] || why="$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1)"
+  # ssh says why an sftp: repository is out of reach before restic's own "EOF";
+  # restic may exit before it has passed that on, so ssh is asked again alone.
+  local why
+  why="$(ssh_reason "$out")" ||
+    { [ -n "${BACKUP_SFTP_COMMAND:-}" ] && why="$(ssh_reason "$(ssh_login)")"; } ||
+    why="$(printf '%s\n' "$out" | grep -v '^\s*$' | tail -n 1)"
   why="${why#subprocess ssh: }"
   say "cannot open the repository at $RESTIC_REPOSITORY: $(printf '%s' "$why" | cut -c1-300)"
   return 1

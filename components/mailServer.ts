@@ -16,7 +16,7 @@ import { DEFAULT_LIMITS, MAIL_GUARD, MailLimits } from "./render/mailGuard";
 import { MailEndpoints, mailDnsRecords, mailEndpoints, WEB_PORT } from "./render/mailRecords";
 import { MtaStsPolicy } from "./render/mtaSts";
 import { DEFAULT_FILTERING, FilteringSettings, RSPAMD, RSPAMD_DIR } from "./render/rspamd";
-import { rspamdWarmupScript } from "./render/rspamdWarmup";
+import { RSPAMD_CACHE, rspamdWarmupScript } from "./render/rspamdWarmup";
 import { FILES_DIR } from "./render/template";
 import { DatabaseConnection, DnsRecord } from "./render/types";
 import { both, Capability, OsFamily, PlacedServer, ServerSpec, ServerTarget, ServiceSpec } from "./targets/server";
@@ -435,10 +435,13 @@ export class MailServer extends pulumi.ComponentResource {
         ...MAIL_BACKUP_PATHS.queue,
         OPENDKIM_PATHS.keyDir,
         path.dirname(TLS.keyFile),
-        "/var/lib/rspamd",
+        RSPAMD_CACHE.dir,
         "/var/lib/redis",
         ...(acmeArgs ? [ACME.state] : []),
       ],
+      // Rspamd's compiled rules (tens of MB): the image brings them, and
+      // Rspamd compiles what it lacks.
+      exclude: RSPAMD_CACHE.kept.map((k) => `${RSPAMD_CACHE.dir}/${k}`),
       mailRoot: MAIL_BACKUP_PATHS.maildirs,
       dkimKeyDir: OPENDKIM_PATHS.keyDir,
     });

@@ -18,6 +18,8 @@ export interface ServerBackupArgs {
 /** What one server backs up. */
 export interface BackupContent {
   readonly paths: readonly string[];
+  /** restic exclude patterns: what the server makes again by itself. */
+  readonly exclude?: readonly string[];
   /** The database dumped (where it runs) before each backup. */
   readonly database?: string;
   /** The maildirs' root, which `mail-backup restore` restores into. */

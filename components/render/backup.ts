@@ -194,6 +194,8 @@ export interface BackupClientSettings {
   readonly snapshotHost: string;
   /** Paths backed up (absolute, no spaces). */
   readonly paths: readonly string[];
+  /** restic's exclude patterns under those paths (absolute, no spaces): what the server makes again by itself. */
+  readonly exclude?: readonly string[];
   /** The mail database to dump first, on the database server. */
   readonly database?: string;
   /** The mail server: maildirs restored under this root. */
@@ -222,6 +224,7 @@ export function renderBackupFiles(s: BackupClientSettings): RenderedFile[] {
   if (!/^[a-z0-9.-]+$/.test(s.snapshotHost)) throw new Error(`backup: ${JSON.stringify(s.snapshotHost)} is not a snapshot host name`);
   if (s.paths.length === 0 && !s.database) throw new Error("backup: nothing to back up");
   for (const p of s.paths) if (!/^\/[A-Za-z0-9._/-]+$/.test(p)) throw new Error(`backup: ${JSON.stringify(p)} is not a path mail-backup takes`);
+  for (const p of s.exclude ?? []) if (!/^\/[A-Za-z0-9._/*-]+$/.test(p)) throw new Error(`backup: ${JSON.stringify(p)} is not an exclude pattern mail-backup takes`);
   if (s.database !== undefined && !/^[A-Za-z0-9_]+$/.test(s.database)) throw new Error(`backup: ${JSON.stringify(s.database)} is not a database name`);
   const env: [string, string][] = [
     ["RESTIC_REPOSITORY", b.repository],
@@ -229,6 +232,7 @@ export function renderBackupFiles(s: BackupClientSettings): RenderedFile[] {
     ["RESTIC_CACHE_DIR", `${BACKUP.state}/cache`],
     ["BACKUP_HOST", s.snapshotHost],
     ["BACKUP_PATHS", s.paths.join(" ")],
+    ...(s.exclude?.length ? ([["BACKUP_EXCLUDE", s.exclude.join(" ")]] as [string, string][]) : []),
     ["BACKUP_STATE", BACKUP.state],
     ["BACKUP_INTERVAL_SECONDS", String(b.intervalMinutes * 60)],
     ["BACKUP_STALE_SECONDS", String(b.staleMinutes * 60)],

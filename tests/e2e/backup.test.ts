@@ -82,6 +82,13 @@ long("backups that restore into a new stack", () => {
     expect(status.code).toBe(0);
     expect(status.stdout.match(/^state=ok$/gm)).toHaveLength(2);
 
+    // Rspamd's compiled rules are on the server and not in the snapshot (the image brings them).
+    const compiled = /\.(hs|hs\.unser|hsmp|hsmc)$/;
+    expect((await docker("exec", first.mail, "ls", "/var/lib/rspamd")).split("\n").filter((f) => compiled.test(f)).length).toBeGreaterThan(0);
+    const listed = (await docker("exec", first.mail, "bash", "-c", 'set -a; . /etc/mail-system/backup.env; restic ls latest --host "$BACKUP_HOST" /var/lib/rspamd')).split("\n");
+    expect(listed).toContain("/var/lib/rspamd");
+    expect(listed.filter((f) => compiled.test(f))).toEqual([]);
+
     // Over the live system, every message is already there: nothing to copy, nothing changed.
     const dry = await backupCli(first.stack, ["restore", "--dry-run", "--database"]);
     expect(dry.code).toBe(0);

@@ -186,27 +186,28 @@ describe("mail-backup's files", () => {
 
 // mail-backup itself, run by this machine's bash on its rendered files, with
 // restic and ssh played by scripts that say what the real ones say.
+let dir: string;
+/** Runs mail-backup `command` on the files rendered for `backup` (and `paths`, `exclude`); `stubs` are restic's and ssh's shell bodies. */
+function mailBackup(command: string, backup: Record<string, unknown>, stubs: { restic: string; ssh?: string }, content: { paths?: string[]; exclude?: string[] } = {}) {
+  const files = byPath(renderBackupFiles({ backup: backupSettings(backup), snapshotHost: "rockylinux.me-mail", paths: ["/var/mail/vhosts"], ...content, host: false }));
+  const config = path.join(dir, "backup.env");
+  fs.writeFileSync(config, `${files[BACKUP.config].content}BACKUP_STATE='${dir}/state'\n`);
+  const program = path.join(dir, "mail-backup");
+  fs.writeFileSync(program, files[BACKUP.program].content.replace("config=/etc/mail-system/backup.env", `config=${config}`).replace("lock=/run/mail-backup.lock", `lock=${dir}/lock`));
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin, { recursive: true });
+  for (const [name, body] of Object.entries({ ssh: "exit 255", ...stubs })) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\necho "$*" >>${dir}/${name}.calls\n${body}\n`, { mode: 0o755 });
+  const r = spawnSync("bash", [program, command], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const calls = (name: string) => (fs.existsSync(path.join(dir, `${name}.calls`)) ? fs.readFileSync(path.join(dir, `${name}.calls`), "utf8").trim().split("\n") : []);
+  return { code: r.status, stderr: r.stderr.replace(/\n$/, ""), restic: calls("restic"), ssh: calls("ssh") };
+}
+
 describe("mail-backup ensure: why a repository does not open", () => {
   const repository = "sftp:deploy@10.1.2.3:/home/deploy/restic";
   const EOF_LINE = `Fatal: unable to open repository at ${repository}: unable to start the sftp session, error: EOF`;
-  let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-backup-"))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  /** Runs `mail-backup ensure`; `restic` and `ssh` are the stand-ins' shell bodies. */
-  function ensure(backup: Record<string, unknown>, stubs: { restic: string; ssh: string }) {
-    const files = byPath(renderBackupFiles({ backup: backupSettings(backup), snapshotHost: "rockylinux.me-mail", paths: ["/var/mail/vhosts"], host: false }));
-    const config = path.join(dir, "backup.env");
-    fs.writeFileSync(config, `${files[BACKUP.config].content}BACKUP_STATE='${dir}/state'\n`);
-    const program = path.join(dir, "mail-backup");
-    fs.writeFileSync(program, files[BACKUP.program].content.replace("config=/etc/mail-system/backup.env", `config=${config}`));
-    const bin = path.join(dir, "bin");
-    fs.mkdirSync(bin);
-    for (const [name, body] of Object.entries(stubs)) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\necho "$*" >>${dir}/${name}.calls\n${body}\n`, { mode: 0o755 });
-    const r = spawnSync("bash", [program, "ensure"], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
-    const calls = (name: string) => (fs.existsSync(path.join(dir, `${name}.calls`)) ? fs.readFileSync(path.join(dir, `${name}.calls`), "utf8").trim().split("\n") : []);
-    return { code: r.status, stderr: r.stderr.replace(/\n$/, ""), restic: calls("restic"), ssh: calls("ssh") };
-  }
+  const ensure = (backup: Record<string, unknown>, stubs: { restic: string; ssh: string }) => mailBackup("ensure", backup, stubs);
   const sftp = { ...local, repository, sftp: { privateKey: KEY, knownHosts: KNOWN } };
 
   test("restic gone before it passed on ssh's words: ssh, asked alone, says the host key is wrong", () => {
@@ -232,6 +233,37 @@ describe("mail-backup ensure: why a repository does not open", () => {
     expect(r).toMatchObject({ code: 1, ssh: [] });
     expect(r.stderr).toMatch(/^mail-backup: the password does not open the repository at .*mail-system:backup.password is not the one it was made with/);
     expect(r.restic[0]).toBe("cat config");
+  });
+});
+
+describe("mail-backup run", () => {
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "mail-backup-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const restic = `case "$1" in
+    backup) echo '{"message_type":"summary","snapshot_id":"0123456789abcdef","data_added":512,"total_bytes_processed":2048}' ;;
+  esac`;
+
+  test("backs up the paths that exist, leaving out the excluded patterns as restic's to match, never the shell's", () => {
+    const cache = path.join(dir, "rspamd");
+    fs.mkdirSync(cache);
+    for (const f of ["a.hs", "b.hsmp", "stats.ucl"]) fs.writeFileSync(path.join(cache, f), "x");
+    const exclude = [`${cache}/*.hs`, `${cache}/*.hsmp`];
+    const r = mailBackup("run", { ...local, repository: path.join(dir, "repository") }, { restic }, { paths: [cache, path.join(dir, "missing")], exclude });
+    expect(r).toMatchObject({ code: 0, stderr: `mail-backup: snapshot 01234567 of ${cache}: 2048 bytes, 512 bytes added to the repository` });
+    expect(r.restic).toContain(`backup --json --host rockylinux.me-mail --tag mail-system --exclude ${cache}/*.hs --exclude ${cache}/*.hsmp ${cache}`);
+    expect(fs.readFileSync(path.join(dir, "state/status"), "utf8")).toMatch(/^state=ok$/m);
+  });
+
+  test("no exclude patterns, no --exclude", () => {
+    const r = mailBackup("run", { ...local, repository: path.join(dir, "repository") }, { restic }, { paths: [dir] });
+    expect(r.code).toBe(0);
+    expect(r.restic).toContain(`backup --json --host rockylinux.me-mail --tag mail-system ${dir}`);
+  });
+
+  test("an exclude pattern with a space or a relative one is refused", () => {
+    for (const exclude of [["/var/lib/rspamd/a b"], ["*.hs"]]) {
+      expect(() => renderBackupFiles({ backup: backupSettings(local), snapshotHost: "h", paths: ["/var/lib/rspamd"], exclude, host: false })).toThrow(/is not an exclude pattern mail-backup takes/);
+    }
   });
 });
 

@@ -148,8 +148,11 @@ run() {
     :
   else
     mapfile -t paths < <(present_paths; [ -n "${BACKUP_DATABASE:-}" ] && printf '%s\n' "$dump_dir")
-    local rc=0 note=""
-    out="$(rs backup --json --host "$BACKUP_HOST" --tag mail-system "${paths[@]}" 2>"$BACKUP_STATE/.backup.err")" || rc=$?
+    local rc=0 note="" pattern patterns excludes=()
+    # Split on spaces, never globbed here: restic matches them.
+    read -r -a patterns <<<"${BACKUP_EXCLUDE:-}"
+    for pattern in "${patterns[@]}"; do excludes+=(--exclude "$pattern"); done
+    out="$(rs backup --json --host "$BACKUP_HOST" --tag mail-system "${excludes[@]}" "${paths[@]}" 2>"$BACKUP_STATE/.backup.err")" || rc=$?
     summary="$(grep '"message_type":"summary"' <<<"$out" | tail -n 1)"
     snapshot="$(sed -n 's/.*"snapshot_id":"\([0-9a-f]*\)".*/\1/p' <<<"$summary")"
     # 3: the snapshot is made, but some files went away while it was read (a

@@ -52,8 +52,11 @@ export interface RspamdSettings {
   readonly nameservers?: readonly string[];
 }
 
+/** Where Rspamd's milter (its proxy worker) listens. */
+export const RSPAMD_MILTER = { host: "127.0.0.1", port: 11332 } as const;
+
 /** Where Postfix and rspamc reach Rspamd, and Rspamd reaches Redis: loopback only. */
-export const RSPAMD = { milter: "inet:127.0.0.1:11332", controller: "127.0.0.1:11334", redis: "127.0.0.1:6379" } as const;
+export const RSPAMD = { milter: `inet:${RSPAMD_MILTER.host}:${RSPAMD_MILTER.port}`, controller: "127.0.0.1:11334", redis: "127.0.0.1:6379" } as const;
 
 /** The scanner rspamc uses by default (`rspamc -h` to choose another). */
 const NORMAL_WORKER = "127.0.0.1:11333";
@@ -170,7 +173,7 @@ export function renderRspamdFiles(s: RspamdSettings): RenderedFile[] {
 
   const file = (path: string, content: string): RenderedFile => ({ path, content, owner: "root", group: "_rspamd", mode: "0640" });
   const t = (name: string, values: Record<string, string | number> = {}) => renderTemplate(`mail/rspamd/${name}`, values);
-  const milterHostPort = RSPAMD.milter.replace(/^inet:/, "");
+  const milterHostPort = `${RSPAMD_MILTER.host}:${RSPAMD_MILTER.port}`;
   return [
     // override.d: merged, Rspamd's private ranges would stay in local_addrs.
     file(

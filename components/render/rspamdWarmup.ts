@@ -8,8 +8,8 @@
 // mounted there, and what a stack's own settings add (its domains' lists) is
 // compiled at its start. A host compiles at Rspamd's first start and keeps it.
 import { renderMailFilterFiles } from "./mailFiles";
-import { DEFAULT_FILTERING, RSPAMD } from "./rspamd";
-import { shq } from "../targets/hostScripts";
+import { DEFAULT_FILTERING, RSPAMD_MILTER } from "./rspamd";
+import { shq } from "./template";
 
 /** Where Rspamd keeps what it compiled (its Debian default), and what of it the image keeps. */
 export const RSPAMD_CACHE = { dir: "/var/lib/rspamd", kept: ["*.hs", "*.hs.unser", "*.hsmp", "*.hsmc"] } as const;
@@ -17,7 +17,6 @@ export const RSPAMD_CACHE = { dir: "/var/lib/rspamd", kept: ["*.hs", "*.hs.unser
 /** The warm-up's shell (sh -e, as root, at image build): bounded, and leaves nothing running. */
 export function rspamdWarmupScript(): string {
   const files = renderMailFilterFiles({ mailDomains: ["warmup.invalid"], filtering: DEFAULT_FILTERING, container: true });
-  const [milterHost, milterPort] = RSPAMD.milter.replace(/^inet:/, "").split(":");
   const keep = RSPAMD_CACHE.kept.map((k) => `-name ${shq(k)}`).join(" -o ");
   return [
     ...files.map((f) => `mkdir -p ${shq(f.path.replace(/\/[^/]+$/, ""))}; printf '%s' ${shq(Buffer.from(f.content).toString("base64"))} | base64 -d >${shq(f.path)}`),
@@ -29,7 +28,7 @@ export function rspamdWarmupScript(): string {
     // pattern lists and started the workers (the health check's proof; no
     // Redis here, which rspamc stat would want).
     'up=""',
-    `for i in $(seq 1 240); do if python3 -c ${shq(`import socket; socket.create_connection(("${milterHost}", ${milterPort}), 1)`)} 2>/dev/null; then up=1; break; fi; sleep 0.5; done`,
+    `for i in $(seq 1 240); do if python3 -c ${shq(`import socket; socket.create_connection(("${RSPAMD_MILTER.host}", ${RSPAMD_MILTER.port}), 1)`)} 2>/dev/null; then up=1; break; fi; sleep 0.5; done`,
     // Then its helper compiles the regular expressions: until no file is added for 5 s (at most 2 min).
     "n=-1; same=0",
     `for i in $(seq 1 120); do c=$(ls ${RSPAMD_CACHE.dir} | wc -l); if [ "$c" = "$n" ]; then same=$((same + 1)); else same=0; fi; n=$c; [ "$same" -lt 5 ] || break; sleep 1; done`,

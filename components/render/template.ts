@@ -29,7 +29,12 @@ export function renderTemplate(relativePath: string, values: TemplateValues): st
   return fill(text, values, relativePath);
 }
 
+/** Single-quotes a value for a POSIX shell. */
+export function shq(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
 /** `NAME='value'` lines (values single-quoted for a POSIX shell), each ending in a newline: a file a shell sources. */
 export function shellAssignments(entries: readonly (readonly [string, string])[]): string {
-  return entries.map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'\n`).join("");
+  return entries.map(([k, v]) => `${k}=${shq(v)}\n`).join("");
 }

@@ -7,6 +7,7 @@
 // the same time, and is written to be run again safely.
 import { createHash } from "crypto";
 import { RHEL_REPOSITORIES } from "../packages";
+import { shq } from "../render/template";
 import { RenderedFile } from "../render/types";
 import { OsFamily, ServiceSpec } from "./server";
 
@@ -55,10 +56,6 @@ export function containerCommand(phase: Phase): string {
   return phase === "delete" ? `if docker container inspect "$CONTAINER" >/dev/null 2>&1; then ${exec}; fi` : exec;
 }
 
-/** Single-quotes a value for a POSIX shell. */
-export function shq(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** A script with an apply part (create, update) and a revert part (delete), under the host's lock. */
 export function phasedScript(title: string, apply: string, revert = ":"): string {

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { FILES_DIR } from "../render/template";
+import { FILES_DIR, shq } from "../render/template";
 import { RenderedFile } from "../render/types";
 import {
   execScript,
@@ -19,7 +19,6 @@ import {
   packagesScript,
   phasedScript,
   serviceScript,
-  shq,
 } from "./hostScripts";
 import { DEFAULT_HEALTH, OsFamily, ServerScripts, ServerSpec, ServiceSpec } from "./server";
 

@@ -56,7 +56,6 @@ export function containerCommand(phase: Phase): string {
   return phase === "delete" ? `if docker container inspect "$CONTAINER" >/dev/null 2>&1; then ${exec}; fi` : exec;
 }
 
-
 /** A script with an apply part (create, update) and a revert part (delete), under the host's lock. */
 export function phasedScript(title: string, apply: string, revert = ":"): string {
   return [
